@@ -1,0 +1,232 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker"
+	"github.com/drover-dev/drover/broker/brokertest"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func start(t *testing.T, cfg broker.Config) (*broker.Broker, error) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quiet()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, err := broker.Start(ctx, cfg)
+	if err == nil {
+		t.Cleanup(b.Close)
+	}
+	return b, err
+}
+
+func TestStartServesJetStream(t *testing.T) {
+	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatalf("CreateStream: %v", err)
+	}
+	if _, err := js.Publish(ctx, "s.1", []byte("x")); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	b.Close()
+	b.Close() // idempotent
+}
+
+func TestStartErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := busy.Addr().(*net.TCPAddr).Port
+
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badConf := filepath.Join(t.TempDir(), "bad.conf")
+	if err := os.WriteFile(badConf, []byte("port: {{{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		cfg  broker.Config
+		want string
+	}{
+		{"no store", broker.Config{Port: broker.RandomPort}, "storedir is required"},
+		{"port in use", broker.Config{Port: busyPort, StoreDir: t.TempDir()}, "listen"},
+		{"store is a file", broker.Config{Port: broker.RandomPort, StoreDir: file}, "store"},
+		{"bad config file", broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), ConfigFile: badConf}, "config file"},
+		{"missing config file", broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), ConfigFile: badConf + ".nope"}, "config file"},
+		{"token and user", broker.Config{StoreDir: t.TempDir(), Token: "t", User: "u", Password: "p"}, "exclusive"},
+		{"port out of range", broker.Config{StoreDir: t.TempDir(), Port: 70000}, "out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := start(t, tt.cfg)
+			if err == nil || !strings.Contains(strings.ToLower(err.Error()), tt.want) {
+				t.Fatalf("Start() error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuth(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  broker.Config
+		good nats.Option
+	}{
+		{"user", broker.Config{User: "alice", Password: "s3cret"}, nats.UserInfo("alice", "s3cret")},
+		{"token", broker.Config{Token: "t0ken"}, nats.Token("t0ken")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Port, tt.cfg.StoreDir = broker.RandomPort, t.TempDir()
+			b, err := start(t, tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if nc, err := nats.Connect(b.ClientURL(), nats.NoReconnect()); err == nil {
+				nc.Close()
+				t.Fatal("connect without credentials succeeded")
+			}
+			nc, err := nats.Connect(b.ClientURL(), tt.good)
+			if err != nil {
+				t.Fatalf("connect with credentials: %v", err)
+			}
+			nc.Close()
+		})
+	}
+}
+
+func TestConfigFileAndOverrides(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(conf, []byte("max_payload: 2MB\nserver_name: from-file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), ConfigFile: conf, ServerName: "override"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got, want := nc.MaxPayload(), int64(2<<20); got != want {
+		t.Errorf("MaxPayload() = %d, want %d (from the file)", got, want)
+	}
+	if got := b.Server().Name(); got != "override" {
+		t.Errorf("Name() = %q, want %q (Config beats the file)", got, "override")
+	}
+}
+
+func TestMaxPayloadAndMonitoring(t *testing.T) {
+	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), MaxPayload: 4096, HTTPPort: broker.RandomPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := b.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got := nc.MaxPayload(); got != 4096 {
+		t.Errorf("MaxPayload() = %d, want 4096", got)
+	}
+	addr := b.Server().MonitorAddr()
+	if addr == nil {
+		t.Fatal("no monitoring listener")
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/jsz", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "config") {
+		t.Errorf("GET /jsz = %d %.80s", resp.StatusCode, body)
+	}
+}
+
+func TestRestartKeepsStoreAndPort(t *testing.T) {
+	s := brokertest.Start(t)
+	nc := s.Connect()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "s.1", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	port := s.Port()
+	s.Restart()
+	if s.Port() != port {
+		t.Fatalf("port after Restart = %d, want %d", s.Port(), port)
+	}
+	brokertest.WaitFor(t, 10*time.Second, nc.IsConnected, "reconnect")
+	var msg *jetstream.RawStreamMsg
+	brokertest.WaitFor(t, 10*time.Second, func() bool {
+		st, err := js.Stream(ctx, "S")
+		if err != nil {
+			return false
+		}
+		msg, err = st.GetMsg(ctx, 1)
+		return err == nil
+	}, "stream S readable after restart")
+	if string(msg.Data) != "kept" {
+		t.Fatalf("message after restart = %q, want %q", msg.Data, "kept")
+	}
+}
+
+func TestWaitForFails(t *testing.T) {
+	ft := &fakeT{TB: t}
+	brokertest.WaitFor(ft, 20*time.Millisecond, func() bool { return false }, "never %s", "true")
+	if !errors.Is(ft.err, errFatal) || !strings.Contains(ft.msg, "never true not met") {
+		t.Fatalf("WaitFor on a false condition: msg %q", ft.msg)
+	}
+}
+
+var errFatal = errors.New("fatal")
+
+type fakeT struct {
+	testing.TB
+	msg string
+	err error
+}
+
+func (f *fakeT) Helper() {}
+func (f *fakeT) Fatalf(format string, args ...any) {
+	f.msg, f.err = fmt.Sprintf(format, args...), errFatal
+}

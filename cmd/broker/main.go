@@ -1,0 +1,80 @@
+// Command broker runs an embedded NATS server with JetStream until SIGINT
+// or SIGTERM:
+//
+//	broker --listen 127.0.0.1:4222 --store DIR
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/drover-dev/drover/broker"
+	"github.com/drover-dev/drover/internal/cli"
+)
+
+func main() {
+	ctx, stop := cli.SignalContext(context.Background())
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "broker:", strings.TrimPrefix(err.Error(), "broker: "))
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg    broker.Config
+		listen string
+		logs   cli.LogFlags
+	)
+	fs.StringVar(&listen, "listen", net.JoinHostPort(broker.DefaultHost, strconv.Itoa(broker.DefaultPort)), "client listen address host:port")
+	fs.StringVar(&cfg.StoreDir, "store", broker.DefaultStoreDir(), "JetStream store directory")
+	fs.StringVar(&cfg.ServerName, "name", broker.DefaultServerName, "server name")
+	fs.IntVar(&cfg.HTTPPort, "http-port", 0, "monitoring HTTP port (0: off)")
+	fs.StringVar(&cfg.User, "user", "", "require this user name of clients")
+	fs.StringVar(&cfg.Password, "password", "", "require this password of clients")
+	fs.StringVar(&cfg.Token, "token", "", "require this token of clients")
+	maxPayload := fs.Int("max-payload", broker.DefaultMaxPayload, "largest message in bytes")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "nats-server configuration file; flags given override it")
+	logs.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if cfg.Port, err = strconv.Atoi(port); err != nil {
+		return fmt.Errorf("--listen %q: port is not a number", listen)
+	}
+	cfg.Host = host
+	cfg.MaxPayload = int32(*maxPayload)
+	if cfg.Logger, err = logs.Logger(stderr); err != nil {
+		return err
+	}
+
+	b, err := broker.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	cfg.Logger.Info("broker ready", "url", b.ClientURL(), "store", cfg.StoreDir)
+	<-ctx.Done()
+	cfg.Logger.Info("broker stopping")
+	return nil
+}
