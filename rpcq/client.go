@@ -1,0 +1,348 @@
+package rpcq
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	mathrand "math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Client defaults.
+const (
+	// DefaultTimeout bounds a call whose context has no deadline.
+	DefaultTimeout = 10 * time.Second
+	// DefaultRetryInterval is how long a retrying mode waits for a reply
+	// before it sends the request again; the wait doubles on each resend.
+	DefaultRetryInterval = 250 * time.Millisecond
+	// probeTimeout bounds the unknown-method check after "no responders".
+	probeTimeout = 250 * time.Millisecond
+)
+
+// ClientConfig describes a client. Zero fields take their defaults.
+type ClientConfig struct {
+	// Timeout bounds calls whose context has no deadline (default DefaultTimeout).
+	Timeout time.Duration
+	// RetryInterval is the first wait for a reply before a retrying mode
+	// resends (default DefaultRetryInterval).
+	RetryInterval time.Duration
+	// Codec encodes requests (default Msgpack).
+	Codec Codec
+	// Modes gives the delivery semantics of methods by "Service.Method";
+	// a method not listed is AtMostOnce unless a call says otherwise.
+	Modes map[string]Mode
+}
+
+// Client calls methods of rpcq services. One client is safe for concurrent
+// use and keeps any number of calls in flight over one reply
+// subscription, without a goroutine per call.
+type Client struct {
+	nc  *nats.Conn
+	cfg ClientConfig
+	id  string // a random 64-bit number, in hex
+
+	inbox string // prefix of every reply subject; the subscription is inbox+"*"
+	sub   *nats.Subscription
+	seq   atomic.Uint64
+
+	mu      sync.Mutex // guards pending, closed, rand and every pending Call's retry state
+	pending map[string]*Call
+	closed  bool
+	rand    *mathrand.Rand
+}
+
+// NewClient returns a client that calls over nc. The caller keeps
+// ownership of nc; Close the client before closing nc.
+func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
+	if cfg.Timeout < 0 || cfg.RetryInterval < 0 {
+		return nil, fmt.Errorf("%w: negative Timeout or RetryInterval", ErrInvalidConfig)
+	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.RetryInterval = cmp.Or(cfg.RetryInterval, DefaultRetryInterval)
+	if cfg.Codec == nil {
+		cfg.Codec = Msgpack
+	}
+	var seed [16]byte
+	rand.Read(seed[:])
+	c := &Client{
+		nc:      nc,
+		cfg:     cfg,
+		id:      hex.EncodeToString(seed[:8]),
+		inbox:   nc.NewRespInbox() + ".",
+		pending: map[string]*Call{},
+		rand:    mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+	}
+	sub, err := nc.Subscribe(c.inbox+"*", c.onReply)
+	if err != nil {
+		return nil, fmt.Errorf("rpcq: subscribe to replies: %w", err)
+	}
+	// Replies must never be dropped for a slow reader: a dropped reply is
+	// a call that ran but looks lost.
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		sub.Unsubscribe()
+		return nil, fmt.Errorf("rpcq: %w", err)
+	}
+	c.sub = sub
+	return c, nil
+}
+
+// ID is the client's unique ID, as sent in the Rpcq-Client header.
+func (c *Client) ID() string { return c.id }
+
+// CallOption changes one call.
+type CallOption func(*Call)
+
+// WithMode makes the call retry as mode requires, whatever the client's
+// configuration says.
+func WithMode(mode Mode) CallOption { return func(call *Call) { call.mode = mode } }
+
+// Call calls serviceMethod ("Service.Method") with args, decodes the reply
+// into reply (a pointer, or nil to discard it) and returns the error.
+func (c *Client) Call(ctx context.Context, serviceMethod string, args, reply any, opts ...CallOption) error {
+	done := make(chan struct{})
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply}
+	call.onDone = func(*Call) { close(done) }
+	c.start(ctx, call, opts)
+	<-done
+	call.decode() // here, not on the reply goroutine every call shares
+	return call.Error
+}
+
+// Go calls serviceMethod asynchronously and returns the Call. done, if not
+// nil, must be buffered, or Go panics, as net/rpc's does; if nil, a channel
+// with room for 10 calls is made. The completed Call is sent on call.Done;
+// if that channel is full, the call is dropped and logged nowhere, so size
+// it for the calls in flight.
+func (c *Client) Go(ctx context.Context, serviceMethod string, args, reply any, done chan *Call, opts ...CallOption) *Call {
+	if done == nil {
+		done = make(chan *Call, 10)
+	} else if cap(done) == 0 {
+		panic("rpcq: done channel is unbuffered")
+	}
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, Done: done}
+	call.onDone = func(call *Call) {
+		call.decode()
+		select {
+		case call.Done <- call:
+		default:
+		}
+	}
+	c.start(ctx, call, opts)
+	return call
+}
+
+// GoFunc calls serviceMethod asynchronously and runs f with the completed
+// Call on a goroutine of its own: the callback style of RPC.
+func (c *Client) GoFunc(ctx context.Context, serviceMethod string, args, reply any, f func(*Call), opts ...CallOption) {
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply}
+	call.onDone = func(call *Call) {
+		call.decode()
+		go f(call)
+	}
+	c.start(ctx, call, opts)
+}
+
+// start encodes and sends the call and arms its deadline; every failure
+// completes the call.
+func (c *Client) start(ctx context.Context, call *Call, opts []CallOption) {
+	call.mode = c.cfg.Modes[call.ServiceMethod]
+	call.codec = c.cfg.Codec
+	for _, opt := range opts {
+		opt(call)
+	}
+	service, method, err := splitServiceMethod(call.ServiceMethod)
+	if err != nil {
+		c.complete(call, nil, err)
+		return
+	}
+	call.subject = Subject(service, method)
+	if call.body, err = call.codec.Marshal(call.Args); err != nil {
+		c.complete(call, nil, fmt.Errorf("rpcq: %s: encode arguments: %w", call.ServiceMethod, err))
+		return
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, call.cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+	}
+	call.ctx = ctx
+	call.seq = c.seq.Add(1)
+	call.token = strconv.FormatUint(call.seq, 36)
+
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.complete(call, nil, ErrClosed)
+		return
+	}
+	c.pending[call.token] = call
+	c.mu.Unlock()
+	call.stopWatch = context.AfterFunc(ctx, func() { c.expire(call) })
+	c.send(call)
+}
+
+// send publishes the call's next attempt; a retrying mode arms a resend in
+// case no reply comes.
+func (c *Client) send(call *Call) {
+	c.mu.Lock()
+	if call.finished {
+		c.mu.Unlock()
+		return
+	}
+	call.Attempts++
+	call.notRun = false
+	msg := &nats.Msg{Subject: call.subject, Reply: c.inbox + call.token, Header: call.header(c.id), Data: call.body}
+	if call.mode.retries() {
+		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
+	}
+	c.mu.Unlock()
+
+	if err := c.nc.PublishMsg(msg); err != nil {
+		if errors.Is(err, nats.ErrMaxPayload) {
+			err = fmt.Errorf("%w: %s request of %d bytes, the server accepts %d", ErrMaxPayload, call.ServiceMethod, len(call.body), c.nc.MaxPayload())
+		} else {
+			err = fmt.Errorf("rpcq: %s: send: %w", call.ServiceMethod, err)
+		}
+		c.complete(call, nil, err)
+	}
+}
+
+// armLocked (re)schedules the call's next send after d.
+func (c *Client) armLocked(call *Call, d time.Duration) {
+	if call.timer == nil {
+		call.timer = time.AfterFunc(d, func() { c.send(call) })
+		return
+	}
+	call.timer.Reset(d)
+}
+
+// onReply runs on the reply subscription for every answer.
+func (c *Client) onReply(m *nats.Msg) {
+	token := m.Subject[len(c.inbox):]
+	c.mu.Lock()
+	call := c.pending[token]
+	if call == nil { // a late or duplicate reply to a finished call
+		c.mu.Unlock()
+		return
+	}
+	if notRun(m) {
+		// Nobody ran it: resending is safe in every mode.
+		call.noResp++
+		call.notRun = true
+		c.armLocked(call, backoff(call.noResp, noRespondersBase, noRespondersMax, c.rand))
+		probe := isNoResponders(m) && !call.probed
+		call.probed = call.probed || probe
+		c.mu.Unlock()
+		if probe {
+			go c.probeMethod(call)
+		}
+		return
+	}
+	c.mu.Unlock()
+	c.complete(call, m, nil)
+}
+
+// notRun reports an answer that proves the request did not run: NATS's
+// "no responders", or a server that is shutting down.
+func notRun(m *nats.Msg) bool {
+	return isNoResponders(m) || m.Header.Get(HeaderErrorCode) == "503"
+}
+
+func isNoResponders(m *nats.Msg) bool {
+	return len(m.Data) == 0 && m.Header.Get("Status") == "503"
+}
+
+// expire ends a call whose context ended. If the last attempt was answered
+// "not run", the call certainly did not run: say so rather than "timeout".
+func (c *Client) expire(call *Call) {
+	c.mu.Lock()
+	notRun, attempts := call.notRun, call.Attempts
+	c.mu.Unlock()
+	var err error
+	switch {
+	case notRun:
+		err = fmt.Errorf("%w for %s after %d attempt(s)", ErrNoResponders, call.ServiceMethod, attempts)
+	case errors.Is(call.ctx.Err(), context.DeadlineExceeded):
+		err = &timeoutError{method: call.ServiceMethod, attempts: attempts}
+	default:
+		err = fmt.Errorf("rpcq: %s: %w", call.ServiceMethod, call.ctx.Err())
+	}
+	c.complete(call, nil, err)
+}
+
+// complete ends the call, once: with the reply msg, or with err.
+func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
+	c.mu.Lock()
+	if call.finished {
+		c.mu.Unlock()
+		return
+	}
+	call.finished = true
+	delete(c.pending, call.token)
+	if call.timer != nil {
+		call.timer.Stop()
+	}
+	c.mu.Unlock()
+	if call.stopWatch != nil {
+		call.stopWatch()
+	}
+	if call.cancel != nil {
+		call.cancel()
+	}
+	call.msg, call.Error = msg, err
+	call.onDone(call)
+}
+
+// probeMethod asks the service, after "no responders", whether it has the
+// method at all: a misspelt method is a quick CodeUnknownMethod, not a wait
+// for the deadline. No answer means no instance is up; retries go on.
+func (c *Client) probeMethod(call *Call) {
+	service, method, _ := splitServiceMethod(call.ServiceMethod)
+	subject, err := micro.ControlSubject(micro.InfoVerb, service, "")
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(call.ctx, probeTimeout)
+	defer cancel()
+	m, err := c.nc.RequestWithContext(ctx, subject, nil)
+	if err != nil {
+		return
+	}
+	var info micro.Info
+	if json.Unmarshal(m.Data, &info) != nil {
+		return
+	}
+	methods, ok := info.Metadata[MetadataMethods]
+	if ok && !slices.Contains(strings.Split(methods, ","), method) {
+		c.complete(call, nil, Errorf(CodeUnknownMethod, "service %s has no method %s", service, method))
+	}
+}
+
+// Close fails the calls in flight with ErrClosed and stops receiving
+// replies. It is idempotent; nc stays open.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	calls := slices.Collect(maps.Values(c.pending))
+	c.mu.Unlock()
+	for _, call := range calls {
+		c.complete(call, nil, ErrClosed)
+	}
+	return c.sub.Unsubscribe()
+}

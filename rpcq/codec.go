@@ -1,0 +1,89 @@
+package rpcq
+
+import (
+	"bytes"
+	"encoding/json"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Content types of request and reply bodies.
+const (
+	ContentTypeMsgpack = "application/msgpack"
+	ContentTypeJSON    = "application/json"
+)
+
+// Codec encodes arguments and replies. Both codecs here honour `json` struct
+// tags, so one set of tags serves both wire formats.
+type Codec interface {
+	ContentType() string
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+// Msgpack is the default codec.
+var Msgpack Codec = msgpackCodec{}
+
+// JSON is the codec of requests sent as JSON, from a shell for example.
+var JSON Codec = jsonCodec{}
+
+type msgpackCodec struct{}
+
+func (msgpackCodec) ContentType() string { return ContentTypeMsgpack }
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (msgpackCodec) Marshal(v any) ([]byte, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := msgpack.GetEncoder()
+	enc.Reset(buf)
+	enc.SetCustomStructTag("json")
+	err := enc.Encode(v)
+	msgpack.PutEncoder(enc)
+	out := bytes.Clone(buf.Bytes())
+	bufPool.Put(buf)
+	return out, err
+}
+
+func (msgpackCodec) Unmarshal(data []byte, v any) error {
+	dec := msgpack.GetDecoder()
+	dec.Reset(bytes.NewReader(data))
+	dec.SetCustomStructTag("json")
+	err := dec.Decode(v)
+	msgpack.PutDecoder(dec)
+	return err
+}
+
+type jsonCodec struct{}
+
+func (jsonCodec) ContentType() string           { return ContentTypeJSON }
+func (jsonCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+func (jsonCodec) Unmarshal(data []byte, v any) error {
+	return json.Unmarshal(data, v)
+}
+
+// codecOf picks the codec of a request: its Content-Type header if it has
+// one, else JSON for a body that is empty or looks like a JSON object or
+// array, else msgpack. Sniffing only without a header matters: a msgpack
+// body may begin with the byte '{' (the integer 123).
+func codecOf(h nats.Header, body []byte) Codec {
+	switch h.Get(HeaderContentType) {
+	case ContentTypeJSON:
+		return JSON
+	case ContentTypeMsgpack:
+		return Msgpack
+	case "":
+		if looksJSON(body) {
+			return JSON
+		}
+	}
+	return Msgpack
+}
+
+func looksJSON(body []byte) bool {
+	body = bytes.TrimLeft(body, " \t\r\n")
+	return len(body) == 0 || body[0] == '{' || body[0] == '['
+}

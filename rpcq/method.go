@@ -1,0 +1,103 @@
+package rpcq
+
+import (
+	"context"
+	"reflect"
+)
+
+// method is one callable endpoint: it decodes the arguments with the
+// request's codec, runs, and encodes the reply with the same codec.
+type method struct {
+	name   string
+	invoke func(ctx context.Context, codec Codec, body []byte) ([]byte, error)
+}
+
+var (
+	typeOfError   = reflect.TypeFor[error]()
+	typeOfContext = reflect.TypeFor[context.Context]()
+)
+
+// methodsOf returns the methods of rcvr that have one of the shapes
+//
+//	func (t *T) Name(ctx context.Context, args A, reply *R) error
+//	func (t *T) Name(args A, reply *R) error
+//
+// and the names of exported methods it skipped for their shape.
+func methodsOf(rcvr any) (methods []*method, skipped []string) {
+	v := reflect.ValueOf(rcvr)
+	t := v.Type()
+	for i := range t.NumMethod() {
+		m := t.Method(i)
+		if !m.IsExported() {
+			continue
+		}
+		if h := reflectMethod(v.Method(i)); h != nil {
+			methods = append(methods, &method{name: m.Name, invoke: h})
+		} else {
+			skipped = append(skipped, m.Name)
+		}
+	}
+	return methods, skipped
+}
+
+// reflectMethod adapts a bound method of a supported shape, or returns nil.
+func reflectMethod(fn reflect.Value) func(context.Context, Codec, []byte) ([]byte, error) {
+	ft := fn.Type()
+	withCtx := ft.NumIn() == 3 && ft.In(0) == typeOfContext
+	if !(withCtx || ft.NumIn() == 2) || ft.NumOut() != 1 || ft.Out(0) != typeOfError {
+		return nil
+	}
+	first := 0
+	if withCtx {
+		first = 1
+	}
+	argType, replyType := ft.In(first), ft.In(first+1)
+	if replyType.Kind() != reflect.Pointer {
+		return nil
+	}
+	return func(ctx context.Context, codec Codec, body []byte) ([]byte, error) {
+		args := reflect.New(argType) // *A, or **A for pointer arguments
+		if argType.Kind() == reflect.Pointer {
+			args.Elem().Set(reflect.New(argType.Elem()))
+		}
+		if err := decodeArgs(codec, body, args.Interface()); err != nil {
+			return nil, err
+		}
+		reply := reflect.New(replyType.Elem())
+		in := []reflect.Value{args.Elem(), reply}
+		if withCtx {
+			in = append([]reflect.Value{reflect.ValueOf(ctx)}, in...)
+		}
+		if err, _ := fn.Call(in)[0].Interface().(error); err != nil {
+			return nil, err
+		}
+		return codec.Marshal(reply.Interface())
+	}
+}
+
+// funcMethod adapts a typed handler function.
+func funcMethod[A, R any](fn func(context.Context, A) (R, error)) func(context.Context, Codec, []byte) ([]byte, error) {
+	return func(ctx context.Context, codec Codec, body []byte) ([]byte, error) {
+		var args A
+		if err := decodeArgs(codec, body, &args); err != nil {
+			return nil, err
+		}
+		reply, err := fn(ctx, args)
+		if err != nil {
+			return nil, err
+		}
+		return codec.Marshal(reply)
+	}
+}
+
+// decodeArgs decodes body into args; an empty body leaves the zero value,
+// so that methods without arguments can be called with nothing.
+func decodeArgs(codec Codec, body []byte, args any) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if err := codec.Unmarshal(body, args); err != nil {
+		return Errorf(CodeBadRequest, "decode arguments: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package rpcq
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// SubjectPrefix starts the subject of every rpcq method:
+// rpcq.<Service>.<Method>.
+const SubjectPrefix = "rpcq"
+
+// Request and reply headers. The Nats- prefix belongs to NATS itself, so
+// ours start with Rpcq-; errors use micro's Nats-Service-Error headers.
+const (
+	// HeaderID identifies a call; it is the same on every retry of it.
+	HeaderID = "Rpcq-Id"
+	// HeaderClient is the calling client's ID, a random 64-bit number in hex.
+	HeaderClient = "Rpcq-Client"
+	// HeaderSeq is the call's sequence number within its client, from 1.
+	HeaderSeq = "Rpcq-Seq"
+	// HeaderAttempt counts the sends of one call, from 1.
+	HeaderAttempt = "Rpcq-Attempt"
+	// HeaderDeadline is the time the caller has left, as a Go duration
+	// ("1.5s"), when the request was sent. It is relative, as gRPC's
+	// grpc-timeout is, so that clock skew between machines cannot make a
+	// server run work its caller gave up on, or refuse work still wanted.
+	HeaderDeadline = "Rpcq-Deadline"
+	// HeaderContentType names the body's encoding (ContentTypeMsgpack or
+	// ContentTypeJSON). Without it, a body that is empty or a JSON object
+	// or array is read as JSON.
+	HeaderContentType = "Content-Type"
+	// HeaderErrorCode and HeaderError carry a remote error: micro's
+	// Nats-Service-Error-Code and Nats-Service-Error.
+	HeaderErrorCode = "Nats-Service-Error-Code"
+	HeaderError     = "Nats-Service-Error"
+)
+
+// Metadata keys rpcq publishes through micro.
+const (
+	// MetadataMode is the endpoint metadata key of the method's Mode.
+	MetadataMode = "rpcq.mode"
+	// MetadataMethods is the service metadata key listing every method,
+	// comma separated. It is complete from the moment the service answers
+	// $SRV.INFO, unlike its endpoint list, which grows as endpoints subscribe.
+	MetadataMethods = "rpcq.methods"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// Subject is the NATS subject of service.method.
+func Subject(service, method string) string {
+	return SubjectPrefix + "." + service + "." + method
+}
+
+// serviceSubject is the subject prefix micro groups a service's endpoints under.
+func serviceSubject(service string) string { return SubjectPrefix + "." + service }
+
+// splitServiceMethod checks and splits "Service.Method".
+func splitServiceMethod(serviceMethod string) (service, method string, err error) {
+	service, method, ok := strings.Cut(serviceMethod, ".")
+	if !ok || !nameRE.MatchString(service) || !nameRE.MatchString(method) {
+		return "", "", fmt.Errorf("rpcq: %q is not of the form Service.Method", serviceMethod)
+	}
+	return service, method, nil
+}

@@ -1,0 +1,260 @@
+package rpcq
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Server defaults.
+const (
+	// DefaultConcurrency is how many calls a server runs at once.
+	DefaultConcurrency = 4
+	// DefaultVersion is the service version when none is given.
+	DefaultVersion = "0.0.0"
+)
+
+// ServerConfig describes a service. Zero fields take their defaults.
+type ServerConfig struct {
+	// Name is the service name: its methods answer on rpcq.<Name>.<Method>
+	// and `nats micro ls` lists it under this name. Required; letters,
+	// digits, '-' and '_'.
+	Name string
+	// Version is the service's SemVer version (default DefaultVersion).
+	Version string
+	// Description is shown by `nats micro info`.
+	Description string
+	// Metadata is published with the service.
+	Metadata map[string]string
+	// Concurrency is how many calls run at once (default
+	// DefaultConcurrency). Each is a micro service instance in the same
+	// queue group, because a micro endpoint runs one request at a time.
+	Concurrency int
+	// Modes gives the delivery semantics of methods by name; a method not
+	// listed is AtMostOnce.
+	Modes map[string]Mode
+	// Logger receives handler panics and shutdown events (default slog.Default).
+	Logger *slog.Logger
+}
+
+func (c *ServerConfig) validate() error {
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("%w: Name %q: want letters, digits, '-' and '_'", ErrInvalidConfig, c.Name)
+	}
+	if c.Concurrency < 0 {
+		return fmt.Errorf("%w: Concurrency %d is negative", ErrInvalidConfig, c.Concurrency)
+	}
+	for name, mode := range c.Modes {
+		if mode < AtMostOnce || mode > ReadOnly {
+			return fmt.Errorf("%w: Modes[%q]: %v", ErrInvalidConfig, name, mode)
+		}
+	}
+	c.Version = cmp.Or(c.Version, DefaultVersion)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	return nil
+}
+
+// Server serves the methods of one named service over NATS. Register
+// methods, then Start; Shutdown stops it. Its methods are safe for
+// concurrent use.
+type Server struct {
+	nc  *nats.Conn
+	cfg ServerConfig
+
+	mu       sync.Mutex // guards methods, services and subs
+	methods  map[string]*method
+	services []micro.Service
+	subs     int // subscriptions the services hold
+
+	gate     sync.RWMutex // orders "closing" against inflight.Add
+	closing  bool
+	inflight sync.WaitGroup
+
+	base   context.Context // parent of every handler context
+	cancel context.CancelFunc
+}
+
+// NewServer returns a server for the service cfg describes on nc. The
+// caller keeps ownership of nc and closes it after Shutdown.
+func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Server{nc: nc, cfg: cfg, methods: map[string]*method{}, base: base, cancel: cancel}, nil
+}
+
+// Register adds the exported methods of rcvr that have the shape
+//
+//	func (t *T) Method(ctx context.Context, args A, reply *R) error
+//
+// or net/rpc's func (t *T) Method(args A, reply *R) error. Exported methods
+// of other shapes are ignored; a receiver with none of these shapes is an
+// error. The handler's ctx carries the caller's deadline.
+func (s *Server) Register(rcvr any) error {
+	methods, skipped := methodsOf(rcvr)
+	if len(methods) == 0 {
+		return fmt.Errorf("rpcq: %T has no method of the form Method(ctx, args, *reply) error (skipped %v)", rcvr, skipped)
+	}
+	return s.add(methods...)
+}
+
+// HandleFunc adds a typed handler function as method name of s.
+func HandleFunc[A, R any](s *Server, name string, fn func(ctx context.Context, args A) (R, error)) error {
+	return s.add(&method{name: name, invoke: funcMethod(fn)})
+}
+
+func (s *Server) add(methods ...*method) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.services != nil {
+		return ErrStarted
+	}
+	for _, m := range methods {
+		if !nameRE.MatchString(m.name) {
+			return fmt.Errorf("rpcq: method name %q: want letters, digits, '-' and '_'", m.name)
+		}
+		if _, dup := s.methods[m.name]; dup {
+			return fmt.Errorf("rpcq: method %s.%s registered twice", s.cfg.Name, m.name)
+		}
+	}
+	for _, m := range methods {
+		s.methods[m.name] = m
+	}
+	return nil
+}
+
+// Start subscribes the service's methods: Concurrency micro service
+// instances, each with one endpoint per method, all in one queue group.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.services != nil {
+		return ErrStarted
+	}
+	for name := range s.cfg.Modes {
+		if s.methods[name] == nil {
+			return fmt.Errorf("%w: Modes names %q, which is not a registered method", ErrInvalidConfig, name)
+		}
+	}
+	if len(s.methods) == 0 {
+		return fmt.Errorf("rpcq: service %s has no methods", s.cfg.Name)
+	}
+	before := s.nc.NumSubscriptions()
+	for range s.cfg.Concurrency {
+		svc, err := s.addService()
+		if err != nil {
+			for _, svc := range s.services {
+				svc.Stop()
+			}
+			s.services = nil
+			return err
+		}
+		s.services = append(s.services, svc)
+	}
+	s.subs = s.nc.NumSubscriptions() - before
+	// Make sure the server knows our interest before anyone is told we serve.
+	return s.nc.Flush()
+}
+
+func (s *Server) addService() (micro.Service, error) {
+	names := slices.Sorted(maps.Keys(s.methods))
+	metadata := maps.Clone(s.cfg.Metadata)
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	metadata[MetadataMethods] = strings.Join(names, ",")
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        s.cfg.Name,
+		Version:     s.cfg.Version,
+		Description: s.cfg.Description,
+		Metadata:    metadata,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rpcq: add service %s: %w", s.cfg.Name, err)
+	}
+	group := svc.AddGroup(serviceSubject(s.cfg.Name))
+	for _, name := range names {
+		m := s.methods[name]
+		mode := s.cfg.Modes[name]
+		err := group.AddEndpoint(name,
+			micro.HandlerFunc(func(req micro.Request) { s.serve(m, req) }),
+			micro.WithEndpointMetadata(map[string]string{MetadataMode: mode.String()}))
+		if err != nil {
+			svc.Stop()
+			return nil, fmt.Errorf("rpcq: add endpoint %s.%s: %w", s.cfg.Name, name, err)
+		}
+	}
+	return svc, nil
+}
+
+// Shutdown stops taking calls and waits for the running ones to finish.
+// Requests already delivered but not started are answered
+// CodeUnavailable, which clients retry elsewhere: they did not run. If ctx
+// ends first, running handlers see their context cancelled and Shutdown
+// returns ctx's error. Shutdown may be called more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.gate.Lock()
+	s.closing = true
+	s.gate.Unlock()
+
+	s.mu.Lock()
+	services, subs := s.services, s.subs
+	s.mu.Unlock()
+	target := s.nc.NumSubscriptions() - subs
+	var errs []error
+	for _, svc := range services {
+		if err := svc.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(services) > 0 {
+		s.cfg.Logger.Info("rpcq: service stopping", "service", s.cfg.Name)
+	}
+
+	idle := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		s.cancel()
+		return ctx.Err()
+	}
+	// Stop drains the subscriptions in the background; wait until every
+	// request queued in them has had its answer.
+	for s.nc.NumSubscriptions() > target && !s.nc.IsClosed() {
+		select {
+		case <-ctx.Done():
+			s.cancel()
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	s.cancel()
+	return errors.Join(errs...)
+}
+
+// enter admits a call unless the server is shutting down.
+func (s *Server) enter() bool {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closing {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
