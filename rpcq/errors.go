@@ -36,10 +36,17 @@ func (e *RemoteError) Error() string {
 
 // Is reports whether target is a *RemoteError with the same code and, if
 // target has one, the same message: errors.Is(err, rpcq.ErrUnknownMethod).
+// A CodeDeadline error also matches ErrTimeout and context.DeadlineExceeded.
 func (e *RemoteError) Is(target error) bool {
+	if e.Code == CodeDeadline && (target == ErrTimeout || target == context.DeadlineExceeded) {
+		return true
+	}
 	t, ok := target.(*RemoteError)
 	return ok && t.Code == e.Code && (t.Message == "" || t.Message == e.Message)
 }
+
+// Timeout reports whether the server gave up at the caller's deadline.
+func (e *RemoteError) Timeout() bool { return e.Code == CodeDeadline }
 
 // Errorf makes a *RemoteError with the given code, for a handler to return.
 func Errorf(code int, format string, args ...any) *RemoteError {

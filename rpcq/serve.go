@@ -31,6 +31,9 @@ func (s *Server) serve(m *method, req micro.Request) {
 	}
 	defer cancel()
 	body, err := s.invoke(ctx, m, codec, req.Data())
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		err = Errorf(CodeDeadline, "deadline exceeded while %s.%s ran", s.cfg.Name, m.name)
+	}
 	if err != nil {
 		s.replyError(req, codec, err)
 		return
@@ -74,10 +77,19 @@ func (s *Server) reply(req micro.Request, codec Codec, body []byte) {
 		opts = append(opts, micro.WithHeaders(micro.Headers{HeaderContentType: {ContentTypeJSON}}))
 	}
 	err := req.Respond(body, opts...)
-	if errors.Is(err, nats.ErrMaxPayload) {
-		s.replyError(req, codec, Errorf(CodeInternal, "reply of %d bytes exceeds the max payload of %d", len(body), s.nc.MaxPayload()))
+	if err == nil {
+		return
 	}
+	// micro flattens the cause into text; judge by size instead.
+	if int64(len(body)+replyHeaderRoom) > s.nc.MaxPayload() {
+		s.replyError(req, codec, Errorf(CodeInternal, "reply of %d bytes exceeds the max payload of %d", len(body), s.nc.MaxPayload()))
+		return
+	}
+	s.cfg.Logger.Warn("rpcq: reply not sent", "service", s.cfg.Name, "subject", req.Subject(), "error", err)
 }
+
+// replyHeaderRoom is more than the headers a successful reply carries.
+const replyHeaderRoom = 64
 
 // replyError answers with err's code and message in micro's error headers
 // and, for a JSON request, a JSON body a shell user can read.

@@ -72,10 +72,13 @@ type Server struct {
 	nc  *nats.Conn
 	cfg ServerConfig
 
-	mu       sync.Mutex // guards methods, services and subs
+	mu       sync.Mutex // guards the fields up to gate
 	methods  map[string]*method
 	services []micro.Service
-	subs     int // subscriptions the services hold
+	subs     int   // subscriptions the services hold
+	stopped  bool  // Shutdown has stopped the services
+	drained  int   // the connection's subscription count once they are gone
+	stopErr  error // what stopping them said
 
 	gate     sync.RWMutex // orders "closing" against inflight.Add
 	closing  bool
@@ -140,7 +143,7 @@ func (s *Server) add(methods ...*method) error {
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.services != nil {
+	if s.services != nil || s.stopped {
 		return ErrStarted
 	}
 	for name := range s.cfg.Modes {
@@ -210,18 +213,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.gate.Unlock()
 
 	s.mu.Lock()
-	services, subs := s.services, s.subs
-	s.mu.Unlock()
-	target := s.nc.NumSubscriptions() - subs
-	var errs []error
-	for _, svc := range services {
-		if err := svc.Stop(); err != nil {
-			errs = append(errs, err)
+	if !s.stopped {
+		s.stopped = true
+		s.drained = s.nc.NumSubscriptions() - s.subs
+		for _, svc := range s.services {
+			if err := svc.Stop(); err != nil {
+				s.stopErr = errors.Join(s.stopErr, err)
+			}
+		}
+		if s.services != nil {
+			s.cfg.Logger.Info("rpcq: service stopping", "service", s.cfg.Name)
 		}
 	}
-	if len(services) > 0 {
-		s.cfg.Logger.Info("rpcq: service stopping", "service", s.cfg.Name)
-	}
+	drained, stopErr := s.drained, s.stopErr
+	s.mu.Unlock()
 
 	idle := make(chan struct{})
 	go func() {
@@ -234,19 +239,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		return ctx.Err()
 	}
-	// Stop drains the subscriptions in the background; wait until every
-	// request queued in them has had its answer.
-	for s.nc.NumSubscriptions() > target && !s.nc.IsClosed() {
+	// Stop drains the subscriptions in the background; wait until the
+	// requests queued in them have had their answer. The count of
+	// subscriptions is the only sign of that micro gives, and others may
+	// subscribe on the same connection meanwhile, so the wait is bounded.
+	grace := time.NewTimer(drainGrace)
+	defer grace.Stop()
+	for s.nc.NumSubscriptions() > drained && !s.nc.IsClosed() {
 		select {
 		case <-ctx.Done():
 			s.cancel()
 			return ctx.Err()
+		case <-grace.C:
+			s.cancel()
+			return stopErr
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
 	s.cancel()
-	return errors.Join(errs...)
+	return stopErr
 }
+
+// drainGrace bounds Shutdown's wait for queued requests to be answered.
+const drainGrace = 2 * time.Second
 
 // enter admits a call unless the server is shutting down.
 func (s *Server) enter() bool {
