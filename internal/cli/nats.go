@@ -2,7 +2,6 @@ package cli
 
 import (
 	"cmp"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 )
-
-// ErrNoNATS means neither --nats nor NATS_URL names a server.
-var ErrNoNATS = errors.New("no NATS server: set --nats or NATS_URL")
 
 // NATSFlags are the connection flags of the nats CLI: --nats (else
 // NATS_URL), --creds, --user/--password, --token and --tls-cert/--tls-key/--tls-ca.
@@ -69,12 +65,10 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 	return opts
 }
 
-// Connect dials the server the flags name.
+// Connect dials the server the flags name, or nats://127.0.0.1:4222 as the
+// nats CLI does when they name none.
 func (f *NATSFlags) Connect(name string) (*nats.Conn, error) {
-	url := f.ServerURL()
-	if url == "" {
-		return nil, ErrNoNATS
-	}
+	url := cmp.Or(f.ServerURL(), nats.DefaultURL)
 	nc, err := nats.Connect(url, f.Options(name)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
