@@ -65,4 +65,3 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintln(stdout, out.String())
 	return nil
 }
-

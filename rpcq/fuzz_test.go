@@ -1,0 +1,79 @@
+package rpcq
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
+
+type fuzzArgs struct {
+	Name  string
+	Count int
+	Tags  []string
+	Attrs map[string]float64
+	Next  *fuzzArgs
+}
+
+// FuzzDecodeRequest feeds arbitrary request bodies, with and without a
+// Content-Type, to a method: it answers or fails with CodeBadRequest, and
+// never panics.
+func FuzzDecodeRequest(f *testing.F) {
+	good, _ := Msgpack.Marshal(fuzzArgs{Name: "a", Count: 2, Tags: []string{"x"}, Next: &fuzzArgs{}})
+	f.Add(good, "")
+	f.Add(good, ContentTypeMsgpack)
+	f.Add([]byte(`{"Name":"a","Count":2,"Tags":["x"],"Attrs":{"k":1.5}}`), "")
+	f.Add([]byte(`[1,2,3]`), ContentTypeJSON)
+	f.Add([]byte{}, "")
+	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff}, "") // a map claiming 4G entries
+	f.Add([]byte{0xdd, 0x7f, 0xff, 0xff, 0xff}, ContentTypeMsgpack)
+	invoke := funcMethod(func(ctx context.Context, a fuzzArgs) (fuzzArgs, error) { return a, nil })
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		h := nats.Header{}
+		if contentType != "" {
+			h.Set(HeaderContentType, contentType)
+		}
+		codec := codecOf(h, body)
+		out, err := invoke(context.Background(), codec, body)
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("error %v is not a bad request", err)
+			}
+			return
+		}
+		var back fuzzArgs
+		if err := codec.Unmarshal(out, &back); err != nil {
+			t.Fatalf("reply does not decode: %v", err)
+		}
+	})
+}
+
+// FuzzReply feeds arbitrary reply messages to the client's decoding: a
+// result or an error, never a panic.
+func FuzzReply(f *testing.F) {
+	good, _ := Msgpack.Marshal(map[string]int{"a": 1})
+	f.Add(good, "", "", "")
+	f.Add([]byte(`{"a":1}`), ContentTypeJSON, "", "")
+	f.Add([]byte{}, "", "404", "no such method")
+	f.Add([]byte("x"), "", "not-a-number", "")
+	f.Fuzz(func(t *testing.T, body []byte, contentType, code, desc string) {
+		h := nats.Header{}
+		for k, v := range map[string]string{HeaderContentType: contentType, HeaderErrorCode: code, HeaderError: desc} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		var reply map[string]int
+		call := &Call{ServiceMethod: "S.M", Reply: &reply, codec: Msgpack, msg: &nats.Msg{Header: h, Data: body}}
+		call.decode()
+		var re *RemoteError
+		var de *DecodeError
+		if code != "" && !errors.As(call.Error, &re) {
+			t.Fatalf("reply with error code %q gave %v", code, call.Error)
+		}
+		if call.Error != nil && !errors.As(call.Error, &re) && !errors.As(call.Error, &de) {
+			t.Fatalf("unexpected error type %T: %v", call.Error, call.Error)
+		}
+	})
+}
