@@ -17,20 +17,23 @@ type Call struct {
 	Done          chan *Call // receives the Call when it completes (Go)
 	Attempts      int        // how many times the request was sent
 
-	subject string
-	token   string
-	seq     uint64
-	mode    Mode
-	body    []byte
-	codec   Codec
-	ctx     context.Context
+	subject  string
+	id       string    // "<client>-<seq>", also the reply subject's last token
+	deadline time.Time // when the caller gives up
+	mode     Mode
+	body     []byte
+	codec    Codec
+	ctx      context.Context
 
-	stopWatch func() bool        // stops the context watch
-	cancel    context.CancelFunc // releases a deadline the client added
-	timer     *time.Timer        // the next resend
-	noResp    int                // "not run" answers so far
-	notRun    bool               // the latest attempt was answered "not run"
-	probed    bool               // the unknown-method probe was sent
+	stopWatch func() bool // stops the context watch
+	timer     *time.Timer // the next resend
+
+	// Links in the client's expiryQueue, for calls on its default Timeout.
+	expiryPrev, expiryNext *Call
+	queued                 bool
+	noResp                 int  // "not run" answers so far
+	notRun                 bool // the latest attempt was answered "not run"
+	probed                 bool // the unknown-method probe was sent
 
 	msg      *nats.Msg   // the reply
 	onDone   func(*Call) // how completion is delivered
@@ -38,16 +41,19 @@ type Call struct {
 }
 
 // header builds the request headers of the call's next attempt.
-func (call *Call) header(client string) nats.Header {
-	h := nats.Header{
-		HeaderContentType: {call.codec.ContentType()},
-		HeaderID:          {client + "-" + formatUint(call.seq)},
-		HeaderClient:      {client},
-		HeaderSeq:         {formatUint(call.seq)},
-		HeaderAttempt:     {formatUint(uint64(call.Attempts))},
+func (call *Call) header(client []string) nats.Header {
+	vals := make([]string, 5) // one allocation for every value slice
+	vals[0], vals[1], vals[2] = call.id, call.id[len(client[0])+1:], time.Until(call.deadline).String()
+	h := make(nats.Header, 6)
+	h[HeaderID], h[HeaderSeq], h[HeaderDeadline] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+	h[HeaderClient] = client
+	if call.Attempts > 1 {
+		vals[3] = strconv.Itoa(call.Attempts)
+		h[HeaderAttempt] = vals[3:4:4]
 	}
-	if deadline, ok := call.ctx.Deadline(); ok {
-		h[HeaderDeadline] = []string{time.Until(deadline).String()}
+	if codecOf(nil, call.body) != call.codec {
+		vals[4] = call.codec.ContentType()
+		h[HeaderContentType] = vals[4:5:5]
 	}
 	return h
 }
@@ -77,5 +83,3 @@ func (call *Call) result() error {
 	}
 	return nil
 }
-
-func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }

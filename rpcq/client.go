@@ -53,16 +53,17 @@ type ClientConfig struct {
 type Client struct {
 	nc  *nats.Conn
 	cfg ClientConfig
-	id  string // a random 64-bit number, in hex
+	id  []string // a random 64-bit number in hex, as a header value
 
 	inbox string // prefix of every reply subject; the subscription is inbox+"*"
 	sub   *nats.Subscription
 	seq   atomic.Uint64
 
-	mu      sync.Mutex // guards pending, closed, rand and every pending Call's retry state
-	pending map[string]*Call
-	closed  bool
-	rand    *mathrand.Rand
+	mu       sync.Mutex // guards the fields below and every pending Call's retry state
+	pending  map[string]*Call
+	expiries expiryQueue
+	closed   bool
+	rand     *mathrand.Rand
 }
 
 // NewClient returns a client that calls over nc. The caller keeps
@@ -81,7 +82,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		nc:      nc,
 		cfg:     cfg,
-		id:      hex.EncodeToString(seed[:8]),
+		id:      []string{hex.EncodeToString(seed[:8])},
 		inbox:   nc.NewRespInbox() + ".",
 		pending: map[string]*Call{},
 		rand:    mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
@@ -101,7 +102,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 }
 
 // ID is the client's unique ID, as sent in the Rpcq-Client header.
-func (c *Client) ID() string { return c.id }
+func (c *Client) ID() string { return c.id[0] }
 
 // CallOption changes one call.
 type CallOption func(*Call)
@@ -116,7 +117,12 @@ func (c *Client) Call(ctx context.Context, serviceMethod string, args, reply any
 	done := make(chan struct{})
 	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply}
 	call.onDone = func(*Call) { close(done) }
-	c.start(ctx, call, opts)
+	c.start(ctx, call, opts, false)
+	select {
+	case <-done:
+	case <-ctx.Done():
+		c.expire(call)
+	}
 	<-done
 	call.decode() // here, not on the reply goroutine every call shares
 	return call.Error
@@ -141,7 +147,7 @@ func (c *Client) Go(ctx context.Context, serviceMethod string, args, reply any, 
 		default:
 		}
 	}
-	c.start(ctx, call, opts)
+	c.start(ctx, call, opts, true)
 	return call
 }
 
@@ -153,12 +159,13 @@ func (c *Client) GoFunc(ctx context.Context, serviceMethod string, args, reply a
 		call.decode()
 		go f(call)
 	}
-	c.start(ctx, call, opts)
+	c.start(ctx, call, opts, true)
 }
 
-// start encodes and sends the call and arms its deadline; every failure
-// completes the call.
-func (c *Client) start(ctx context.Context, call *Call, opts []CallOption) {
+// start encodes and sends the call and arms its deadline: the client's
+// expiry queue for contexts without one, else, with watch, a watch on the
+// context (Call watches its context itself). Every failure completes the call.
+func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch bool) {
 	call.mode = c.cfg.Modes[call.ServiceMethod]
 	call.codec = c.cfg.Codec
 	for _, opt := range opts {
@@ -174,12 +181,13 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption) {
 		c.complete(call, nil, fmt.Errorf("rpcq: %s: encode arguments: %w", call.ServiceMethod, err))
 		return
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, call.cancel = context.WithTimeout(ctx, c.cfg.Timeout)
-	}
 	call.ctx = ctx
-	call.seq = c.seq.Add(1)
-	call.token = strconv.FormatUint(call.seq, 36)
+	call.id = c.id[0] + "-" + strconv.FormatUint(c.seq.Add(1), 10)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.cfg.Timeout)
+	}
+	call.deadline = deadline
 
 	c.mu.Lock()
 	if c.closed {
@@ -187,9 +195,15 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption) {
 		c.complete(call, nil, ErrClosed)
 		return
 	}
-	c.pending[call.token] = call
+	c.pending[call.id] = call
+	// Armed under mu, so that complete always sees them.
+	if watch && ctx.Done() != nil {
+		call.stopWatch = context.AfterFunc(ctx, func() { c.expire(call) })
+	}
+	if !ok {
+		c.expiries.push(call, c.expireDue)
+	}
 	c.mu.Unlock()
-	call.stopWatch = context.AfterFunc(ctx, func() { c.expire(call) })
 	c.send(call)
 }
 
@@ -203,7 +217,7 @@ func (c *Client) send(call *Call) {
 	}
 	call.Attempts++
 	call.notRun = false
-	msg := &nats.Msg{Subject: call.subject, Reply: c.inbox + call.token, Header: call.header(c.id), Data: call.body}
+	msg := &nats.Msg{Subject: call.subject, Reply: c.inbox + call.id, Header: call.header(c.id), Data: call.body}
 	if call.mode.retries() {
 		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
 	}
@@ -230,9 +244,9 @@ func (c *Client) armLocked(call *Call, d time.Duration) {
 
 // onReply runs on the reply subscription for every answer.
 func (c *Client) onReply(m *nats.Msg) {
-	token := m.Subject[len(c.inbox):]
+	id := m.Subject[len(c.inbox):]
 	c.mu.Lock()
-	call := c.pending[token]
+	call := c.pending[id]
 	if call == nil { // a late or duplicate reply to a finished call
 		c.mu.Unlock()
 		return
@@ -274,12 +288,22 @@ func (c *Client) expire(call *Call) {
 	switch {
 	case notRun:
 		err = fmt.Errorf("%w for %s after %d attempt(s)", ErrNoResponders, call.ServiceMethod, attempts)
-	case errors.Is(call.ctx.Err(), context.DeadlineExceeded):
+	case call.ctx.Err() == nil || errors.Is(call.ctx.Err(), context.DeadlineExceeded):
 		err = &timeoutError{method: call.ServiceMethod, attempts: attempts}
 	default:
 		err = fmt.Errorf("rpcq: %s: %w", call.ServiceMethod, call.ctx.Err())
 	}
 	c.complete(call, nil, err)
+}
+
+// expireDue ends the calls whose default deadline has come.
+func (c *Client) expireDue() {
+	c.mu.Lock()
+	calls := c.expiries.due(time.Now(), c.expireDue)
+	c.mu.Unlock()
+	for _, call := range calls {
+		c.expire(call)
+	}
 }
 
 // complete ends the call, once: with the reply msg, or with err.
@@ -290,16 +314,15 @@ func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
 		return
 	}
 	call.finished = true
-	delete(c.pending, call.token)
+	delete(c.pending, call.id)
 	if call.timer != nil {
 		call.timer.Stop()
 	}
+	c.expiries.remove(call)
+	stopWatch := call.stopWatch
 	c.mu.Unlock()
-	if call.stopWatch != nil {
-		call.stopWatch()
-	}
-	if call.cancel != nil {
-		call.cancel()
+	if stopWatch != nil {
+		stopWatch()
 	}
 	call.msg, call.Error = msg, err
 	call.onDone(call)
@@ -340,6 +363,7 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	calls := slices.Collect(maps.Values(c.pending))
+	c.expiries.stop()
 	c.mu.Unlock()
 	for _, call := range calls {
 		c.complete(call, nil, ErrClosed)

@@ -48,12 +48,27 @@ func (msgpackCodec) Marshal(v any) ([]byte, error) {
 	return out, err
 }
 
+// decoderPool keeps a decoder with its reader, so that a decode allocates
+// only what it decodes.
+var decoderPool = sync.Pool{New: func() any { return new(pooledDecoder) }}
+
+type pooledDecoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
 func (msgpackCodec) Unmarshal(data []byte, v any) error {
-	dec := msgpack.GetDecoder()
-	dec.Reset(bytes.NewReader(data))
-	dec.SetCustomStructTag("json")
-	err := dec.Decode(v)
-	msgpack.PutDecoder(dec)
+	d := decoderPool.Get().(*pooledDecoder)
+	d.r.Reset(data)
+	if d.dec == nil {
+		d.dec = msgpack.NewDecoder(&d.r)
+	} else {
+		d.dec.Reset(&d.r)
+	}
+	d.dec.SetCustomStructTag("json")
+	err := d.dec.Decode(v)
+	d.r.Reset(nil)
+	decoderPool.Put(d)
 	return err
 }
 

@@ -96,7 +96,7 @@ func serve(t *testing.T, b *brokertest.Server, rcvr *Arith, cfg rpcq.ServerConfi
 	return srv
 }
 
-func client(t *testing.T, nc *nats.Conn, cfg rpcq.ClientConfig) *rpcq.Client {
+func client(t testing.TB, nc *nats.Conn, cfg rpcq.ClientConfig) *rpcq.Client {
 	t.Helper()
 	c, err := rpcq.NewClient(nc, cfg)
 	if err != nil {

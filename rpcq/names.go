@@ -2,7 +2,6 @@ package rpcq
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -19,7 +18,7 @@ const (
 	HeaderClient = "Rpcq-Client"
 	// HeaderSeq is the call's sequence number within its client, from 1.
 	HeaderSeq = "Rpcq-Seq"
-	// HeaderAttempt counts the sends of one call, from 1.
+	// HeaderAttempt counts the sends of one call; absent on the first.
 	HeaderAttempt = "Rpcq-Attempt"
 	// HeaderDeadline is the time the caller has left, as a Go duration
 	// ("1.5s"), when the request was sent. It is relative, as gRPC's
@@ -28,7 +27,8 @@ const (
 	HeaderDeadline = "Rpcq-Deadline"
 	// HeaderContentType names the body's encoding (ContentTypeMsgpack or
 	// ContentTypeJSON). Without it, a body that is empty or a JSON object
-	// or array is read as JSON.
+	// or array is read as JSON, anything else as msgpack; the client sends
+	// it only where that guess would be wrong.
 	HeaderContentType = "Content-Type"
 	// HeaderErrorCode and HeaderError carry a remote error: micro's
 	// Nats-Service-Error-Code and Nats-Service-Error.
@@ -46,7 +46,20 @@ const (
 	MetadataMethods = "rpcq.methods"
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// validName reports whether s is a service or method name: letters,
+// digits, '-' and '_' (what micro accepts, and never a subject wildcard).
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // Subject is the NATS subject of service.method.
 func Subject(service, method string) string {
@@ -59,7 +72,7 @@ func serviceSubject(service string) string { return SubjectPrefix + "." + servic
 // splitServiceMethod checks and splits "Service.Method".
 func splitServiceMethod(serviceMethod string) (service, method string, err error) {
 	service, method, ok := strings.Cut(serviceMethod, ".")
-	if !ok || !nameRE.MatchString(service) || !nameRE.MatchString(method) {
+	if !ok || !validName(service) || !validName(method) {
 		return "", "", fmt.Errorf("rpcq: %q is not of the form Service.Method", serviceMethod)
 	}
 	return service, method, nil

@@ -24,12 +24,14 @@ func (s *Server) serve(m *method, req micro.Request) {
 	}
 	defer s.inflight.Done()
 
-	ctx, cancel, err := s.callContext(h)
+	ctx, err := s.callContext(h)
 	if err != nil {
 		s.replyError(req, codec, err)
 		return
 	}
-	defer cancel()
+	if dc, ok := ctx.(*deadlineContext); ok {
+		defer dc.release()
+	}
 	body, err := s.invoke(ctx, m, codec, req.Data())
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		err = Errorf(CodeDeadline, "deadline exceeded while %s.%s ran", s.cfg.Name, m.name)
@@ -43,20 +45,19 @@ func (s *Server) serve(m *method, req micro.Request) {
 
 // callContext is the handler's context: the server's, ending at the
 // caller's deadline. A request whose deadline has passed is refused.
-func (s *Server) callContext(h nats.Header) (context.Context, context.CancelFunc, error) {
+func (s *Server) callContext(h nats.Header) (context.Context, error) {
 	v := h.Get(HeaderDeadline)
 	if v == "" {
-		return s.base, func() {}, nil
+		return s.base, nil
 	}
 	left, err := time.ParseDuration(v)
 	if err != nil {
-		return nil, nil, Errorf(CodeBadRequest, "%s %q: %v", HeaderDeadline, v, err)
+		return nil, Errorf(CodeBadRequest, "%s %q: %v", HeaderDeadline, v, err)
 	}
 	if left <= 0 {
-		return nil, nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -left)
+		return nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -left)
 	}
-	ctx, cancel := context.WithTimeout(s.base, left)
-	return ctx, cancel, nil
+	return &deadlineContext{Context: s.base, deadline: time.Now().Add(left)}, nil
 }
 
 // invoke runs the method, turning a panic into a CodeInternal error.

@@ -48,7 +48,7 @@ type ServerConfig struct {
 }
 
 func (c *ServerConfig) validate() error {
-	if !nameRE.MatchString(c.Name) {
+	if !validName(c.Name) {
 		return fmt.Errorf("%w: Name %q: want letters, digits, '-' and '_'", ErrInvalidConfig, c.Name)
 	}
 	if c.Concurrency < 0 {
@@ -125,7 +125,7 @@ func (s *Server) add(methods ...*method) error {
 		return ErrStarted
 	}
 	for _, m := range methods {
-		if !nameRE.MatchString(m.name) {
+		if !validName(m.name) {
 			return fmt.Errorf("rpcq: method name %q: want letters, digits, '-' and '_'", m.name)
 		}
 		if _, dup := s.methods[m.name]; dup {

@@ -1,0 +1,172 @@
+package rpcq_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/rpc"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+// The benchmarks compare rpcq with its baselines in one run, on one
+// embedded server, with 128-byte payloads over loopback TCP. Sub-benchmarks
+// named baseline-* are what `make bench` divides by.
+
+const payloadSize = 128
+
+var payload = bytes.Repeat([]byte("x"), payloadSize)
+
+// inFlight is how many calls the concurrent benchmarks keep going.
+const inFlight = 64
+
+type benchEnv struct {
+	b      *brokertest.Server
+	raw    *nats.Conn // a client connection for the raw baseline
+	client *rpcq.Client
+}
+
+func setupBench(b *testing.B) *benchEnv {
+	b.Helper()
+	srv := brokertest.Start(b)
+	serverNC := srv.Connect()
+	// The raw baseline: a plain subscription that echoes.
+	if _, err := serverNC.Subscribe("raw.echo", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
+		b.Fatal(err)
+	}
+	rs, err := rpcq.NewServer(serverNC, rpcq.ServerConfig{Name: "Bench", Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rpcq.HandleFunc(rs, "Echo", func(ctx context.Context, p []byte) ([]byte, error) { return p, nil })
+	if err := rs.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rs.Shutdown(context.Background()) })
+	return &benchEnv{b: srv, raw: srv.Connect(), client: client(b, srv.Connect(), rpcq.ClientConfig{})}
+}
+
+// BenchmarkCall is one synchronous call at a time.
+func BenchmarkCall(b *testing.B) {
+	env := setupBench(b)
+	b.Run("baseline-nats", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := env.raw.Request("raw.echo", payload, 5*time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rpcq", func(b *testing.B) {
+		ctx := context.Background()
+		var reply []byte
+		for b.Loop() {
+			if err := env.client.Call(ctx, "Bench.Echo", payload, &reply); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkInFlight64 keeps 64 calls in flight; ns/op is the time per
+// call, the inverse of throughput.
+func BenchmarkInFlight64(b *testing.B) {
+	env := setupBench(b)
+	b.Run("baseline-nats", func(b *testing.B) {
+		parallel(b, func() error {
+			_, err := env.raw.Request("raw.echo", payload, 5*time.Second)
+			return err
+		})
+	})
+	b.Run("baseline-netrpc", func(b *testing.B) {
+		c := netRPCClient(b)
+		parallel(b, func() error {
+			var reply []byte
+			return c.Call("Echo.Echo", payload, &reply)
+		})
+	})
+	b.Run("rpcq", func(b *testing.B) {
+		ctx := context.Background()
+		done := make(chan *rpcq.Call, inFlight)
+		replies := make([][]byte, inFlight)
+		sent := 0
+		for ; sent < min(inFlight, b.N); sent++ {
+			env.client.Go(ctx, "Bench.Echo", payload, &replies[sent], done)
+		}
+		for range b.N {
+			call := <-done
+			if call.Error != nil {
+				b.Fatal(call.Error)
+			}
+			if sent < b.N {
+				env.client.Go(ctx, "Bench.Echo", payload, call.Reply, done)
+				sent++
+			}
+		}
+	})
+}
+
+// parallel runs fn b.N times from inFlight goroutines.
+func parallel(b *testing.B, fn func() error) {
+	var wg sync.WaitGroup
+	work := make(chan struct{}, b.N)
+	for range b.N {
+		work <- struct{}{}
+	}
+	close(work)
+	b.ResetTimer()
+	for range inFlight {
+		wg.Go(func() {
+			for range work {
+				if err := fn(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Echo is the net/rpc baseline's service.
+type Echo struct{}
+
+func (Echo) Echo(args []byte, reply *[]byte) error {
+	*reply = args
+	return nil
+}
+
+// netRPCClient serves Echo with net/rpc on a loopback TCP listener and
+// returns one client, shared as net/rpc clients are.
+func netRPCClient(b *testing.B) *rpc.Client {
+	b.Helper()
+	server := rpc.NewServer()
+	if err := server.Register(Echo{}); err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // closed at cleanup
+			}
+			go server.ServeConn(conn)
+		}
+	}()
+	c, err := rpc.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}

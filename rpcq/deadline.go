@@ -1,0 +1,54 @@
+package rpcq
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// deadlineContext is a handler's context: the server's, with the caller's
+// deadline. Most handlers never wait on Done, so the timer that would close
+// it is made only when Done is first asked for; a server answering many
+// small calls saves a timer and a context per call.
+type deadlineContext struct {
+	context.Context // the server's: cancelled when Shutdown gives up
+	deadline        time.Time
+
+	once   sync.Once
+	timed  context.Context // made by the first Done
+	cancel context.CancelFunc
+}
+
+func (c *deadlineContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *deadlineContext) Done() <-chan struct{} {
+	c.once.Do(func() { c.timed, c.cancel = context.WithDeadline(c.Context, c.deadline) })
+	if c.timed == nil { // asked after the handler returned
+		return closedChan
+	}
+	return c.timed.Done()
+}
+
+func (c *deadlineContext) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// release ends the context when its handler returns.
+func (c *deadlineContext) release() {
+	c.once.Do(func() {})
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
