@@ -14,15 +14,12 @@ const (
 	// AtLeastOnce resends until a reply comes or the context ends; the
 	// server runs every arrival. For idempotent methods.
 	AtLeastOnce
-	// ExactlyOnce resends with the same request ID and the server runs
-	// each ID once, replaying the saved reply to duplicates.
-	ExactlyOnce
-	// ReadOnly is AtLeastOnce for methods that change nothing; they never
-	// enter a duplicate table.
+	// ReadOnly is AtLeastOnce for methods that change nothing; a
+	// duplicate table will never hold them.
 	ReadOnly
 )
 
-var modeNames = [...]string{"at-most-once", "at-least-once", "exactly-once", "read-only"}
+var modeNames = [...]string{"at-most-once", "at-least-once", "read-only"}
 
 func (m Mode) String() string {
 	if m < 0 || int(m) >= len(modeNames) {

@@ -99,7 +99,7 @@ func TestSplitServiceMethod(t *testing.T) {
 }
 
 func TestModeStrings(t *testing.T) {
-	for _, m := range []Mode{AtMostOnce, AtLeastOnce, ExactlyOnce, ReadOnly} {
+	for _, m := range []Mode{AtMostOnce, AtLeastOnce, ReadOnly} {
 		got, err := ParseMode(m.String())
 		if err != nil || got != m {
 			t.Errorf("ParseMode(%q) = %v, %v", m.String(), got, err)

@@ -17,7 +17,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var conn cli.NATSFlags
 	conn.Register(fs)
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the reply")
-	modeName := fs.String("mode", "at-most-once", "retry as: at-most-once, at-least-once, exactly-once or read-only")
+	modeName := fs.String("mode", "at-most-once", "retry as: at-most-once, at-least-once or read-only")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -1,0 +1,19 @@
+GO ?= go
+BENCH_COUNT ?= 5
+
+.PHONY: build test bench fuzz
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+test:
+	$(GO) test -race ./...
+
+# Runs every benchmark next to its baselines and prints the table of ratios
+# kept in BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count $(BENCH_COUNT) ./rpcq/ | tee /dev/stderr | $(GO) run ./internal/benchtable
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./rpcq/
+	$(GO) test -run '^$$' -fuzz FuzzReply -fuzztime 60s ./rpcq/

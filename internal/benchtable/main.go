@@ -1,0 +1,134 @@
+// Command benchtable turns `go test -bench` output into a Markdown table
+// of ratios against baselines measured in the same run.
+//
+// Within each top-level benchmark, sub-benchmarks named baseline-* are the
+// baselines; every row is divided by each of them. With -count above 1 the
+// median of each benchmark's runs is used.
+//
+//	go test -run '^$' -bench . -count 5 ./rpcq | go run ./internal/benchtable
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	if err := run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one benchmark's runs.
+type result struct {
+	group, name string
+	nsPerOp     []float64
+}
+
+func (r *result) median() float64 {
+	v := slices.Clone(r.nsPerOp)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func run(in io.Reader, out io.Writer) error {
+	var machine []string
+	var order []*result
+	byName := map[string]*result{}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		line := sc.Text()
+		for _, key := range []string{"goos:", "goarch:", "cpu:"} {
+			if strings.HasPrefix(line, key) {
+				machine = append(machine, strings.TrimSpace(strings.TrimPrefix(line, key)))
+			}
+		}
+		full, ns, ok := parseLine(line)
+		if !ok {
+			continue
+		}
+		r := byName[full]
+		if r == nil {
+			group, name, _ := strings.Cut(full, "/")
+			r = &result{group: group, name: name}
+			byName[full] = r
+			order = append(order, r)
+		}
+		r.nsPerOp = append(r.nsPerOp, ns)
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(order) == 0 {
+		return fmt.Errorf("no benchmark results in the input")
+	}
+	if len(machine) > 0 {
+		fmt.Fprintf(out, "Machine: %s, %d cores\n\n", strings.Join(machine, ", "), runtime.NumCPU())
+	}
+	for i := 0; i < len(order); {
+		j := i
+		for j < len(order) && order[j].group == order[i].group {
+			j++
+		}
+		writeGroup(out, order[i:j])
+		i = j
+	}
+	return nil
+}
+
+// parseLine reads "BenchmarkX/y-2  1000  1234 ns/op ..." into "X/y" and 1234.
+func parseLine(line string) (name string, nsPerOp float64, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+		return "", 0, false
+	}
+	for i := 2; i+1 < len(f); i++ {
+		if f[i+1] == "ns/op" {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return "", 0, false
+			}
+			name = strings.TrimPrefix(f[0], "Benchmark")
+			if k := strings.LastIndex(name, "-"); k > 0 {
+				if _, err := strconv.Atoi(name[k+1:]); err == nil {
+					name = name[:k] // the GOMAXPROCS suffix
+				}
+			}
+			return name, v, true
+		}
+	}
+	return "", 0, false
+}
+
+func writeGroup(out io.Writer, rows []*result) {
+	var baselines []*result
+	for _, r := range rows {
+		if strings.HasPrefix(r.name, "baseline-") {
+			baselines = append(baselines, r)
+		}
+	}
+	fmt.Fprintf(out, "%s\n\n| | ns/op | ops/s |", rows[0].group)
+	for _, b := range baselines {
+		fmt.Fprintf(out, " ÷ %s |", strings.TrimPrefix(b.name, "baseline-"))
+	}
+	fmt.Fprintf(out, "\n|---|---:|---:|%s\n", strings.Repeat("---:|", len(baselines)))
+	for _, r := range rows {
+		ns := r.median()
+		fmt.Fprintf(out, "| %s | %.0f | %.0f |", r.name, ns, 1e9/ns)
+		for _, b := range baselines {
+			fmt.Fprintf(out, " %.2f× |", ns/b.median())
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintln(out)
+}
