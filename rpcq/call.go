@@ -3,6 +3,7 @@ package rpcq
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,6 +20,7 @@ type Call struct {
 
 	subject  string
 	id       string    // "<client>-<seq>", also the reply subject's last token
+	reply    string    // the reply subject
 	deadline time.Time // when the caller gives up
 	mode     Mode
 	body     []byte
@@ -40,22 +42,43 @@ type Call struct {
 	finished bool        // guarded by the client's mu
 }
 
-// header builds the request headers of the call's next attempt.
-func (call *Call) header(client []string) nats.Header {
-	vals := make([]string, 5) // one allocation for every value slice
-	vals[0], vals[1], vals[2] = call.id, call.id[len(client[0])+1:], time.Until(call.deadline).String()
-	h := make(nats.Header, 6)
-	h[HeaderID], h[HeaderSeq], h[HeaderDeadline] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+// outgoing is a request message ready to publish. nats.go encodes a
+// message before PublishMsg returns, so outgoing messages are pooled: a
+// send allocates only the values that change.
+type outgoing struct {
+	msg  nats.Msg
+	vals [5]string // backs the header's value slices
+}
+
+var outgoingPool = sync.Pool{New: func() any {
+	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 6)}}
+}}
+
+// outgoing builds the message of the call's next attempt; release it
+// once published.
+func (call *Call) outgoing(client []string) *outgoing {
+	o := outgoingPool.Get().(*outgoing)
+	o.msg.Subject, o.msg.Reply, o.msg.Data = call.subject, call.reply, call.body
+	h := o.msg.Header
+	o.vals[0], o.vals[1], o.vals[2] = call.id, call.id[len(client[0])+1:], time.Until(call.deadline).String()
+	h[HeaderID], h[HeaderSeq], h[HeaderDeadline] = o.vals[0:1:1], o.vals[1:2:2], o.vals[2:3:3]
 	h[HeaderClient] = client
 	if call.Attempts > 1 {
-		vals[3] = strconv.Itoa(call.Attempts)
-		h[HeaderAttempt] = vals[3:4:4]
+		o.vals[3] = strconv.Itoa(call.Attempts)
+		h[HeaderAttempt] = o.vals[3:4:4]
 	}
 	if codecOf(nil, call.body) != call.codec {
-		vals[4] = call.codec.ContentType()
-		h[HeaderContentType] = vals[4:5:5]
+		o.vals[4] = call.codec.ContentType()
+		h[HeaderContentType] = o.vals[4:5:5]
 	}
-	return h
+	return o
+}
+
+func (o *outgoing) release() {
+	clear(o.msg.Header)
+	o.vals = [5]string{}
+	o.msg.Data = nil
+	outgoingPool.Put(o)
 }
 
 // decode sets call.Error from the reply, decoding it into call.Reply.

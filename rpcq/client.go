@@ -183,6 +183,7 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 	}
 	call.ctx = ctx
 	call.id = c.id[0] + "-" + strconv.FormatUint(c.seq.Add(1), 10)
+	call.reply = c.inbox + call.id
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(c.cfg.Timeout)
@@ -217,13 +218,15 @@ func (c *Client) send(call *Call) {
 	}
 	call.Attempts++
 	call.notRun = false
-	msg := &nats.Msg{Subject: call.subject, Reply: c.inbox + call.id, Header: call.header(c.id), Data: call.body}
+	out := call.outgoing(c.id)
 	if call.mode.retries() {
 		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
 	}
 	c.mu.Unlock()
 
-	if err := c.nc.PublishMsg(msg); err != nil {
+	err := c.nc.PublishMsg(&out.msg)
+	out.release()
+	if err != nil {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			err = fmt.Errorf("%w: %s request of %d bytes, the server accepts %d", ErrMaxPayload, call.ServiceMethod, len(call.body), c.nc.MaxPayload())
 		} else {
@@ -368,5 +371,8 @@ func (c *Client) Close() error {
 	for _, call := range calls {
 		c.complete(call, nil, ErrClosed)
 	}
-	return c.sub.Unsubscribe()
+	if err := c.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return fmt.Errorf("rpcq: close: %w", err)
+	}
+	return nil
 }
