@@ -37,8 +37,10 @@ func start(t *testing.T, cfg broker.Config) (*broker.Broker, error) {
 	return b, err
 }
 
-func TestStartServesJetStream(t *testing.T) {
-	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir()})
+// mustStart starts a broker and connects to it, failing t on error.
+func mustStart(t *testing.T, cfg broker.Config) (*broker.Broker, *nats.Conn) {
+	t.Helper()
+	b, err := start(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,12 @@ func TestStartServesJetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
+	return b, nc
+}
+
+func TestStartServesJetStream(t *testing.T) {
+	b, nc := mustStart(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir()})
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
@@ -133,15 +140,7 @@ func TestConfigFileAndOverrides(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("max_payload: 2MB\nserver_name: from-file\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), ConfigFile: conf, ServerName: "override"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := b.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	b, nc := mustStart(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), ConfigFile: conf, ServerName: "override"})
 	if got, want := nc.MaxPayload(), int64(2<<20); got != want {
 		t.Errorf("MaxPayload() = %d, want %d (from the file)", got, want)
 	}
@@ -151,15 +150,7 @@ func TestConfigFileAndOverrides(t *testing.T) {
 }
 
 func TestMaxPayloadAndMonitoring(t *testing.T) {
-	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), MaxPayload: 4096, HTTPPort: broker.RandomPort})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := b.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	b, nc := mustStart(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), MaxPayload: 4096, HTTPPort: broker.RandomPort})
 	if got := nc.MaxPayload(); got != 4096 {
 		t.Errorf("MaxPayload() = %d, want 4096", got)
 	}
