@@ -45,6 +45,9 @@ type ClientConfig struct {
 	// Modes gives the delivery semantics of methods by "Service.Method";
 	// a method not listed is AtMostOnce unless a call says otherwise.
 	Modes map[string]Mode
+	// SubjectPrefix replaces "rpcq" in the subjects the client sends to,
+	// for a relay in between (see rpcqtest) or a subject mapping.
+	SubjectPrefix string
 }
 
 // Client calls methods of rpcq services. One client is safe for concurrent
@@ -74,6 +77,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	}
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	cfg.RetryInterval = cmp.Or(cfg.RetryInterval, DefaultRetryInterval)
+	cfg.SubjectPrefix = cmp.Or(cfg.SubjectPrefix, SubjectPrefix)
 	if cfg.Codec == nil {
 		cfg.Codec = Msgpack
 	}
@@ -176,7 +180,7 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		c.complete(call, nil, err)
 		return
 	}
-	call.subject = Subject(service, method)
+	call.subject = c.cfg.SubjectPrefix + "." + service + "." + method
 	if call.body, err = call.codec.Marshal(call.Args); err != nil {
 		c.complete(call, nil, fmt.Errorf("rpcq: %s: encode arguments: %w", call.ServiceMethod, err))
 		return
