@@ -30,12 +30,13 @@ type Call struct {
 	stopWatch func() bool // stops the context watch
 	timer     *time.Timer // the next resend
 
-	// Links in the client's expiryQueue, for calls on its default Timeout.
-	expiryPrev, expiryNext *Call
-	queued                 bool
-	noResp                 int  // "not run" answers so far
-	notRun                 bool // the latest attempt was answered "not run"
-	probed                 bool // the unknown-method probe was sent
+	seq        uint64
+	client     []string // the client's ID when the call began, as a header value
+	bySeq      callLink // in the client's list of calls in flight
+	byDeadline callLink // in the client's expiry queue, on its default Timeout
+	noResp     int      // "not run" answers so far
+	notRun     bool     // the latest attempt was answered "not run"
+	probed     bool     // the unknown-method probe was sent
 
 	msg      *nats.Msg   // the reply
 	onDone   func(*Call) // how completion is delivered
@@ -47,22 +48,22 @@ type Call struct {
 // send allocates only the values that change.
 type outgoing struct {
 	msg  nats.Msg
-	vals [5]string // backs the header's value slices
+	vals [6]string // backs the header's value slices
 }
 
 var outgoingPool = sync.Pool{New: func() any {
-	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 6)}}
+	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 7)}}
 }}
 
-// outgoing builds the message of the call's next attempt; release it
-// once published.
-func (call *Call) outgoing(client []string) *outgoing {
+// outgoing builds the message of the call's next attempt, with the
+// client's watermark ack; release it once published.
+func (call *Call) outgoing(ack uint64) *outgoing {
 	o := outgoingPool.Get().(*outgoing)
 	o.msg.Subject, o.msg.Reply, o.msg.Data = call.subject, call.reply, call.body
 	h := o.msg.Header
-	o.vals[0], o.vals[1], o.vals[2] = call.id, call.id[len(client[0])+1:], time.Until(call.deadline).String()
+	o.vals[0], o.vals[1], o.vals[2] = call.id, call.id[len(call.client[0])+1:], time.Until(call.deadline).String()
 	h[HeaderID], h[HeaderSeq], h[HeaderDeadline] = o.vals[0:1:1], o.vals[1:2:2], o.vals[2:3:3]
-	h[HeaderClient] = client
+	h[HeaderClient] = call.client
 	if call.Attempts > 1 {
 		o.vals[3] = strconv.Itoa(call.Attempts)
 		h[HeaderAttempt] = o.vals[3:4:4]
@@ -71,12 +72,16 @@ func (call *Call) outgoing(client []string) *outgoing {
 		o.vals[4] = call.codec.ContentType()
 		h[HeaderContentType] = o.vals[4:5:5]
 	}
+	if call.mode.once() {
+		o.vals[5] = strconv.FormatUint(ack, 10)
+		h[HeaderAck] = o.vals[5:6:6]
+	}
 	return o
 }
 
 func (o *outgoing) release() {
 	clear(o.msg.Header)
-	o.vals = [5]string{}
+	o.vals = [6]string{}
 	o.msg.Data = nil
 	outgoingPool.Put(o)
 }

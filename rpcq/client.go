@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,14 +54,15 @@ type ClientConfig struct {
 type Client struct {
 	nc  *nats.Conn
 	cfg ClientConfig
-	id  []string // a random 64-bit number in hex, as a header value
 
 	inbox string // prefix of every reply subject; the subscription is inbox+"*"
 	sub   *nats.Subscription
-	seq   atomic.Uint64
 
-	mu       sync.Mutex // guards the fields below and every pending Call's retry state
+	mu       sync.Mutex // guards the fields below and every pending Call's state
+	id       []string   // the client's ID (see clientID), as a header value
+	seq      uint64     // the last sequence number given to a call
 	pending  map[string]*Call
+	inFlight callList // pending calls by sequence number: its head makes the watermark
 	expiries expiryQueue
 	closed   bool
 	rand     *mathrand.Rand
@@ -84,13 +83,15 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	var seed [16]byte
 	rand.Read(seed[:])
 	c := &Client{
-		nc:      nc,
-		cfg:     cfg,
-		id:      []string{hex.EncodeToString(seed[:8])},
-		inbox:   nc.NewRespInbox() + ".",
-		pending: map[string]*Call{},
-		rand:    mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		nc:       nc,
+		cfg:      cfg,
+		inbox:    nc.NewRespInbox() + ".",
+		pending:  map[string]*Call{},
+		inFlight: callList{link: func(c *Call) *callLink { return &c.bySeq }},
+		expiries: newExpiryQueue(),
+		rand:     mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 	}
+	c.id = []string{c.newID()}
 	sub, err := nc.Subscribe(c.inbox+"*", c.onReply)
 	if err != nil {
 		return nil, fmt.Errorf("rpcq: subscribe to replies: %w", err)
@@ -105,8 +106,20 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
-// ID is the client's unique ID, as sent in the Rpcq-Client header.
-func (c *Client) ID() string { return c.id[0] }
+// ID is the client's unique ID, as sent in the Rpcq-Client header. It
+// changes when a server no longer knows the client (see Call).
+func (c *Client) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id[0]
+}
+
+// newID makes a client ID born now.
+func (c *Client) newID() string {
+	var r [8]byte
+	rand.Read(r[:])
+	return clientID{born: time.Now().UnixNano(), rand: binary.LittleEndian.Uint64(r[:])}.String()
+}
 
 // CallOption changes one call.
 type CallOption func(*Call)
@@ -186,8 +199,6 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		return
 	}
 	call.ctx = ctx
-	call.id = c.id[0] + "-" + strconv.FormatUint(c.seq.Add(1), 10)
-	call.reply = c.inbox + call.id
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(c.cfg.Timeout)
@@ -200,7 +211,7 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		c.complete(call, nil, ErrClosed)
 		return
 	}
-	c.pending[call.id] = call
+	c.numberLocked(call)
 	// Armed under mu, so that complete always sees them.
 	if watch && ctx.Done() != nil {
 		call.stopWatch = context.AfterFunc(ctx, func() { c.expire(call) })
@@ -222,7 +233,7 @@ func (c *Client) send(call *Call) {
 	}
 	call.Attempts++
 	call.notRun = false
-	out := call.outgoing(c.id)
+	out := call.outgoing(c.watermarkLocked())
 	if call.mode.retries() {
 		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
 	}
@@ -238,6 +249,40 @@ func (c *Client) send(call *Call) {
 		}
 		c.complete(call, nil, err)
 	}
+}
+
+// numberLocked gives the call the next sequence number under the client's
+// current ID and enters it in the pending calls. Numbering and entering
+// under one lock keeps inFlight in sequence order, which the watermark needs.
+func (c *Client) numberLocked(call *Call) {
+	c.seq++
+	call.seq, call.client = c.seq, c.id
+	call.id = c.id[0] + "-" + strconv.FormatUint(call.seq, 10)
+	call.reply = c.inbox + call.id
+	c.pending[call.id] = call
+	c.inFlight.push(call)
+}
+
+// watermarkLocked is the highest sequence number up to which every call
+// has finished: the client will not send those again.
+func (c *Client) watermarkLocked() uint64 {
+	if c.inFlight.head != nil {
+		return c.inFlight.head.seq - 1
+	}
+	return c.seq
+}
+
+// renewLocked restarts a call that a server refused because it no longer
+// knows the client (it expired, or the server's table is newer than the
+// client): the client takes a new ID, born now, and the call a new number.
+// Only a call that certainly never ran may be renewed.
+func (c *Client) renewLocked(call *Call) {
+	if call.client[0] == c.id[0] {
+		c.id = []string{c.newID()}
+	}
+	delete(c.pending, call.id)
+	c.inFlight.remove(call)
+	c.numberLocked(call)
 }
 
 // armLocked (re)schedules the call's next send after d.
@@ -258,7 +303,8 @@ func (c *Client) onReply(m *nats.Msg) {
 		c.mu.Unlock()
 		return
 	}
-	if notRun(m) {
+	switch code := m.Header.Get(HeaderErrorCode); {
+	case notRun(m):
 		// Nobody ran it: resending is safe in every mode.
 		call.noResp++
 		call.notRun = true
@@ -269,6 +315,19 @@ func (c *Client) onReply(m *nats.Msg) {
 		if probe {
 			go c.probeMethod(call)
 		}
+		return
+	case code == "409":
+		// A duplicate while the call runs: ask again later for its reply.
+		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
+		c.mu.Unlock()
+		return
+	case code == "410" && call.noResp == call.Attempts-1:
+		// The server does not know this client, and no attempt of the
+		// call can have run: start it again as a new client's.
+		call.noResp++
+		c.renewLocked(call)
+		c.armLocked(call, backoff(call.noResp, noRespondersBase, noRespondersMax, c.rand))
+		c.mu.Unlock()
 		return
 	}
 	c.mu.Unlock()
@@ -322,6 +381,7 @@ func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
 	}
 	call.finished = true
 	delete(c.pending, call.id)
+	c.inFlight.remove(call)
 	if call.timer != nil {
 		call.timer.Stop()
 	}

@@ -10,6 +10,7 @@ import (
 type method struct {
 	name   string
 	invoke func(ctx context.Context, codec Codec, body []byte) ([]byte, error)
+	once   bool // runs through the duplicate table (set by Start)
 }
 
 var (

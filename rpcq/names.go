@@ -18,6 +18,10 @@ const (
 	HeaderClient = "Rpcq-Client"
 	// HeaderSeq is the call's sequence number within its client, from 1.
 	HeaderSeq = "Rpcq-Seq"
+	// HeaderAck is the client's watermark: it has seen the outcome of
+	// every call up to this sequence number and will not send them again,
+	// so a duplicate table may forget them. Sent on calls that use one.
+	HeaderAck = "Rpcq-Ack"
 	// HeaderAttempt counts the sends of one call; absent on the first.
 	HeaderAttempt = "Rpcq-Attempt"
 	// HeaderDeadline is the time the caller has left, as a Go duration

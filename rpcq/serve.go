@@ -19,29 +19,106 @@ func (s *Server) serve(m *method, req micro.Request) {
 	h := nats.Header(req.Headers())
 	codec := codecOf(h, req.Data())
 	if !s.enter() {
-		s.replyError(req, codec, Errorf(CodeUnavailable, "service %s is shutting down", s.cfg.Name))
+		s.answer(req, errorReply(codec, Errorf(CodeUnavailable, "service %s is shutting down", s.cfg.Name)))
 		return
 	}
 	defer s.inflight.Done()
 
 	ctx, err := s.callContext(h)
 	if err != nil {
-		s.replyError(req, codec, err)
+		s.answer(req, errorReply(codec, err))
 		return
 	}
 	if dc, ok := ctx.(*deadlineContext); ok {
 		defer dc.release()
 	}
-	body, err := s.invoke(ctx, m, codec, req.Data())
+	id, ack, ok, err := requestID(h)
+	switch {
+	case err != nil:
+		s.answer(req, errorReply(codec, err))
+	case ok && m.once:
+		s.answer(req, s.runOnce(ctx, m, codec, req.Data(), id, ack))
+	default:
+		s.answer(req, s.run(ctx, m, codec, req.Data()))
+	}
+}
+
+// requestID reads a request's identity and its client's watermark; ok is
+// false for a request without one (from a shell, say), which no table can
+// recognise.
+func requestID(h nats.Header) (id RequestID, ack uint64, ok bool, err error) {
+	client, seq := h.Get(HeaderClient), h.Get(HeaderSeq)
+	if client == "" || seq == "" {
+		return RequestID{}, 0, false, nil
+	}
+	id.Client = client
+	if id.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
+		return RequestID{}, 0, false, Errorf(CodeBadRequest, "%s %q is not a number", HeaderSeq, seq)
+	}
+	if v := h.Get(HeaderAck); v != "" {
+		if ack, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return RequestID{}, 0, false, Errorf(CodeBadRequest, "%s %q is not a number", HeaderAck, v)
+		}
+	}
+	return id, ack, true, nil
+}
+
+// run invokes the method and makes its outcome a reply.
+func (s *Server) run(ctx context.Context, m *method, codec Codec, body []byte) Reply {
+	out, err := s.invoke(ctx, m, codec, body)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		err = Errorf(CodeDeadline, "deadline exceeded while %s.%s ran", s.cfg.Name, m.name)
 	}
 	if err != nil {
-		s.replyError(req, codec, err)
-		return
+		return errorReply(codec, err)
 	}
-	s.reply(req, codec, body)
+	return Reply{Body: out, JSON: codec == JSON}
 }
+
+// runOnce runs the call unless the duplicate table has seen it: a duplicate
+// gets the saved reply, or waits for the run still under way.
+func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64) Reply {
+	for {
+		verdict, saved, wait, err := s.table.Begin(ctx, id, ack, time.Now())
+		if err != nil {
+			var re *RemoteError
+			if !errors.As(err, &re) { // the table is unreachable: nothing ran
+				err = Errorf(CodeUnavailable, "duplicate table: %v", err)
+			}
+			return errorReply(codec, err)
+		}
+		switch verdict {
+		case Run:
+			r := s.run(ctx, m, codec, body)
+			s.finish(id, r)
+			return r
+		case Answered:
+			return saved
+		case Stale:
+			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged it; not run", id.Seq, id.Client))
+		case Running:
+			select {
+			case <-wait: // ask again: answered now, or forgotten
+			case <-ctx.Done():
+				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client))
+			}
+		}
+	}
+}
+
+// finish saves a reply before it is sent, with a context of its own: the
+// call's may have ended, and the record must be written all the same.
+func (s *Server) finish(id RequestID, r Reply) {
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	if err := s.table.Finish(ctx, id, r); err != nil {
+		s.cfg.Logger.Error("rpcq: saving a reply failed; a duplicate would run again", "service", s.cfg.Name,
+			"client", id.Client, "seq", id.Seq, "error", err)
+	}
+}
+
+// finishTimeout bounds saving a reply in the duplicate table.
+const finishTimeout = 5 * time.Second
 
 // callContext is the handler's context: the server's, ending at the
 // caller's deadline. A request whose deadline has passed is refused.
@@ -72,18 +149,27 @@ func (s *Server) invoke(ctx context.Context, m *method, codec Codec, body []byte
 	return m.invoke(ctx, codec, body)
 }
 
-func (s *Server) reply(req micro.Request, codec Codec, body []byte) {
+// answer sends r: its body, or its error in micro's error headers (and,
+// for JSON, a JSON body a shell user can read).
+func (s *Server) answer(req micro.Request, r Reply) {
 	var opts []micro.RespondOpt
-	if codec == JSON { // msgpack is what a reply without a Content-Type means
+	if r.JSON { // msgpack is what a reply without a Content-Type means
 		opts = append(opts, micro.WithHeaders(micro.Headers{HeaderContentType: {ContentTypeJSON}}))
 	}
-	err := req.Respond(body, opts...)
+	if r.Code != 0 {
+		if r.Code == CodeInternal {
+			s.cfg.Logger.Debug("rpcq: call failed", "service", s.cfg.Name, "subject", req.Subject(), "error", r.Message)
+		}
+		req.Error(strconv.Itoa(r.Code), r.Message, r.Body, opts...)
+		return
+	}
+	err := req.Respond(r.Body, opts...)
 	if err == nil {
 		return
 	}
 	// micro flattens the cause into text; judge by size instead.
-	if int64(len(body)+replyHeaderRoom) > s.nc.MaxPayload() {
-		s.replyError(req, codec, Errorf(CodeInternal, "reply of %d bytes exceeds the max payload of %d", len(body), s.nc.MaxPayload()))
+	if int64(len(r.Body)+replyHeaderRoom) > s.nc.MaxPayload() {
+		s.answer(req, Reply{Code: CodeInternal, Message: fmt.Sprintf("reply of %d bytes exceeds the max payload of %d", len(r.Body), s.nc.MaxPayload()), JSON: r.JSON})
 		return
 	}
 	s.cfg.Logger.Warn("rpcq: reply not sent", "service", s.cfg.Name, "subject", req.Subject(), "error", err)
@@ -92,20 +178,15 @@ func (s *Server) reply(req micro.Request, codec Codec, body []byte) {
 // replyHeaderRoom is more than the headers a successful reply carries.
 const replyHeaderRoom = 64
 
-// replyError answers with err's code and message in micro's error headers
-// and, for a JSON request, a JSON body a shell user can read.
-func (s *Server) replyError(req micro.Request, codec Codec, err error) {
+// errorReply is err as the client will see it: a *RemoteError keeps its
+// code, anything else is CodeInternal.
+func errorReply(codec Codec, err error) Reply {
 	re := asRemoteError(err)
-	var body []byte
-	var opts []micro.RespondOpt
-	if codec == JSON {
-		body, _ = json.Marshal(map[string]any{"error": map[string]any{"code": re.Code, "message": re.Message}})
-		opts = append(opts, micro.WithHeaders(micro.Headers{HeaderContentType: {ContentTypeJSON}}))
+	r := Reply{Code: re.Code, Message: re.Message, JSON: codec == JSON}
+	if r.JSON {
+		r.Body, _ = json.Marshal(map[string]any{"error": map[string]any{"code": re.Code, "message": re.Message}})
 	}
-	if re.Code == CodeInternal {
-		s.cfg.Logger.Debug("rpcq: call failed", "service", s.cfg.Name, "subject", req.Subject(), "error", re.Message)
-	}
-	req.Error(strconv.Itoa(re.Code), re.Message, body, opts...)
+	return r
 }
 
 // asRemoteError is err as the client will see it: a *RemoteError a handler

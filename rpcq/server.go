@@ -43,6 +43,12 @@ type ServerConfig struct {
 	// Modes gives the delivery semantics of methods by name; a method not
 	// listed is AtMostOnce.
 	Modes map[string]Mode
+	// Table is the duplicate table of AtMostOnce and ExactlyOnce methods
+	// (default: a MemoryTable, which lasts as long as the process).
+	Table Table
+	// ClientLease is how long the default table remembers an idle client
+	// (default DefaultClientLease).
+	ClientLease time.Duration
 	// Logger receives handler panics and shutdown events (default slog.Default).
 	Logger *slog.Logger
 }
@@ -51,17 +57,21 @@ func (c *ServerConfig) validate() error {
 	if !validName(c.Name) {
 		return fmt.Errorf("%w: Name %q: want letters, digits, '-' and '_'", ErrInvalidConfig, c.Name)
 	}
+	if c.ClientLease < 0 {
+		return fmt.Errorf("%w: ClientLease %v is negative", ErrInvalidConfig, c.ClientLease)
+	}
 	if c.Concurrency < 0 {
 		return fmt.Errorf("%w: Concurrency %d is negative", ErrInvalidConfig, c.Concurrency)
 	}
 	for name, mode := range c.Modes {
-		if mode < AtMostOnce || mode > ReadOnly {
+		if mode < AtMostOnce || mode > ExactlyOnce {
 			return fmt.Errorf("%w: Modes[%q]: %v", ErrInvalidConfig, name, mode)
 		}
 	}
 	c.Version = cmp.Or(c.Version, DefaultVersion)
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
+	c.ClientLease = cmp.Or(c.ClientLease, DefaultClientLease)
 	return nil
 }
 
@@ -69,8 +79,9 @@ func (c *ServerConfig) validate() error {
 // methods, then Start; Shutdown stops it. Its methods are safe for
 // concurrent use.
 type Server struct {
-	nc  *nats.Conn
-	cfg ServerConfig
+	nc    *nats.Conn
+	cfg   ServerConfig
+	table Table
 
 	mu       sync.Mutex // guards the fields up to gate
 	methods  map[string]*method
@@ -84,8 +95,9 @@ type Server struct {
 	closing  bool
 	inflight sync.WaitGroup
 
-	base   context.Context // parent of every handler context
-	cancel context.CancelFunc
+	base       context.Context // parent of every handler context
+	cancel     context.CancelFunc
+	background sync.WaitGroup // the server's own goroutines, ended by cancel
 }
 
 // NewServer returns a server for the service cfg describes on nc. The
@@ -94,8 +106,12 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	table := cfg.Table
+	if table == nil {
+		table = NewMemoryTable(time.Now(), cfg.ClientLease)
+	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Server{nc: nc, cfg: cfg, methods: map[string]*method{}, base: base, cancel: cancel}, nil
+	return &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, base: base, cancel: cancel}, nil
 }
 
 // Register adds the exported methods of rcvr that have the shape
@@ -154,6 +170,9 @@ func (s *Server) Start() error {
 	if len(s.methods) == 0 {
 		return fmt.Errorf("rpcq: service %s has no methods", s.cfg.Name)
 	}
+	for name, m := range s.methods {
+		m.once = s.cfg.Modes[name].once()
+	}
 	before := s.nc.NumSubscriptions()
 	for range s.cfg.Concurrency {
 		svc, err := s.addService()
@@ -167,6 +186,9 @@ func (s *Server) Start() error {
 		s.services = append(s.services, svc)
 	}
 	s.subs = s.nc.NumSubscriptions() - before
+	if t, ok := s.table.(expirer); ok {
+		s.background.Go(func() { s.expireClients(t) })
+	}
 	// Make sure the server knows our interest before anyone is told we serve.
 	return s.nc.Flush()
 }
@@ -179,10 +201,11 @@ func (s *Server) addService() (micro.Service, error) {
 	}
 	metadata[MetadataMethods] = strings.Join(names, ",")
 	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        s.cfg.Name,
-		Version:     s.cfg.Version,
-		Description: s.cfg.Description,
-		Metadata:    metadata,
+		Name:         s.cfg.Name,
+		Version:      s.cfg.Version,
+		Description:  s.cfg.Description,
+		Metadata:     metadata,
+		StatsHandler: func(*micro.Endpoint) any { return s.Stats() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rpcq: add service %s: %w", s.cfg.Name, err)
@@ -236,7 +259,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-idle:
 	case <-ctx.Done():
-		s.cancel()
+		s.stop()
 		return ctx.Err()
 	}
 	// Stop drains the subscriptions in the background; wait until the
@@ -248,16 +271,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for s.nc.NumSubscriptions() > drained && !s.nc.IsClosed() {
 		select {
 		case <-ctx.Done():
-			s.cancel()
+			s.stop()
 			return ctx.Err()
 		case <-grace.C:
-			s.cancel()
+			s.stop()
 			return stopErr
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
-	s.cancel()
+	s.stop()
 	return stopErr
+}
+
+// stop ends the handlers' contexts and the server's own goroutines.
+func (s *Server) stop() {
+	s.cancel()
+	s.background.Wait()
 }
 
 // drainGrace bounds Shutdown's wait for queued requests to be answered.
