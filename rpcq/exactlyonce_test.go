@@ -1,0 +1,348 @@
+package rpcq_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/nats-io/nats.go"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/rpcq"
+	"github.com/drover-dev/drover/rpcq/rpcqtest"
+)
+
+// store is a key/value service as the lecture has it: Append returns the
+// old value. It counts how often each method really ran.
+type store struct {
+	mu      sync.Mutex
+	data    map[string]string
+	appends atomic.Int64
+	gets    atomic.Int64
+	block   chan struct{} // Append waits on it when not nil
+	entered chan struct{}
+}
+
+type AppendArgs struct{ Key, Arg string }
+
+func (s *store) Append(ctx context.Context, a AppendArgs, old *string) error {
+	s.appends.Add(1)
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
+	if s.block != nil {
+		<-s.block
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*old = s.data[a.Key]
+	s.data[a.Key] += a.Arg
+	return nil
+}
+
+func (s *store) Get(ctx context.Context, key string, value *string) error {
+	s.gets.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*value = s.data[key]
+	return nil
+}
+
+var storeModes = map[string]rpcq.Mode{"Append": rpcq.ExactlyOnce, "Get": rpcq.ReadOnly}
+
+func serveStore(t *testing.T, b *brokertest.Server, s *store, cfg rpcq.ServerConfig) *rpcq.Server {
+	t.Helper()
+	if s.data == nil {
+		s.data = map[string]string{}
+	}
+	cfg.Name, cfg.Modes, cfg.Logger = "KV", storeModes, quiet()
+	srv, err := rpcq.NewServer(b.Connect(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Register(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return srv
+}
+
+func storeClient(t *testing.T, b *brokertest.Server, relay *rpcqtest.Relay) *rpcq.Client {
+	t.Helper()
+	cfg := rpcq.ClientConfig{
+		RetryInterval: 20 * time.Millisecond,
+		Modes:         map[string]rpcq.Mode{"KV.Append": rpcq.ExactlyOnce, "KV.Get": rpcq.ReadOnly},
+	}
+	if relay != nil {
+		cfg.SubjectPrefix = relay.Prefix()
+	}
+	return client(t, b.Connect(), cfg)
+}
+
+// kvModel is the sequential specification porcupine checks histories against.
+var kvModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		for _, op := range history {
+			k := op.Input.(kvInput).key
+			byKey[k] = append(byKey[k], op)
+		}
+		var parts [][]porcupine.Operation
+		for _, ops := range byKey {
+			parts = append(parts, ops)
+		}
+		return parts
+	},
+	Init: func() any { return "" },
+	Step: func(state, input, output any) (bool, any) {
+		st, in, out := state.(string), input.(kvInput), output.(string)
+		if in.get {
+			return out == st, st
+		}
+		return out == st, st + in.arg // Append returns the old value
+	},
+	Equal: func(a, b any) bool { return a == b },
+}
+
+type kvInput struct {
+	get      bool
+	key, arg string
+}
+
+// TestExactlyOnceThroughLoss: concurrent clients append through a relay
+// that loses 10% of requests and 10% of replies, duplicates and reorders.
+// Every Append runs exactly once, in order per client, and the history is
+// linearizable.
+func TestExactlyOnceThroughLoss(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{}
+	srv := serveStore(t, b, s, rpcq.ServerConfig{Concurrency: 3})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{
+		DropRequests: 0.1, DropReplies: 0.1, Duplicate: 0.05, MaxDelay: 3 * time.Millisecond, Seed: 42,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const clients, appends = 6, 30
+	keys := []string{"x", "y"}
+	var (
+		mu      sync.Mutex
+		history []porcupine.Operation
+		wg      sync.WaitGroup
+		failed  atomic.Int64
+	)
+	record := func(client int, in kvInput, out string, call, ret int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		history = append(history, porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret})
+	}
+	for i := range clients {
+		c := storeClient(t, b, relay)
+		wg.Go(func() {
+			for j := range appends {
+				in := kvInput{key: keys[j%len(keys)], arg: fmt.Sprintf("c%d.%d;", i, j)}
+				if j%5 == 4 {
+					in = kvInput{get: true, key: in.key}
+				}
+				var out string
+				start := time.Now().UnixNano()
+				var err error
+				if in.get {
+					err = c.Call(ctx, "KV.Get", in.key, &out)
+				} else {
+					err = c.Call(ctx, "KV.Append", AppendArgs{in.key, in.arg}, &out)
+				}
+				if err != nil {
+					t.Errorf("client %d op %d: %v", i, j, err)
+					failed.Add(1)
+					return
+				}
+				record(i, in, out, start, time.Now().UnixNano())
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.FailNow()
+	}
+
+	st := relay.Stats()
+	if st.DroppedRequests == 0 || st.DroppedReplies == 0 || st.Duplicated == 0 {
+		t.Errorf("faults did not happen: %+v", st)
+	}
+	wantAppends := int64(0)
+	for _, op := range history {
+		if !op.Input.(kvInput).get {
+			wantAppends++
+		}
+	}
+	if got := s.appends.Load(); got != wantAppends {
+		t.Errorf("Append ran %d times for %d appends", got, wantAppends)
+	}
+	// Every token once, and each client's in the order it appended them.
+	for _, key := range keys {
+		value := s.data[key]
+		for i := range clients {
+			last := -1
+			for j := range appends {
+				tok := fmt.Sprintf("c%d.%d;", i, j)
+				n := strings.Count(value, tok)
+				if keys[j%len(keys)] != key || j%5 == 4 {
+					continue
+				}
+				if n != 1 {
+					t.Errorf("key %s holds %s %d times", key, tok, n)
+				}
+				at := strings.Index(value, tok)
+				if at < last {
+					t.Errorf("key %s: %s out of order", key, tok)
+				}
+				last = at
+			}
+		}
+	}
+	if res, _ := porcupine.CheckOperationsVerbose(kvModel, history, 30*time.Second); res != porcupine.Ok {
+		t.Errorf("history of %d operations is not linearizable (%v)", len(history), res)
+	}
+	stats := srv.Stats()
+	if stats.Duplicates == 0 {
+		t.Errorf("no duplicate was answered from the table: %+v", stats)
+	}
+	t.Logf("relay %+v; server %+v", st, stats)
+}
+
+// TestDuplicateWhileRunning: a duplicate that arrives while the original
+// runs waits for it and gets its reply; the method runs once.
+func TestDuplicateWhileRunning(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{block: make(chan struct{}), entered: make(chan struct{}, 4)}
+	serveStore(t, b, s, rpcq.ServerConfig{Concurrency: 2})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+	c := storeClient(t, b, relay)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	var old string
+	call := c.Go(ctx, "KV.Append", AppendArgs{"k", "v"}, &old, nil)
+	<-s.entered
+	if err := relay.Replay(relay.Recorded()[0]); err != nil { // the duplicate
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return relay.Stats().Replayed == 1 }, "the replay")
+	close(s.block)
+	<-call.Done
+	if call.Error != nil {
+		t.Fatal(call.Error)
+	}
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return relay.Stats().Replies >= 2 }, "both answers")
+	if n := s.appends.Load(); n != 1 {
+		t.Errorf("Append ran %d times, want 1", n)
+	}
+}
+
+// TestStaleRequests: a request replayed after its client acknowledged it,
+// or after the client expired, is refused and never runs again.
+func TestStaleRequests(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{}
+	srv := serveStore(t, b, s, rpcq.ServerConfig{ClientLease: 200 * time.Millisecond})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+	c := storeClient(t, b, relay)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var old string
+	for _, arg := range []string{"a", "b"} { // the second acknowledges the first
+		if err := c.Call(ctx, "KV.Append", AppendArgs{"k", arg}, &old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := relay.Recorded()[0]
+	raw := b.Connect()
+	replay := func() error {
+		reply, err := raw.RequestMsg(&nats.Msg{Subject: first.Subject, Header: first.Header, Data: first.Data}, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		if code := reply.Header.Get(rpcq.HeaderErrorCode); code != "410" {
+			return fmt.Errorf("error code %q (%s), want 410", code, reply.Header.Get(rpcq.HeaderError))
+		}
+		return nil
+	}
+	if err := replay(); err != nil {
+		t.Errorf("replay below the watermark: %v", err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return srv.Stats().Clients == 0 }, "the client to expire")
+	if err := replay(); err != nil {
+		t.Errorf("replay after the client expired: %v", err)
+	}
+	if n := s.appends.Load(); n != 2 || s.data["k"] != "ab" {
+		t.Errorf("Append ran %d times, value %q; want 2 and ab", n, s.data["k"])
+	}
+	// The expired client's next call still works: it takes a new ID.
+	before := c.ID()
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "c"}, &old); err != nil || old != "ab" {
+		t.Fatalf("Append after expiry = %q, %v", old, err)
+	}
+	if c.ID() == before {
+		t.Error("the client kept its ID after the server forgot it")
+	}
+}
+
+// TestRestartRefusesOldRequests: a server restarted with an empty table
+// refuses a request recorded before the restart rather than run it again;
+// the same client's new calls go on under a new ID.
+func TestRestartRefusesOldRequests(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{}
+	first := serveStore(t, b, s, rpcq.ServerConfig{})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+	c := storeClient(t, b, relay)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var old string
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old, rpcq.WithMode(rpcq.AtMostOnce)); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serveStore(t, b, s, rpcq.ServerConfig{}) // a new incarnation, same data
+
+	if err := relay.Replay(relay.Recorded()[0]); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return relay.Stats().Replies >= 2 }, "the replay's answer")
+	if n := s.appends.Load(); n != 1 {
+		t.Fatalf("Append ran %d times after a replay across a restart, want 1", n)
+	}
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "b"}, &old, rpcq.WithMode(rpcq.AtMostOnce)); err != nil || old != "a" {
+		t.Fatalf("new call after the restart = %q, %v", old, err)
+	}
+}
+
+// TestReadOnlyAddsNothing: Gets never enter the duplicate table.
+func TestReadOnlyAddsNothing(t *testing.T) {
+	b := brokertest.Start(t)
+	srv := serveStore(t, b, &store{}, rpcq.ServerConfig{})
+	c := storeClient(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for range 100 {
+		var v string
+		if err := c.Call(ctx, "KV.Get", "k", &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := srv.Stats(); st.Clients != 0 || st.Entries != 0 || st.Executions != 0 {
+		t.Errorf("after 100 Gets the table holds %+v, want nothing", st)
+	}
+}
+
