@@ -345,4 +345,3 @@ func TestReadOnlyAddsNothing(t *testing.T) {
 		t.Errorf("after 100 Gets the table holds %+v, want nothing", st)
 	}
 }
-
