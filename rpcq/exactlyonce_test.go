@@ -11,6 +11,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/rpcq"
@@ -122,9 +123,42 @@ type kvInput struct {
 // Every Append runs exactly once, in order per client, and the history is
 // linearizable.
 func TestExactlyOnceThroughLoss(t *testing.T) {
-	b := brokertest.Start(t)
-	s := &store{}
-	srv := serveStore(t, b, s, rpcq.ServerConfig{Concurrency: 3})
+	t.Run("memory table", func(t *testing.T) {
+		b := brokertest.Start(t)
+		s := &store{}
+		checkExactlyOnce(t, b, s, serveStore(t, b, s, rpcq.ServerConfig{Concurrency: 3}))
+	})
+	t.Run("KV table, two replicas", func(t *testing.T) {
+		b := brokertest.Start(t)
+		s := &store{}
+		// Both replicas share the store, as replicas share a backend;
+		// retries and duplicates land on either.
+		var replicas []*rpcq.Server
+		for range 2 {
+			replicas = append(replicas, serveStore(t, b, s, rpcq.ServerConfig{Concurrency: 2, Table: kvTable(t, b)}))
+		}
+		checkExactlyOnce(t, b, s, replicas...)
+	})
+}
+
+// kvTable opens the broker's shared duplicate table, as one replica does.
+func kvTable(t *testing.T, b *brokertest.Server) *rpcq.KVTable {
+	t.Helper()
+	js, err := jetstream.New(b.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	table, err := rpcq.NewKVTable(ctx, js, "KV", rpcq.KVTableConfig{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(table.Close)
+	return table
+}
+
+func checkExactlyOnce(t *testing.T, b *brokertest.Server, s *store, servers ...*rpcq.Server) {
 	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{
 		DropRequests: 0.1, DropReplies: 0.1, Duplicate: 0.05, MaxDelay: 3 * time.Millisecond, Seed: 42,
 	})
@@ -212,11 +246,16 @@ func TestExactlyOnceThroughLoss(t *testing.T) {
 	if res, _ := porcupine.CheckOperationsVerbose(kvModel, history, 30*time.Second); res != porcupine.Ok {
 		t.Errorf("history of %d operations is not linearizable (%v)", len(history), res)
 	}
-	stats := srv.Stats()
-	if stats.Duplicates == 0 {
-		t.Errorf("no duplicate was answered from the table: %+v", stats)
+	var dups int64
+	for _, srv := range servers {
+		st := srv.Stats()
+		dups += st.Duplicates
+		t.Logf("server %+v", st)
 	}
-	t.Logf("relay %+v; server %+v", st, stats)
+	if dups == 0 {
+		t.Error("no duplicate was answered from the table")
+	}
+	t.Logf("relay %+v", st)
 }
 
 // TestDuplicateWhileRunning: a duplicate that arrives while the original
@@ -343,5 +382,42 @@ func TestReadOnlyAddsNothing(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Clients != 0 || st.Entries != 0 || st.Executions != 0 {
 		t.Errorf("after 100 Gets the table holds %+v, want nothing", st)
+	}
+}
+
+// TestKVTableSurvivesRestart: with the KV table, a replica restarted (a new
+// process, a new table instance) answers a request recorded before the
+// restart from the table instead of running it again, and its clients go
+// on without a new ID.
+func TestKVTableSurvivesRestart(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{}
+	first := serveStore(t, b, s, rpcq.ServerConfig{Table: kvTable(t, b)})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+	c := storeClient(t, b, relay)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var old string
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	serveStore(t, b, s, rpcq.ServerConfig{Table: kvTable(t, b)})
+
+	id := c.ID()
+	if err := relay.Replay(relay.Recorded()[0]); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return relay.Stats().Replies >= 2 }, "the replay's answer")
+	if n := s.appends.Load(); n != 1 {
+		t.Fatalf("Append ran %d times after a replay across a restart, want 1", n)
+	}
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "b"}, &old); err != nil || old != "a" {
+		t.Fatalf("new call after the restart = %q, %v", old, err)
+	}
+	if c.ID() != id {
+		t.Error("the client needed a new ID although the table survived")
 	}
 }

@@ -97,6 +97,9 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 		case Stale:
 			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged it; not run", id.Seq, id.Client))
 		case Running:
+			if wait == nil { // running elsewhere: the client asks again later
+				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client))
+			}
 			select {
 			case <-wait: // ask again: answered now, or forgotten
 			case <-ctx.Done():
