@@ -197,6 +197,35 @@ func (t *MemoryTable) Finish(_ context.Context, id RequestID, reply Reply) error
 	return nil
 }
 
+// Restore enters a call that finished before the table was made, with the
+// client's watermark when it was sent and when it was: how a service that
+// keeps completion records with its data rebuilds its table on restart.
+// Restore calls in the order the calls arrived.
+func (t *MemoryTable) Restore(id RequestID, ack uint64, reply Reply, at time.Time) error {
+	cid, err := parseClientID(id.Client)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cs := t.clients[cid]
+	if cs == nil {
+		cs = &clientState{}
+		t.clients[cid] = cs
+	}
+	cs.lastSeen = max(cs.lastSeen, at.UnixNano())
+	cs.acknowledge(ack)
+	if id.Seq <= cs.ack {
+		return nil
+	}
+	i, found := slices.BinarySearchFunc(cs.calls, id.Seq, bySeq)
+	if !found {
+		cs.calls = slices.Insert(cs.calls, i, savedCall{seq: id.Seq})
+	}
+	cs.calls[i].done, cs.calls[i].reply = true, reply
+	return nil
+}
+
 // Expire forgets the clients idle for longer than the lease at now, except
 // those with calls still running. It returns how many it forgot.
 func (t *MemoryTable) Expire(now time.Time) int {

@@ -172,3 +172,24 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
 }
+
+func TestMemoryTableRestore(t *testing.T) {
+	c := newID(t0, 9)
+	// What a service's log holds: calls 1..3, the third acknowledging 1.
+	tab := NewMemoryTable(t0, time.Minute)
+	for _, r := range []struct{ seq, ack uint64 }{{1, 0}, {2, 0}, {3, 1}} {
+		if err := tab.Restore(RequestID{c, r.seq}, r.ack, Reply{Body: []byte{byte(r.seq)}}, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(2 * time.Second)
+	if v, _, _ := begin(t, tab, c, 1, 0, now); v != Stale {
+		t.Errorf("restored acknowledged call = %v, want Stale", v)
+	}
+	if v, r, _ := begin(t, tab, c, 3, 0, now); v != Answered || r.Body[0] != 3 {
+		t.Errorf("restored call 3 = %v %v, want Answered with its reply", v, r.Body)
+	}
+	if v, _, _ := begin(t, tab, c, 4, 3, now); v != Run {
+		t.Errorf("new call 4 = %v, want Run", v)
+	}
+}

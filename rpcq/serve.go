@@ -89,7 +89,8 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 		}
 		switch verdict {
 		case Run:
-			r := s.run(ctx, m, codec, body)
+			info := CallInfo{ID: id, Ack: ack, Codec: codec}
+			r := s.run(context.WithValue(ctx, callInfoKey{}, info), m, codec, body)
 			s.finish(id, r)
 			return r
 		case Answered:
