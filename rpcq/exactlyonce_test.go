@@ -88,36 +88,6 @@ func storeClient(t *testing.T, b *brokertest.Server, relay *rpcqtest.Relay) *rpc
 	return client(t, b.Connect(), cfg)
 }
 
-// kvModel is the sequential specification porcupine checks histories against.
-var kvModel = porcupine.Model{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		for _, op := range history {
-			k := op.Input.(kvInput).key
-			byKey[k] = append(byKey[k], op)
-		}
-		var parts [][]porcupine.Operation
-		for _, ops := range byKey {
-			parts = append(parts, ops)
-		}
-		return parts
-	},
-	Init: func() any { return "" },
-	Step: func(state, input, output any) (bool, any) {
-		st, in, out := state.(string), input.(kvInput), output.(string)
-		if in.get {
-			return out == st, st
-		}
-		return out == st, st + in.arg // Append returns the old value
-	},
-	Equal: func(a, b any) bool { return a == b },
-}
-
-type kvInput struct {
-	get      bool
-	key, arg string
-}
-
 // TestExactlyOnceThroughLoss: concurrent clients append through a relay
 // that loses 10% of requests and 10% of replies, duplicates and reorders.
 // Every Append runs exactly once, in order per client, and the history is
@@ -173,7 +143,7 @@ func checkExactlyOnce(t *testing.T, b *brokertest.Server, s *store, servers ...*
 		wg      sync.WaitGroup
 		failed  atomic.Int64
 	)
-	record := func(client int, in kvInput, out string, call, ret int64) {
+	record := func(client int, in rpcqtest.KVInput, out string, call, ret int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		history = append(history, porcupine.Operation{ClientId: client, Input: in, Output: out, Call: call, Return: ret})
@@ -182,17 +152,17 @@ func checkExactlyOnce(t *testing.T, b *brokertest.Server, s *store, servers ...*
 		c := storeClient(t, b, relay)
 		wg.Go(func() {
 			for j := range appends {
-				in := kvInput{key: keys[j%len(keys)], arg: fmt.Sprintf("c%d.%d;", i, j)}
+				in := rpcqtest.KVInput{Op: "append", Key: keys[j%len(keys)], Value: fmt.Sprintf("c%d.%d;", i, j)}
 				if j%5 == 4 {
-					in = kvInput{get: true, key: in.key}
+					in = rpcqtest.KVInput{Op: "get", Key: in.Key}
 				}
 				var out string
 				start := time.Now().UnixNano()
 				var err error
-				if in.get {
-					err = c.Call(ctx, "KV.Get", in.key, &out)
+				if in.Op == "get" {
+					err = c.Call(ctx, "KV.Get", in.Key, &out)
 				} else {
-					err = c.Call(ctx, "KV.Append", AppendArgs{in.key, in.arg}, &out)
+					err = c.Call(ctx, "KV.Append", AppendArgs{in.Key, in.Value}, &out)
 				}
 				if err != nil {
 					t.Errorf("client %d op %d: %v", i, j, err)
@@ -214,7 +184,7 @@ func checkExactlyOnce(t *testing.T, b *brokertest.Server, s *store, servers ...*
 	}
 	wantAppends := int64(0)
 	for _, op := range history {
-		if !op.Input.(kvInput).get {
+		if op.Input.(rpcqtest.KVInput).Op == "append" {
 			wantAppends++
 		}
 	}
@@ -243,7 +213,7 @@ func checkExactlyOnce(t *testing.T, b *brokertest.Server, s *store, servers ...*
 			}
 		}
 	}
-	if res, _ := porcupine.CheckOperationsVerbose(kvModel, history, 30*time.Second); res != porcupine.Ok {
+	if res, _ := porcupine.CheckOperationsVerbose(rpcqtest.KVModel, history, 30*time.Second); res != porcupine.Ok {
 		t.Errorf("history of %d operations is not linearizable (%v)", len(history), res)
 	}
 	var dups int64

@@ -1,0 +1,82 @@
+// Command kvserver serves the lecture's key/value service (Put, Append,
+// Get) on rpcq until SIGINT or SIGTERM, keeping its data and completion
+// records in --data so that it can be killed at any moment:
+//
+//	kvserver --data DIR [--mode exactly-once|at-most-once] [--nats URL]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/drover-dev/drover/examples/kv"
+	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+func main() {
+	ctx, stop := cli.SignalContext(context.Background())
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "kvserver:", strings.TrimPrefix(err.Error(), "kv: "))
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kvserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn cli.NATSFlags
+		logs cli.LogFlags
+	)
+	conn.Register(fs)
+	logs.Register(fs)
+	dir := fs.String("data", "", "directory of the data and completion records (required)")
+	modeName := fs.String("mode", "exactly-once", "Put and Append semantics: exactly-once or at-most-once")
+	concurrency := fs.Int("concurrency", rpcq.DefaultConcurrency, "calls run at once per method")
+	lease := fs.Duration("lease", rpcq.DefaultClientLease, "how long an idle client's records are kept")
+	if _, err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("--data is required")
+	}
+	mode, err := rpcq.ParseMode(*modeName)
+	if err != nil || (mode != rpcq.ExactlyOnce && mode != rpcq.AtMostOnce) {
+		return fmt.Errorf("--mode %q: want exactly-once or at-most-once", *modeName)
+	}
+	log, err := logs.Logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	store, err := kv.Open(*dir, kv.Options{ClientLease: *lease})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	nc, err := conn.Connect("kvserver")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	srv, err := store.Serve(nc, mode, rpcq.ServerConfig{Version: "1.0.0", Concurrency: *concurrency, ClientLease: *lease, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("kvserver ready", "nats", nc.ConnectedUrl(), "data", *dir, "mode", mode)
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
