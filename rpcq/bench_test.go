@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/rpcq"
@@ -52,15 +53,37 @@ func setupBench(b *testing.B) *benchEnv {
 	if _, err := serverNC.Subscribe("raw.echo", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
 		b.Fatal(err)
 	}
-	rs, err := rpcq.NewServer(serverNC, rpcq.ServerConfig{Name: "Bench", Logger: quiet()})
+	echo := func(ctx context.Context, p []byte) ([]byte, error) { return p, nil }
+	rs, err := rpcq.NewServer(serverNC, rpcq.ServerConfig{Name: "Bench", Logger: quiet(), Modes: map[string]rpcq.Mode{"EchoOnce": rpcq.ExactlyOnce}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	rpcq.HandleFunc(rs, "Echo", func(ctx context.Context, p []byte) ([]byte, error) { return p, nil })
+	rpcq.HandleFunc(rs, "Echo", echo)
+	rpcq.HandleFunc(rs, "EchoOnce", echo)
 	if err := rs.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { rs.Shutdown(context.Background()) })
+
+	// The same method, exactly-once with the durable, shared table.
+	js, err := jetstream.New(serverNC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	table, err := rpcq.NewKVTable(context.Background(), js, "BenchKV", rpcq.KVTableConfig{Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(table.Close)
+	kvs, err := rpcq.NewServer(serverNC, rpcq.ServerConfig{Name: "BenchKV", Logger: quiet(), Table: table, Modes: map[string]rpcq.Mode{"Echo": rpcq.ExactlyOnce}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rpcq.HandleFunc(kvs, "Echo", echo)
+	if err := kvs.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { kvs.Shutdown(context.Background()) })
 	return &benchEnv{b: srv, raw: srv.Connect(), client: client(b, srv.Connect(), rpcq.ClientConfig{})}
 }
 
@@ -91,6 +114,32 @@ func BenchmarkCall(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkModes is one synchronous call at a time in each delivery mode:
+// what exactly-once costs over at-most-once, with the duplicate table in
+// memory and in a JetStream KV bucket (two KV writes per call).
+func BenchmarkModes(b *testing.B) {
+	env := setupBench(b)
+	for _, m := range []struct{ name, method string }{
+		{"baseline-atmostonce", "Bench.Echo"},
+		{"exactlyonce-memory", "Bench.EchoOnce"},
+		{"exactlyonce-kv", "BenchKV.Echo"},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			ctx := context.Background()
+			var reply []byte
+			mode := rpcq.WithMode(rpcq.ExactlyOnce)
+			if m.method == "Bench.Echo" {
+				mode = rpcq.WithMode(rpcq.AtMostOnce)
+			}
+			for b.Loop() {
+				if err := env.client.Call(ctx, m.method, payload, &reply, mode); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkInFlight64 keeps 64 calls in flight; ns/op is the time per

@@ -2,6 +2,7 @@ package rpcq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -389,5 +390,74 @@ func TestKVTableSurvivesRestart(t *testing.T) {
 	}
 	if c.ID() != id {
 		t.Error("the client needed a new ID although the table survived")
+	}
+}
+
+// TestKVTableRefusesReplayAfterRecordExpired: once a call's record has
+// expired, the client's watermark in the bucket still refuses its replay,
+// on a replica that never saw the client.
+func TestKVTableRefusesReplayAfterRecordExpired(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{}
+	js, err := jetstream.New(b.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newTable := func() *rpcq.KVTable {
+		table, err := rpcq.NewKVTable(ctx, js, "KV", rpcq.KVTableConfig{Lease: time.Second, Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(table.Close)
+		return table
+	}
+	first := serveStore(t, b, s, rpcq.ServerConfig{Table: newTable()})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+	c := storeClient(t, b, relay)
+	var old string
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, rpcq.DefaultKVTableBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	callKey := "KV." + c.ID() + ".1"
+	// Keep the client busy, so that it stays known, until call 1's record is gone.
+	brokertest.WaitFor(t, 30*time.Second, func() bool {
+		if err := c.Call(ctx, "KV.Get", "k", &old); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Call(ctx, "KV.Append", AppendArgs{"other", "x"}, &old); err != nil {
+			t.Fatal(err)
+		}
+		_, err := kv.Get(ctx, callKey)
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	}, "call 1's record to expire")
+
+	// A new replica, which knows the client only from the bucket.
+	first.Shutdown(ctx)
+	serveStore(t, b, s, rpcq.ServerConfig{Table: newTable()})
+	rec := relay.Recorded()[0]
+	reply, err := b.Connect().RequestMsg(&nats.Msg{Subject: rec.Subject, Header: rec.Header, Data: rec.Data}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := reply.Header.Get(rpcq.HeaderErrorCode); code != "410" {
+		t.Errorf("replay after its record expired: code %q (%s), want 410", code, reply.Header.Get(rpcq.HeaderError))
+	}
+	if s.data["k"] != "a" {
+		t.Errorf("k = %q after the replay, want a", s.data["k"])
+	}
+	// The new replica knew the client from its record in the bucket: the
+	// client goes on under the same ID.
+	id := c.ID()
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "b"}, &old); err != nil || old != "a" {
+		t.Fatalf("next call = %q, %v", old, err)
+	}
+	if c.ID() != id {
+		t.Error("the new replica did not know the client from the bucket")
 	}
 }

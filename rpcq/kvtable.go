@@ -49,9 +49,9 @@ type KVTableConfig struct {
 // completion record atomically in its own storage (see examples/kv).
 //
 // Records expire a lease after their last write. Each client's watermark
-// is written in the background as it advances, so a replayed request
-// whose record has expired is still refused; replicas reread it at least
-// every quarter lease.
+// is written in the background, every eighth of a lease, so that a
+// replayed request whose record has expired is still refused; replicas
+// reread it at least every quarter lease.
 type KVTable struct {
 	kv      jetstream.KeyValue
 	service string
@@ -63,7 +63,6 @@ type KVTable struct {
 	clients map[clientID]knownClient // what this replica knows of each client
 	dirty   map[clientID]uint64      // watermarks still to be written
 	stats   TableStats
-	wake    chan struct{}
 	done    chan struct{}
 	stopped sync.WaitGroup
 }
@@ -107,7 +106,6 @@ func NewKVTable(ctx context.Context, js jetstream.JetStream, service string, cfg
 		log:     cmp.Or(cfg.Logger, slog.Default()),
 		clients: map[clientID]knownClient{},
 		dirty:   map[clientID]uint64{},
-		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	t.stopped.Go(t.writeWatermarks)
@@ -232,19 +230,20 @@ func (t *KVTable) noteAck(cid clientID, ack uint64, now time.Time) {
 	}
 	t.clients[cid] = c
 	t.dirty[cid] = c.ack
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
 }
 
-// writeWatermarks writes advanced watermarks until Close.
+// writeWatermarks writes advanced watermarks until Close, at most once
+// per flush period: a watermark must reach the bucket well within a lease
+// (before the records it covers expire), not at once, and writing it on
+// every call would double the table's writes.
 func (t *KVTable) writeWatermarks() {
+	tick := time.NewTicker(max(t.lease/8, 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case <-t.done:
 			return
-		case <-t.wake:
+		case <-tick.C:
 		}
 		t.mu.Lock()
 		dirty := t.dirty
