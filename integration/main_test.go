@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/testutil"
 )
 
 // bin is the directory of the binaries TestMain builds.
@@ -42,22 +41,9 @@ func TestMain(m *testing.M) {
 
 // process is a running binary.
 type process struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	output bytes.Buffer
-	done   chan struct{}
-}
-
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.output.Write(b)
-}
-
-func (p *process) String() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.output.String()
+	testutil.SyncBuffer // what it writes
+	cmd                 *exec.Cmd
+	done                chan struct{}
 }
 
 // start runs binary name with args until kill or the end of t.

@@ -6,30 +6,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/internal/cli"
 )
 
-func main() {
-	ctx, stop := cli.SignalContext(context.Background())
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "broker:", strings.TrimPrefix(err.Error(), "broker: "))
-		}
-		os.Exit(2)
-	}
-}
+func main() { cli.Main("broker", run, "broker: ") }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)

@@ -5,13 +5,13 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/testutil"
 )
 
 func freePort(t *testing.T) string {
@@ -24,28 +24,11 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestRunServesUntilCancelled(t *testing.T) {
 	addr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	go func() {
 		done <- run(ctx, []string{"--listen", addr, "--store", t.TempDir(), "--log-format", "json"}, &logs, &logs)
 	}()

@@ -11,8 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/drover-dev/drover/examples/kv"
@@ -20,17 +18,7 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
-func main() {
-	ctx, stop := cli.SignalContext(context.Background())
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "kvserver:", strings.TrimPrefix(err.Error(), "kv: "))
-		}
-		os.Exit(2)
-	}
-}
+func main() { cli.Main("kvserver", run, "kv: ") }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("kvserver", flag.ContinueOnError)

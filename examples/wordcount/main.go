@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,17 +30,7 @@ import (
 // lectureInput is the sentence the lecture counts.
 const lectureInput = "hello I am good hello bye bye bye good night hello"
 
-func main() {
-	ctx, stop := cli.SignalContext(context.Background())
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "wordcount:", err)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("wordcount", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wordcount", flag.ContinueOnError)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/testutil"
 )
 
 func TestCompute(t *testing.T) {
@@ -40,7 +41,7 @@ func TestServeOnExistingNATS(t *testing.T) {
 	b := brokertest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	go func() { done <- run(ctx, []string{"--nats", b.ClientURL(), "--serve"}, &out, &out) }()
 
 	nc := b.Connect()

@@ -2,8 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -16,4 +21,23 @@ func SignalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
+}
+
+// Main runs a binary's run function with a context that SIGINT and SIGTERM
+// end, and exits: 0, or 2 after printing the error as one line prefixed by
+// the binary's name. A package prefix in trim ("kv: ") is left out, so that
+// the line does not read "kvserver: kv: ...".
+func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error, trim ...string) {
+	ctx, stop := SignalContext(context.Background())
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	msg := err.Error()
+	for _, prefix := range trim {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	fmt.Fprintln(os.Stderr, name+":", msg)
+	os.Exit(2)
 }
