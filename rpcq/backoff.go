@@ -11,6 +11,9 @@ const (
 	// a cluster's interest propagation and a replica's restart.
 	noRespondersBase = 5 * time.Millisecond
 	noRespondersMax  = 500 * time.Millisecond
+	// lastSendMargin is the least time before its deadline at which a call
+	// is resent after "no responders": enough for the answer to come back.
+	lastSendMargin = 20 * time.Millisecond
 	// maxRetryInterval caps the wait between resends of a retrying mode.
 	maxRetryInterval = 5 * time.Second
 )

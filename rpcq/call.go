@@ -23,6 +23,7 @@ type Call struct {
 	reply    string    // the reply subject
 	deadline time.Time // when the caller gives up
 	mode     Mode
+	modeSet  bool // by WithMode
 	body     []byte
 	codec    Codec
 	ctx      context.Context

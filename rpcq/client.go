@@ -40,8 +40,9 @@ type ClientConfig struct {
 	RetryInterval time.Duration
 	// Codec encodes requests (default Msgpack).
 	Codec Codec
-	// Modes gives the delivery semantics of methods by "Service.Method";
-	// a method not listed is AtMostOnce unless a call says otherwise.
+	// Modes gives the delivery semantics of methods by "Service.Method".
+	// For a method not listed, and a call without WithMode, the client
+	// asks the service once for the modes it publishes ($SRV.INFO).
 	Modes map[string]Mode
 	// SubjectPrefix replaces "rpcq" in the subjects the client sends to,
 	// for a relay in between (see rpcqtest) or a subject mapping.
@@ -62,7 +63,8 @@ type Client struct {
 	id       []string   // the client's ID (see clientID), as a header value
 	seq      uint64     // the last sequence number given to a call
 	pending  map[string]*Call
-	inFlight callList // pending calls by sequence number: its head makes the watermark
+	services map[string]serviceModes // modes services published
+	inFlight callList                // pending calls by sequence number: its head makes the watermark
 	expiries expiryQueue
 	closed   bool
 	rand     *mathrand.Rand
@@ -87,6 +89,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		cfg:      cfg,
 		inbox:    nc.NewRespInbox() + ".",
 		pending:  map[string]*Call{},
+		services: map[string]serviceModes{},
 		inFlight: callList{link: func(c *Call) *callLink { return &c.bySeq }},
 		expiries: newExpiryQueue(),
 		rand:     mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
@@ -126,7 +129,9 @@ type CallOption func(*Call)
 
 // WithMode makes the call retry as mode requires, whatever the client's
 // configuration says.
-func WithMode(mode Mode) CallOption { return func(call *Call) { call.mode = mode } }
+func WithMode(mode Mode) CallOption {
+	return func(call *Call) { call.mode, call.modeSet = mode, true }
+}
 
 // Call calls serviceMethod ("Service.Method") with args, decodes the reply
 // into reply (a pointer, or nil to discard it) and returns the error.
@@ -183,7 +188,6 @@ func (c *Client) GoFunc(ctx context.Context, serviceMethod string, args, reply a
 // expiry queue for contexts without one, else, with watch, a watch on the
 // context (Call watches its context itself). Every failure completes the call.
 func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch bool) {
-	call.mode = c.cfg.Modes[call.ServiceMethod]
 	call.codec = c.cfg.Codec
 	for _, opt := range opts {
 		opt(call)
@@ -192,6 +196,13 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 	if err != nil {
 		c.complete(call, nil, err)
 		return
+	}
+	if !call.modeSet {
+		mode, ok := c.cfg.Modes[call.ServiceMethod]
+		if !ok {
+			mode = c.modeOf(ctx, service, method)
+		}
+		call.mode = mode
 	}
 	call.subject = c.cfg.SubjectPrefix + "." + service + "." + method
 	if call.body, err = call.codec.Marshal(call.Args); err != nil {
@@ -305,10 +316,15 @@ func (c *Client) onReply(m *nats.Msg) {
 	}
 	switch code := m.Header.Get(HeaderErrorCode); {
 	case notRun(m):
-		// Nobody ran it: resending is safe in every mode.
+		// Nobody ran it: resending is safe in every mode. A resend that
+		// could not be answered before the deadline is not sent, so that
+		// the call ends as it stands, certainly not run, rather than as a
+		// timeout that leaves the caller guessing.
 		call.noResp++
 		call.notRun = true
-		c.armLocked(call, backoff(call.noResp, noRespondersBase, noRespondersMax, c.rand))
+		if wait := backoff(call.noResp, noRespondersBase, noRespondersMax, c.rand); time.Until(call.deadline) > wait+lastSendMargin {
+			c.armLocked(call, wait)
+		}
 		probe := isNoResponders(m) && !call.probed
 		call.probed = call.probed || probe
 		c.mu.Unlock()

@@ -156,3 +156,27 @@ func TestBadConfig(t *testing.T) {
 		t.Error("New with DropReplies 1.5 succeeded")
 	}
 }
+
+// TestModeFromServiceMetadata: a client told nothing of Counter.Set's mode
+// learns from the service that it is at-least-once, and so retries it
+// through a relay that loses half the requests.
+func TestModeFromServiceMetadata(t *testing.T) {
+	b := brokertest.Start(t)
+	counter(t, b)
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{DropRequests: 0.5, Seed: 3})
+	c, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{SubjectPrefix: relay.Prefix(), RetryInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if err := c.Call(ctx, "Counter.Set", i, nil); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if relay.Stats().DroppedRequests == 0 {
+		t.Error("no request was dropped")
+	}
+}
