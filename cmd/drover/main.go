@@ -1,6 +1,7 @@
 // Command drover is Drover's command-line client.
 //
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
+//	drover time [--samples 8] [--timeout 5s] [--nats URL]
 package main
 
 import (
@@ -24,6 +25,7 @@ type command struct {
 
 var commands = []command{
 	{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
+	{"time", "measure this machine's clock offset from the Time service (Cristian's algorithm)", runTime},
 }
 
 // usageError is a mistake in how drover was invoked: exit status 2.
