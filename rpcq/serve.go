@@ -91,7 +91,7 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 		case Run:
 			info := CallInfo{ID: id, Ack: ack, Codec: codec}
 			r := s.run(context.WithValue(ctx, callInfoKey{}, info), m, codec, body)
-			s.finish(id, r)
+			s.finish(ctx, id, r)
 			return r
 		case Answered:
 			return saved
@@ -110,12 +110,11 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 	}
 }
 
-// finish saves a reply before it is sent, with a context of its own: the
-// call's may have ended, and the record must be written all the same.
-func (s *Server) finish(id RequestID, r Reply) {
-	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	defer cancel()
-	if err := s.table.Finish(ctx, id, r); err != nil {
+// finish saves a reply before it is sent. The call's context may have
+// ended, and the record must be written all the same: the table gets one
+// that does not end (a table that waits on I/O bounds it, see KVTable).
+func (s *Server) finish(ctx context.Context, id RequestID, r Reply) {
+	if err := s.table.Finish(context.WithoutCancel(ctx), id, r); err != nil {
 		s.cfg.Logger.Error("rpcq: saving a reply failed; a duplicate would run again", "service", s.cfg.Name,
 			"client", id.Client, "seq", id.Seq, "error", err)
 	}
