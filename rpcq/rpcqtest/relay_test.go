@@ -37,21 +37,28 @@ func counter(t *testing.T, b *brokertest.Server) *atomic.Int64 {
 	return &runs
 }
 
+// newClient makes a client on its own connection, closed at the end of t.
+func newClient(t *testing.T, b *brokertest.Server, cfg rpcq.ClientConfig) *rpcq.Client {
+	t.Helper()
+	c, err := rpcq.NewClient(b.Connect(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func TestAtLeastOnceThroughLoss(t *testing.T) {
 	b := brokertest.Start(t)
 	runs := counter(t, b)
 	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{
 		DropRequests: 0.1, DropReplies: 0.1, Duplicate: 0.05, MaxDelay: 2 * time.Millisecond, Seed: 7,
 	})
-	c, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{
+	c := newClient(t, b, rpcq.ClientConfig{
 		SubjectPrefix: relay.Prefix(),
 		RetryInterval: 20 * time.Millisecond,
 		Modes:         map[string]rpcq.Mode{"Counter.Set": rpcq.AtLeastOnce},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -93,11 +100,7 @@ func TestAtMostOnceLostRequestTimesOut(t *testing.T) {
 	b := brokertest.Start(t)
 	runs := counter(t, b)
 	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{DropRequests: 1})
-	c, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{SubjectPrefix: relay.Prefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newClient(t, b, rpcq.ClientConfig{SubjectPrefix: relay.Prefix()})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := c.Call(ctx, "Counter.Set", 1, nil); !errors.Is(err, rpcq.ErrTimeout) {
@@ -112,11 +115,7 @@ func TestReplay(t *testing.T) {
 	b := brokertest.Start(t)
 	runs := counter(t, b)
 	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
-	c, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{SubjectPrefix: relay.Prefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newClient(t, b, rpcq.ClientConfig{SubjectPrefix: relay.Prefix()})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Call(ctx, "Counter.Set", 5, nil); err != nil {
@@ -138,11 +137,7 @@ func TestReplay(t *testing.T) {
 func TestNoRespondersPassThrough(t *testing.T) {
 	b := brokertest.Start(t)
 	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
-	c, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{SubjectPrefix: relay.Prefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newClient(t, b, rpcq.ClientConfig{SubjectPrefix: relay.Prefix()})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := c.Call(ctx, "Nobody.Home", 1, nil); !errors.Is(err, rpcq.ErrNoResponders) {
@@ -164,11 +159,7 @@ func TestModeFromServiceMetadata(t *testing.T) {
 	b := brokertest.Start(t)
 	counter(t, b)
 	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{DropRequests: 0.5, Seed: 3})
-	c, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{SubjectPrefix: relay.Prefix(), RetryInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newClient(t, b, rpcq.ClientConfig{SubjectPrefix: relay.Prefix(), RetryInterval: 10 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := range 20 {
