@@ -1,0 +1,163 @@
+// Package apps holds Drover's built-in MapReduce apps: wordcount, indexer
+// and grep. Register adds them to a registry; a user's worker binary adds
+// its own apps beside them.
+package apps
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// Register adds the built-in apps to reg.
+func Register(reg *mr.Registry) error {
+	for name, newApp := range map[string]mr.NewApp{
+		"wordcount": func(args []string) (mr.App, error) { return WordCount{}, noArgs(args) },
+		"indexer":   func(args []string) (mr.App, error) { return Indexer{}, noArgs(args) },
+		"grep":      NewGrep,
+	} {
+		if err := reg.Register(name, newApp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("takes no arguments, got %q", args)
+	}
+	return nil
+}
+
+// words yields the words of s: maximal runs of Unicode letters.
+func words(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+}
+
+// sum adds decimal counts.
+func sum(values iter.Seq[string]) (string, error) {
+	var n int64
+	for v := range values {
+		c, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("count %q: %w", v, err)
+		}
+		n += c
+	}
+	return strconv.FormatInt(n, 10), nil
+}
+
+// WordCount counts words, a word being a maximal run of Unicode letters.
+// Output: `word count`.
+type WordCount struct{}
+
+func (WordCount) Name() string    { return "wordcount" }
+func (WordCount) Version() string { return "1" }
+
+func (WordCount) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
+	for _, w := range words(rec.Text) {
+		if err := emit(w, "1"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (WordCount) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	return sum(values)
+}
+
+// Combine sums on the map side what Reduce sums again.
+func (WordCount) Combine(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	return sum(values)
+}
+
+// Indexer builds an inverted index: for each word, the documents (inputs)
+// it occurs in. Output: `word N doc1,doc2`, the N distinct documents
+// sorted.
+type Indexer struct{}
+
+func (Indexer) Name() string    { return "indexer" }
+func (Indexer) Version() string { return "1" }
+
+func (Indexer) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
+	for _, w := range words(rec.Text) {
+		if err := emit(w, rec.Input); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// docSep separates documents inside a combined value; it cannot occur in a
+// document's name.
+const docSep = "\x00"
+
+// Combine keeps each document once.
+func (Indexer) Combine(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	return strings.Join(distinctDocs(values), docSep), nil
+}
+
+func (Indexer) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	docs := distinctDocs(values)
+	return strconv.Itoa(len(docs)) + " " + strings.Join(docs, ","), nil
+}
+
+func distinctDocs(values iter.Seq[string]) []string {
+	var docs []string
+	for v := range values {
+		docs = append(docs, strings.Split(v, docSep)...)
+	}
+	slices.Sort(docs)
+	return slices.Compact(docs)
+}
+
+// Grep counts the matches of a regular expression, as Hadoop's grep
+// example does. Output: `match count`.
+type Grep struct {
+	re *regexp.Regexp
+}
+
+// NewGrep makes a grep for the one pattern in args (RE2 syntax).
+func NewGrep(args []string) (mr.App, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("takes one argument, a regular expression; got %d", len(args))
+	}
+	re, err := regexp.Compile(args[0])
+	if err != nil {
+		return nil, err
+	}
+	return Grep{re: re}, nil
+}
+
+func (Grep) Name() string    { return "grep" }
+func (Grep) Version() string { return "1" }
+
+func (g Grep) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
+	for _, m := range g.re.FindAllString(rec.Text, -1) {
+		if m == "" {
+			continue // an empty match says nothing
+		}
+		if err := emit(m, "1"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (Grep) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	return sum(values)
+}
+
+// Combine sums on the map side.
+func (Grep) Combine(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	return sum(values)
+}

@@ -1,0 +1,129 @@
+package mr
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+)
+
+// Counters are a task's built-in counters. A job's are the sums over its
+// committed attempts only.
+type Counters struct {
+	InputRecords  int64 `json:"input_records"`
+	InputBytes    int64 `json:"input_bytes"`
+	OutputRecords int64 `json:"output_records"` // pairs a map emitted, lines a reduce wrote
+	CombineIn     int64 `json:"combine_in"`
+	CombineOut    int64 `json:"combine_out"`
+}
+
+// Add adds o to c.
+func (c *Counters) Add(o Counters) {
+	c.InputRecords += o.InputRecords
+	c.InputBytes += o.InputBytes
+	c.OutputRecords += o.OutputRecords
+	c.CombineIn += o.CombineIn
+	c.CombineOut += o.CombineOut
+}
+
+// combineEvery is how many values of one key a combining map holds before
+// it combines them, so that its memory follows its distinct keys.
+const combineEvery = 64
+
+// RunMap runs app's Map over recs and returns r partitions of output, each
+// sorted by key and, when the app is a Combiner, combined: one value per
+// key. Values of a key keep the order they were emitted in. progress, if
+// not nil, is called after each record with the records read so far.
+func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, progress func(records int64)) ([][]byte, Counters, error) {
+	var c Counters
+	parts := make([]map[string][]string, r)
+	for i := range parts {
+		parts[i] = map[string][]string{}
+	}
+	combiner, _ := app.(Combiner)
+	emit := func(key, value string) error {
+		c.OutputRecords++
+		part := parts[Partition(app, key, r)]
+		values := append(part[key], value)
+		if combiner != nil && len(values) >= combineEvery {
+			combined, err := combine(ctx, combiner, key, values, &c)
+			if err != nil {
+				return err
+			}
+			values = append(values[:0], combined)
+		}
+		part[key] = values
+		return nil
+	}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, c, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, c, err
+		}
+		c.InputRecords++
+		c.InputBytes += int64(len(rec.Text)) + 1
+		if err := safely(func() error { return app.Map(ctx, rec, emit) }); err != nil {
+			return nil, c, &RecordError{Input: rec.Input, Offset: rec.Offset, Err: err}
+		}
+		if progress != nil {
+			progress(c.InputRecords)
+		}
+	}
+	out := make([][]byte, r)
+	for i, part := range parts {
+		var b []byte
+		for _, key := range slices.Sorted(maps.Keys(part)) {
+			values := part[key]
+			if combiner != nil && len(values) > 1 {
+				combined, err := combine(ctx, combiner, key, values, &c)
+				if err != nil {
+					return nil, c, err
+				}
+				values = []string{combined}
+			}
+			for _, v := range values {
+				b = appendPair(b, key, v)
+			}
+		}
+		out[i] = b
+	}
+	return out, c, nil
+}
+
+func combine(ctx context.Context, combiner Combiner, key string, values []string, c *Counters) (string, error) {
+	c.CombineIn += int64(len(values))
+	c.CombineOut++
+	return combiner.Combine(ctx, key, slices.Values(values))
+}
+
+// RecordError is a map or reduce that failed on one record; it names the
+// record, so that a job failing on bad input says where.
+type RecordError struct {
+	Input  string // the input (map) or "" (reduce)
+	Offset int64  // the record's byte offset in its input
+	Key    string // the key (reduce)
+	Err    error
+}
+
+func (e *RecordError) Error() string {
+	if e.Input != "" {
+		return fmt.Sprintf("record at %s byte %d: %v", e.Input, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("key %q: %v", e.Key, e.Err)
+}
+
+// safely runs f, turning a panic into an error: an app that panics on a
+// record fails its attempt, not its worker.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return f()
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }

@@ -1,0 +1,88 @@
+package mr
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Every subject, stream, bucket and object name of the MapReduce protocol.
+const (
+	// StreamTasks is the work queue of task messages.
+	StreamTasks = "DROVER_TASKS"
+	// StreamEvents is the log of task events (started, progress, failed).
+	StreamEvents = "DROVER_EVENTS"
+	// BucketJobs holds job specs and state, keyed by job ID.
+	BucketJobs = "drover-jobs"
+	// BucketCommits holds task commit records, keyed by CommitKey.
+	BucketCommits = "drover-commits"
+	// BucketLineage maps a map task's lineage key to its committed output.
+	BucketLineage = "drover-lineage"
+	// ObjectStoreData holds inputs, intermediate data and outputs.
+	ObjectStoreData = "drover-data"
+	// MasterService is the rpcq service of the master's control API.
+	MasterService = "Master"
+
+	taskPrefix  = "drover.task"
+	eventPrefix = "drover.event"
+)
+
+// Phase is a task's phase.
+type Phase string
+
+// The two phases of a job.
+const (
+	PhaseMap    Phase = "map"
+	PhaseReduce Phase = "reduce"
+)
+
+// TaskSubject is the subject of task n of job's phase.
+func TaskSubject(job string, phase Phase, n int) string {
+	return fmt.Sprintf("%s.%s.%s.%d", taskPrefix, job, phase, n)
+}
+
+// TaskSubjects is the task stream's subject filter.
+func TaskSubjects() string { return taskPrefix + ".>" }
+
+// PhaseSubjects filters the tasks of one phase of every job, as a
+// consumer of that phase does.
+func PhaseSubjects(phase Phase) string { return taskPrefix + ".*." + string(phase) + ".*" }
+
+// ConsumerName is the durable consumer every worker shares for a phase.
+func ConsumerName(phase Phase) string { return "workers-" + string(phase) }
+
+// EventSubject is the subject of events of kind about job.
+func EventSubject(job string, kind EventKind) string {
+	return eventPrefix + "." + job + "." + string(kind)
+}
+
+// EventSubjects is the event stream's subject filter.
+func EventSubjects() string { return eventPrefix + ".>" }
+
+// MsgID is the deduplication ID of a task message: each attempt is new,
+// because JetStream remembers IDs past the message's ack.
+func MsgID(job string, phase Phase, n, attempt int) string {
+	return job + "/" + string(phase) + "/" + strconv.Itoa(n) + "/" + strconv.Itoa(attempt)
+}
+
+// CommitKey is the commit record's key of task n of job's phase.
+func CommitKey(job string, phase Phase, n int) string {
+	return job + "." + string(phase) + "." + strconv.Itoa(n)
+}
+
+// InputObject is the name of an uploaded input, content-addressed.
+func InputObject(digest string) string { return "inputs/" + digest }
+
+// MapOutputObject is where an attempt of map task n writes partition r.
+// Names are attempt-scoped, so that attempts never overwrite each other
+// and a loser's output can be removed without touching the winner's.
+func MapOutputObject(job string, n, attempt, r int) string {
+	return fmt.Sprintf("jobs/%s/map/%d/%d/part-%d", job, n, attempt, r)
+}
+
+// ReduceOutputObject is where an attempt of reduce task r writes.
+func ReduceOutputObject(job string, r, attempt int) string {
+	return fmt.Sprintf("jobs/%s/reduce/%d/%d/out", job, r, attempt)
+}
+
+// OutputFile is the name `drover get` gives partition r's output.
+func OutputFile(r int) string { return fmt.Sprintf("part-%05d", r) }
