@@ -1,0 +1,314 @@
+package master
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// TaskID names a task: its job, phase and index.
+type TaskID struct {
+	Job   string
+	Phase mr.Phase
+	Index int
+}
+
+func (t TaskID) String() string { return fmt.Sprintf("%s/%s/%d", t.Job, t.Phase, t.Index) }
+
+// Events are what the scheduling core learns; Handle takes them one at a
+// time, with the time they happened.
+type Event interface{ event() }
+
+// Submitted is a new job, already validated and stored.
+type Submitted struct {
+	Job         string
+	Maps        int           // map tasks, one per input split
+	Reduces     int           // R
+	MaxAttempts int           // failed attempts before the job fails
+	Timeout     time.Duration // how long an attempt may run
+}
+
+// Started is a worker beginning an attempt. The attempt's deadline runs
+// from here, not from its publication: a task waiting in the queue behind
+// others has not failed.
+type Started struct {
+	Task    TaskID
+	Attempt int
+	Worker  string
+	// Deadline is when the worker will give up, in the master's clock;
+	// zero means Timeout after the event.
+	Deadline time.Time
+}
+
+// Progressed is an attempt's fraction done, from its heartbeats.
+type Progressed struct {
+	Task     TaskID
+	Attempt  int
+	Fraction float64
+}
+
+// Committed is a task's commit record, seen in the commit bucket. Only one
+// attempt of a task can commit; seeing it again changes nothing.
+type Committed struct {
+	Task    TaskID
+	Attempt int
+}
+
+// Failed is an attempt that failed with Err.
+type Failed struct {
+	Task    TaskID
+	Attempt int
+	Err     string
+}
+
+// Cancelled is a user's cancellation of a job.
+type Cancelled struct{ Job string }
+
+// Tick is the passing of time: attempts past their deadline are retried.
+type Tick struct{}
+
+func (Submitted) event()  {}
+func (Started) event()    {}
+func (Progressed) event() {}
+func (Committed) event()  {}
+func (Failed) event()     {}
+func (Cancelled) event()  {}
+func (Tick) event()       {}
+
+// Actions are what the core asks its shell to carry out, in order.
+type Action interface{ action() }
+
+// Publish sends an attempt of a task to the work queue. The worker that
+// takes it gives up Timeout after it starts.
+type Publish struct {
+	Task    TaskID
+	Attempt int
+	Timeout time.Duration
+}
+
+// Purge removes a job's remaining tasks from the work queue.
+type Purge struct{ Job string }
+
+// Finish records a job's end.
+type Finish struct {
+	Job   string
+	State JobState
+	Err   string // why it failed
+}
+
+func (Publish) action() {}
+func (Purge) action()   {}
+func (Finish) action()  {}
+
+// JobState is where a job is in its life.
+type JobState string
+
+// Job states.
+const (
+	JobMapping   JobState = "mapping"
+	JobReducing  JobState = "reducing"
+	JobDone      JobState = "done"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+)
+
+// Ended reports whether a job in s will do nothing more.
+func (s JobState) Ended() bool { return s == JobDone || s == JobFailed || s == JobCancelled }
+
+// Core is the master's scheduling logic: a deterministic state machine of
+// jobs and their tasks. It reads no clock and does no I/O; its shell feeds
+// it events with their times and carries out the actions it returns. It is
+// not safe for concurrent use.
+type Core struct {
+	jobs map[string]*job
+}
+
+type job struct {
+	id          string
+	state       JobState
+	maxAttempts int
+	timeout     time.Duration
+	tasks       map[mr.Phase][]*task
+	err         string
+}
+
+type task struct {
+	id        TaskID
+	attempt   int       // the newest attempt published
+	started   bool      // a worker has begun the newest attempt
+	deadline  time.Time // of the newest attempt, once started
+	committed bool
+	failures  int
+	lastErr   string
+	worker    string
+	fraction  float64
+}
+
+// NewCore returns a core with no jobs.
+func NewCore() *Core { return &Core{jobs: map[string]*job{}} }
+
+// Handle applies ev, which happened at now, and returns what to do.
+func (c *Core) Handle(now time.Time, ev Event) []Action {
+	switch ev := ev.(type) {
+	case Submitted:
+		return c.submit(now, ev)
+	case Started:
+		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+			t.worker, t.started = ev.Worker, true
+			t.deadline = ev.Deadline
+			if t.deadline.IsZero() {
+				t.deadline = now.Add(c.jobs[ev.Task.Job].timeout)
+			}
+		}
+	case Progressed:
+		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+			t.fraction = ev.Fraction
+		}
+	case Committed:
+		return c.commit(now, ev)
+	case Failed:
+		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+			return c.fail(t, ev.Err)
+		}
+	case Cancelled:
+		if j := c.jobs[ev.Job]; j != nil && !j.state.Ended() {
+			return c.end(j, JobCancelled, "cancelled")
+		}
+	case Tick:
+		return c.tick(now)
+	}
+	return nil
+}
+
+func (c *Core) submit(now time.Time, ev Submitted) []Action {
+	if _, ok := c.jobs[ev.Job]; ok {
+		return nil // seen before: a restarted shell replays it
+	}
+	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, tasks: map[mr.Phase][]*task{}}
+	for _, p := range []struct {
+		phase mr.Phase
+		n     int
+	}{{mr.PhaseMap, ev.Maps}, {mr.PhaseReduce, ev.Reduces}} {
+		for i := range p.n {
+			j.tasks[p.phase] = append(j.tasks[p.phase], &task{id: TaskID{ev.Job, p.phase, i}})
+		}
+	}
+	c.jobs[ev.Job] = j
+	if ev.Maps == 0 { // no input: the reduces write empty outputs
+		j.state = JobReducing
+		return c.publishPhase(j, mr.PhaseReduce)
+	}
+	return c.publishPhase(j, mr.PhaseMap)
+}
+
+func (c *Core) commit(now time.Time, ev Committed) []Action {
+	j := c.jobs[ev.Task.Job]
+	t := c.task(ev.Task)
+	if t == nil || t.committed || j.state.Ended() {
+		return nil
+	}
+	t.committed = true
+	if !allCommitted(j.tasks[ev.Task.Phase]) {
+		return nil
+	}
+	switch ev.Task.Phase {
+	case mr.PhaseMap:
+		j.state = JobReducing
+		return c.publishPhase(j, mr.PhaseReduce)
+	default:
+		return c.end(j, JobDone, "")
+	}
+}
+
+// fail counts a failed attempt of t and retries it, or fails the job when
+// it has failed too often.
+func (c *Core) fail(t *task, reason string) []Action {
+	j := c.jobs[t.id.Job]
+	t.failures++
+	t.lastErr = reason
+	if t.failures >= j.maxAttempts {
+		return c.end(j, JobFailed, fmt.Sprintf("%s failed %d times; last: %s", t.id, t.failures, reason))
+	}
+	return []Action{c.publish(j, t)}
+}
+
+func (c *Core) tick(now time.Time) []Action {
+	var actions []Action
+	for _, id := range slices.Sorted(maps.Keys(c.jobs)) {
+		j := c.jobs[id]
+		for _, phase := range []mr.Phase{mr.PhaseMap, mr.PhaseReduce} {
+			for _, t := range j.tasks[phase] {
+				if j.state.Ended() {
+					break
+				}
+				if t.started && !t.committed && !now.Before(t.deadline) {
+					actions = append(actions, c.fail(t, fmt.Sprintf("attempt %d passed its deadline", t.attempt))...)
+				}
+			}
+		}
+	}
+	return actions
+}
+
+func (c *Core) publishPhase(j *job, phase mr.Phase) []Action {
+	var actions []Action
+	for _, t := range j.tasks[phase] {
+		actions = append(actions, c.publish(j, t))
+	}
+	return actions
+}
+
+func (c *Core) publish(j *job, t *task) Publish {
+	t.attempt++
+	t.started, t.worker, t.fraction = false, "", 0
+	return Publish{Task: t.id, Attempt: t.attempt, Timeout: j.timeout}
+}
+
+func (c *Core) end(j *job, state JobState, reason string) []Action {
+	j.state, j.err = state, reason
+	actions := []Action{Finish{Job: j.id, State: state, Err: reason}}
+	if state != JobDone {
+		actions = append([]Action{Purge{Job: j.id}}, actions...)
+	}
+	return actions
+}
+
+// task finds a task; nil if its job or index is unknown.
+func (c *Core) task(id TaskID) *task {
+	j := c.jobs[id.Job]
+	if j == nil || id.Index < 0 || id.Index >= len(j.tasks[id.Phase]) {
+		return nil
+	}
+	return j.tasks[id.Phase][id.Index]
+}
+
+// live finds an uncommitted task of a job still running.
+func (c *Core) live(id TaskID) *task {
+	t := c.task(id)
+	if t == nil || t.committed || c.jobs[id.Job].state.Ended() {
+		return nil
+	}
+	return t
+}
+
+func allCommitted(tasks []*task) bool {
+	for _, t := range tasks {
+		if !t.committed {
+			return false
+		}
+	}
+	return true
+}
+
+// State returns a job's state and, for a failed job, why; ok is false for
+// an unknown job.
+func (c *Core) State(jobID string) (state JobState, err string, ok bool) {
+	j := c.jobs[jobID]
+	if j == nil {
+		return "", "", false
+	}
+	return j.state, j.err, true
+}

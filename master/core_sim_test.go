@@ -1,0 +1,197 @@
+package master
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// The simulation runs a job through the core with simulated workers that
+// crash, stall, fail, report commits twice and commit late, on a virtual
+// clock, and checks the invariants a MapReduce master must keep.
+
+const (
+	simStep    = 10 * time.Millisecond
+	simLease   = 300 * time.Millisecond // a dead worker's task comes back after it
+	simTimeout = time.Second            // an attempt's deadline
+	simLimit   = 10 * time.Minute       // of virtual time: a job must end before
+)
+
+type simMsg struct {
+	task    TaskID
+	attempt int
+	visible time.Time // when the queue hands it out (again)
+}
+
+type simRun struct {
+	msg      simMsg
+	worker   int
+	finishAt time.Time
+	outcome  string // "ok", "fail", "crash"
+}
+
+type sim struct {
+	t       *testing.T
+	rand    *rand.Rand
+	core    *Core
+	now     time.Time
+	queue   []simMsg
+	running []simRun
+	workers int
+	// commits is the commit bucket: the first attempt to commit a task wins.
+	commits  map[TaskID]int
+	poison   map[TaskID]bool
+	finished []Finish
+	log      []string
+	maps     int
+	// maxAttempts per job.
+	maxAttempts int
+}
+
+func newSim(t *testing.T, seed uint64) *sim {
+	return &sim{
+		t:           t,
+		rand:        rand.New(rand.NewPCG(seed, seed*7919)),
+		core:        NewCore(),
+		now:         time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		commits:     map[TaskID]int{},
+		poison:      map[TaskID]bool{},
+		maxAttempts: 4,
+	}
+}
+
+func (s *sim) handle(ev Event) {
+	s.log = append(s.log, fmt.Sprintf("%v %T%+v", s.now.Format("15:04:05.000"), ev, ev))
+	for _, a := range s.core.Handle(s.now, ev) {
+		s.log = append(s.log, fmt.Sprintf("  -> %T%+v", a, a))
+		switch a := a.(type) {
+		case Publish:
+			if len(s.finished) > 0 {
+				s.fatalf("published %v after the job ended", a.Task)
+			}
+			if a.Task.Phase == mr.PhaseReduce {
+				for i := range s.maps {
+					if _, ok := s.commits[TaskID{a.Task.Job, mr.PhaseMap, i}]; !ok {
+						s.fatalf("reduce %v published before map %d committed", a.Task, i)
+					}
+				}
+			}
+			if a.Attempt > s.maxAttempts {
+				s.fatalf("%v attempt %d beyond the limit of %d", a.Task, a.Attempt, s.maxAttempts)
+			}
+			s.queue = append(s.queue, simMsg{task: a.Task, attempt: a.Attempt, visible: s.now})
+		case Purge:
+			s.queue = slices.DeleteFunc(s.queue, func(m simMsg) bool { return m.task.Job == a.Job })
+		case Finish:
+			s.finished = append(s.finished, a)
+		}
+	}
+}
+
+func (s *sim) fatalf(format string, args ...any) {
+	s.t.Helper()
+	tail := s.log[max(0, len(s.log)-40):]
+	s.t.Fatalf(format+"\nlast events:\n%s", append(args, strings.Join(tail, "\n"))...)
+}
+
+// step advances the world by one step.
+func (s *sim) step() {
+	s.now = s.now.Add(simStep)
+	// Attempts that end now.
+	var still []simRun
+	for _, r := range s.running {
+		if s.now.Before(r.finishAt) {
+			still = append(still, r)
+			continue
+		}
+		switch r.outcome {
+		case "crash": // the worker died: the message comes back after the lease
+			r.msg.visible = s.now.Add(simLease)
+			s.queue = append(s.queue, r.msg)
+		case "fail":
+			s.handle(Failed{Task: r.msg.task, Attempt: r.msg.attempt, Err: "boom in " + r.msg.task.String()})
+		case "ok":
+			if _, done := s.commits[r.msg.task]; !done {
+				s.commits[r.msg.task] = r.msg.attempt
+				s.handle(Committed{Task: r.msg.task, Attempt: r.msg.attempt})
+				if s.rand.IntN(10) == 0 { // the shell sees the record twice
+					s.handle(Committed{Task: r.msg.task, Attempt: r.msg.attempt})
+				}
+			} else if s.rand.IntN(2) == 0 {
+				// A late attempt lost the race; the shell may still see
+				// the winner's record again.
+				s.handle(Committed{Task: r.msg.task, Attempt: s.commits[r.msg.task]})
+			}
+		}
+	}
+	s.running = still
+	// Idle workers pull; a task already committed is skipped, as workers do.
+	for w := len(s.running); w < s.workers; w++ {
+		i := slices.IndexFunc(s.queue, func(m simMsg) bool { return !s.now.Before(m.visible) })
+		if i < 0 {
+			break
+		}
+		msg := s.queue[i]
+		s.queue = slices.Delete(s.queue, i, i+1)
+		if _, done := s.commits[msg.task]; done {
+			continue
+		}
+		s.handle(Started{Task: msg.task, Attempt: msg.attempt, Worker: fmt.Sprint("w", w)})
+		d := time.Duration(20+s.rand.IntN(100)) * time.Millisecond
+		outcome := "ok"
+		switch x := s.rand.IntN(100); {
+		case s.poison[msg.task]:
+			outcome = "fail"
+		case x < 5:
+			outcome = "crash"
+		case x < 10:
+			d *= 20 // a straggler, past its deadline
+		case x < 14:
+			outcome = "fail"
+		}
+		s.running = append(s.running, simRun{msg: msg, worker: w, finishAt: s.now.Add(d), outcome: outcome})
+	}
+	s.handle(Tick{})
+}
+
+func TestCoreSimulation(t *testing.T) {
+	seeds := 3000
+	if testing.Short() {
+		seeds = 300
+	}
+	for seed := range uint64(seeds) {
+		s := newSim(t, seed)
+		s.workers = 1 + s.rand.IntN(5)
+		s.maps = s.rand.IntN(12)
+		reduces := 1 + s.rand.IntN(4)
+		poisoned := s.rand.IntN(8) == 0 && s.maps > 0
+		if poisoned {
+			s.poison[TaskID{"job", mr.PhaseMap, s.rand.IntN(s.maps)}] = true
+		}
+		s.handle(Submitted{Job: "job", Maps: s.maps, Reduces: reduces, MaxAttempts: s.maxAttempts, Timeout: simTimeout})
+		start := s.now
+		for len(s.finished) == 0 && s.now.Sub(start) < simLimit {
+			s.step()
+		}
+		switch {
+		case len(s.finished) != 1:
+			s.fatalf("seed %d: the job ended %d times in %v", seed, len(s.finished), simLimit)
+		case poisoned:
+			if f := s.finished[0]; f.State != JobFailed || !strings.Contains(f.Err, "boom in") {
+				s.fatalf("seed %d: a job with a poison task ended %v %q, want failed with the task's error", seed, f.State, f.Err)
+			}
+		default:
+			if f := s.finished[0]; f.State != JobDone && !(f.State == JobFailed && strings.Contains(f.Err, "failed 4 times")) {
+				s.fatalf("seed %d: job ended %v %q", seed, f.State, f.Err)
+			}
+			if s.finished[0].State == JobDone && len(s.commits) != s.maps+reduces {
+				s.fatalf("seed %d: done with %d of %d tasks committed", seed, len(s.commits), s.maps+reduces)
+			}
+		}
+	}
+}

@@ -1,0 +1,102 @@
+package master
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func id(phase mr.Phase, n int) TaskID { return TaskID{"j", phase, n} }
+
+// step is one event at an offset from t0 and the actions it must cause.
+type step struct {
+	at   time.Duration
+	ev   Event
+	want []Action
+}
+
+func run(t *testing.T, steps []step) *Core {
+	t.Helper()
+	c := NewCore()
+	for i, s := range steps {
+		got := c.Handle(t0.Add(s.at), s.ev)
+		if !reflect.DeepEqual(got, s.want) {
+			t.Fatalf("step %d: Handle(%T%+v) = %+v, want %+v", i, s.ev, s.ev, got, s.want)
+		}
+	}
+	return c
+}
+
+var submit1x1 = Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: 2, Timeout: time.Second}
+
+func pub(phase mr.Phase, n, attempt int) Publish {
+	return Publish{Task: id(phase, n), Attempt: attempt, Timeout: time.Second}
+}
+
+func TestCoreRules(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"maps, then reduces, then done", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1)}},
+			{2, Committed{id(mr.PhaseMap, 0), 1}, nil}, // seen twice
+			{3, Committed{id(mr.PhaseReduce, 0), 1}, []Action{Finish{Job: "j", State: JobDone}}},
+		}},
+		{"a queued task does not time out", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{10 * time.Second, Tick{}, nil},
+		}},
+		{"a started task past its deadline gets a new attempt", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{5 * time.Second, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "w"}, nil},
+			{5*time.Second + 999*time.Millisecond, Tick{}, nil},
+			{6 * time.Second, Tick{}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			// The old attempt's failure and its late commit change nothing
+			// more than the commit itself.
+			{7 * time.Second, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "x"}, nil},
+			{8 * time.Second, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1)}},
+		}},
+		{"the worker's deadline is the one that counts", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "w", Deadline: t0.Add(3 * time.Second)}, nil},
+			{2 * time.Second, Tick{}, nil},
+			{3 * time.Second, Tick{}, []Action{pub(mr.PhaseMap, 0, 2)}},
+		}},
+		{"too many failures fail the job with the last error", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "first"}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "second"}, []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: second"},
+			}},
+			{3, Committed{id(mr.PhaseMap, 0), 2}, nil}, // too late
+		}},
+		{"cancel purges", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Cancelled{Job: "j"}, []Action{Purge{Job: "j"}, Finish{Job: "j", State: JobCancelled, Err: "cancelled"}}},
+			{2, Cancelled{Job: "j"}, nil},
+		}},
+		{"a replayed submission is ignored", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, submit1x1, nil},
+		}},
+		{"no input goes straight to the reduces", []step{
+			{0, Submitted{Job: "j", Maps: 0, Reduces: 2, MaxAttempts: 2, Timeout: time.Second},
+				[]Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
+		}},
+		{"unknown tasks are ignored", []step{
+			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Failed{Task: id(mr.PhaseMap, 7), Attempt: 1}, nil},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { run(t, tt.steps) })
+	}
+}
