@@ -3,6 +3,8 @@ package rpcq
 import (
 	"fmt"
 	"strings"
+
+	"github.com/drover-dev/drover/internal/token"
 )
 
 // SubjectPrefix starts the subject of every rpcq method:
@@ -50,20 +52,9 @@ const (
 	MetadataMethods = "rpcq.methods"
 )
 
-// validName reports whether s is a service or method name: letters,
-// digits, '-' and '_' (what micro accepts, and never a subject wildcard).
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// validName reports whether s can be a service or method name (what micro
+// accepts, and never a subject wildcard).
+func validName(s string) bool { return token.Valid(s) }
 
 // Subject is the NATS subject of service.method.
 func Subject(service, method string) string {

@@ -1,0 +1,101 @@
+package mr
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/drover-dev/drover/internal/token"
+)
+
+// Defaults of a job spec's zero fields.
+const (
+	DefaultSplitSize   = 16 << 20 // bytes of input per map task
+	DefaultMaxAttempts = 4
+	DefaultTaskTimeout = 10 * time.Minute
+)
+
+// Input is one input of a job: an object in the data store, uploaded and
+// named by its SHA-256, or a path every worker can read.
+type Input struct {
+	Name   string `json:"name"`             // what the job calls it (a file's base name)
+	Object string `json:"object,omitempty"` // its object in ObjectStoreData
+	Path   string `json:"path,omitempty"`   // or its path on a file system every worker shares
+	Size   int64  `json:"size"`
+	Digest string `json:"digest"` // SHA-256, hex
+}
+
+// JobSpec is what a client submits.
+type JobSpec struct {
+	ID          string        `json:"id"`
+	App         string        `json:"app"`
+	Args        []string      `json:"args,omitempty"`
+	Inputs      []Input       `json:"inputs"`
+	R           int           `json:"r"`                      // reduce tasks, and output files
+	SplitSize   int64         `json:"split_size,omitempty"`   // default DefaultSplitSize
+	MaxAttempts int           `json:"max_attempts,omitempty"` // default DefaultMaxAttempts
+	Timeout     time.Duration `json:"timeout,omitempty"`      // per attempt; default DefaultTaskTimeout
+}
+
+// Validate checks the spec against the apps reg knows and fills in the
+// defaults. Every error wraps ErrInvalidSpec and says what is wrong in
+// terms the user wrote.
+func (s *JobSpec) Validate(reg *Registry) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !validToken(s.ID):
+		return bad("job ID %q: want letters, digits, '-' and '_'", s.ID)
+	case s.R < 1:
+		return bad("R is %d: a job needs at least one reduce task", s.R)
+	case len(s.Inputs) == 0:
+		return bad("no inputs")
+	case s.SplitSize < 0 || s.MaxAttempts < 0 || s.Timeout < 0:
+		return bad("negative split size, attempts or timeout")
+	}
+	for i, in := range s.Inputs {
+		switch {
+		case in.Name == "":
+			return bad("input %d has no name", i)
+		case (in.Object == "") == (in.Path == ""):
+			return bad("input %s: want an object or a path, not both or neither", in.Name)
+		case in.Size < 0:
+			return bad("input %s: negative size", in.Name)
+		}
+	}
+	if _, err := reg.New(s.App, s.Args); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	if s.SplitSize == 0 {
+		s.SplitSize = DefaultSplitSize
+	}
+	if s.MaxAttempts == 0 {
+		s.MaxAttempts = DefaultMaxAttempts
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTaskTimeout
+	}
+	return nil
+}
+
+// MapSplit is one map task's input: a split of one input.
+type MapSplit struct {
+	Input int // index into JobSpec.Inputs
+	Split Split
+}
+
+// MapSplits numbers the job's map tasks: the splits of every input, in
+// input order. Map task n reads MapSplits()[n]; that order is also the
+// order in which reduces see values, which keeps outputs deterministic.
+func (s *JobSpec) MapSplits() []MapSplit {
+	var splits []MapSplit
+	for i, in := range s.Inputs {
+		for _, sp := range Splits(in.Size, s.SplitSize) {
+			splits = append(splits, MapSplit{Input: i, Split: sp})
+		}
+	}
+	return splits
+}
+
+// validToken reports whether s can stand as one token of a subject or key.
+func validToken(s string) bool { return len(s) <= 128 && token.Valid(s) }

@@ -1,0 +1,50 @@
+package mr
+
+import "time"
+
+// Task is a task message: one attempt of a map or reduce task, as the
+// master publishes it on TaskSubject with MsgID for deduplication.
+type Task struct {
+	Job     string        `json:"job"`
+	Phase   Phase         `json:"phase"`
+	Index   int           `json:"index"`
+	Attempt int           `json:"attempt"`
+	App     string        `json:"app"`
+	Args    []string      `json:"args,omitempty"`
+	R       int           `json:"r"`
+	Timeout time.Duration `json:"timeout"` // the attempt's deadline is its start plus this, in the master's clock
+
+	// A map task's input.
+	Input *Input `json:"input,omitempty"`
+	Split Split  `json:"split"`
+
+	// A reduce task reads partition Index of every committed map output.
+	Maps int `json:"maps,omitempty"`
+}
+
+// Commit is a task's commit record, created (never overwritten) under
+// CommitKey by the first attempt to finish: readers follow only commit
+// records, so an attempt's output is visible whole or not at all.
+type Commit struct {
+	Job      string   `json:"job"`
+	Phase    Phase    `json:"phase"`
+	Index    int      `json:"index"`
+	Attempt  int      `json:"attempt"`
+	Worker   string   `json:"worker"`
+	Outputs  []string `json:"outputs"` // objects: R partitions of a map, the one output of a reduce
+	Counters Counters `json:"counters"`
+	At       int64    `json:"at"` // Unix nanoseconds, the worker's clock
+}
+
+// Event is what a worker reports on EventSubject.
+type Event struct {
+	Kind     EventKind `json:"kind"`
+	Job      string    `json:"job"`
+	Phase    Phase     `json:"phase"`
+	Index    int       `json:"index"`
+	Attempt  int       `json:"attempt"`
+	Worker   string    `json:"worker"`
+	Fraction float64   `json:"fraction,omitempty"` // progress
+	Deadline int64     `json:"deadline,omitempty"` // started: Unix nanoseconds, the master's clock
+	Error    string    `json:"error,omitempty"`    // failed
+}
