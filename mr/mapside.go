@@ -34,8 +34,8 @@ const combineEvery = 64
 // RunMap runs app's Map over recs and returns r partitions of output, each
 // sorted by key and, when the app is a Combiner, combined: one value per
 // key. Values of a key keep the order they were emitted in. progress, if
-// not nil, is called after each record with the records read so far.
-func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, progress func(records int64)) ([][]byte, Counters, error) {
+// not nil, is called after each record with the counters so far.
+func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, progress func(Counters)) ([][]byte, Counters, error) {
 	var c Counters
 	parts := make([]map[string][]string, r)
 	for i := range parts {
@@ -69,7 +69,7 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 			return nil, c, &RecordError{Input: rec.Input, Offset: rec.Offset, Err: err}
 		}
 		if progress != nil {
-			progress(c.InputRecords)
+			progress(c)
 		}
 	}
 	out := make([][]byte, r)

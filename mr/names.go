@@ -43,12 +43,8 @@ func TaskSubject(job string, phase Phase, n int) string {
 // TaskSubjects is the task stream's subject filter.
 func TaskSubjects() string { return taskPrefix + ".>" }
 
-// PhaseSubjects filters the tasks of one phase of every job, as a
-// consumer of that phase does.
-func PhaseSubjects(phase Phase) string { return taskPrefix + ".*." + string(phase) + ".*" }
-
-// ConsumerName is the durable consumer every worker shares for a phase.
-func ConsumerName(phase Phase) string { return "workers-" + string(phase) }
+// ConsumerWorkers is the durable pull consumer every worker shares.
+const ConsumerWorkers = "workers"
 
 // EventSubject is the subject of events of kind about job.
 func EventSubject(job string, kind EventKind) string {

@@ -13,8 +13,8 @@ import (
 // the pairs by key, reduces each key and writes its line `key value` to
 // w, in key order. Values of a key come in run order, then in the order
 // the run holds them. Memory holds one pair per run, not the partition.
-// progress, if not nil, is called after each key with the keys done so far.
-func RunReduce(ctx context.Context, app App, runs []io.Reader, w io.Writer, progress func(keys int64)) (Counters, error) {
+// progress, if not nil, is called after each key with the counters so far.
+func RunReduce(ctx context.Context, app App, runs []io.Reader, w io.Writer, progress func(Counters)) (Counters, error) {
 	var c Counters
 	m := &merger{}
 	for i, r := range runs {
@@ -42,7 +42,7 @@ func RunReduce(ctx context.Context, app App, runs []io.Reader, w io.Writer, prog
 		out.WriteByte('\n')
 		c.OutputRecords++
 		if progress != nil {
-			progress(c.OutputRecords)
+			progress(c)
 		}
 	}
 	return c, out.Flush()

@@ -34,6 +34,7 @@ type StoreConfig struct {
 type Store struct {
 	JS      jetstream.JetStream
 	Tasks   jetstream.Stream
+	Workers jetstream.Consumer // the one consumer of Tasks every worker pulls from
 	Events  jetstream.Stream
 	Jobs    jetstream.KeyValue
 	Commits jetstream.KeyValue
@@ -59,17 +60,14 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 	}); err != nil {
 		return nil, fmt.Errorf("mr: stream %s: %w", StreamTasks, err)
 	}
-	for _, phase := range []Phase{PhaseMap, PhaseReduce} {
-		if _, err := s.Tasks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:       ConsumerName(phase),
-			FilterSubject: PhaseSubjects(phase),
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
-			AckWait:       s.Lease,
-			MaxAckPending: -1,
-		}); err != nil {
-			return nil, fmt.Errorf("mr: consumer %s: %w", ConsumerName(phase), err)
-		}
+	if s.Workers, err = s.Tasks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       ConsumerWorkers,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       s.Lease,
+		MaxAckPending: -1,
+	}); err != nil {
+		return nil, fmt.Errorf("mr: consumer %s: %w", ConsumerWorkers, err)
 	}
 	if s.Events, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamEvents,

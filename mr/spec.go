@@ -84,12 +84,18 @@ type MapSplit struct {
 	Split Split
 }
 
-// MapSplits numbers the job's map tasks: the splits of every input, in
-// input order. Map task n reads MapSplits()[n]; that order is also the
-// order in which reduces see values, which keeps outputs deterministic.
+// MapSplits numbers the job's map tasks, in input order: one per uploaded
+// object (the client cut large files at line boundaries before uploading
+// them), and the splits of every path input. Map task n reads
+// MapSplits()[n]; that order is also the order in which reduces see
+// values, which keeps outputs deterministic.
 func (s *JobSpec) MapSplits() []MapSplit {
 	var splits []MapSplit
 	for i, in := range s.Inputs {
+		if in.Object != "" {
+			splits = append(splits, MapSplit{Input: i, Split: Split{0, in.Size}})
+			continue
+		}
 		for _, sp := range Splits(in.Size, s.SplitSize) {
 			splits = append(splits, MapSplit{Input: i, Split: sp})
 		}

@@ -61,12 +61,12 @@ func TestValidate(t *testing.T) {
 }
 
 func TestMapSplits(t *testing.T) {
-	s := mr.JobSpec{SplitSize: 10, Inputs: []mr.Input{{Size: 25}, {Size: 0}, {Size: 10}}}
+	s := mr.JobSpec{SplitSize: 10, Inputs: []mr.Input{{Path: "a", Size: 25}, {Path: "b", Size: 0}, {Object: "c", Size: 30}}}
 	got := s.MapSplits()
 	want := []mr.MapSplit{
 		{Input: 0, Split: mr.Split{Start: 0, End: 10}}, {Input: 0, Split: mr.Split{Start: 10, End: 20}}, {Input: 0, Split: mr.Split{Start: 20, End: 25}},
 		{Input: 1, Split: mr.Split{}},
-		{Input: 2, Split: mr.Split{Start: 0, End: 10}},
+		{Input: 2, Split: mr.Split{Start: 0, End: 30}}, // an object is one split
 	}
 	if len(got) != len(want) {
 		t.Fatalf("MapSplits() = %v, want %v", got, want)
@@ -95,21 +95,17 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A task reaches its phase's consumer, and only that one.
-	if _, err := js.Publish(ctx, mr.TaskSubject("j", mr.PhaseReduce, 3), []byte("{}"), jetstream.WithMsgID(mr.MsgID("j", mr.PhaseReduce, 3, 1))); err != nil {
+	// A task reaches the workers' consumer, once however often it is published.
+	for range 2 {
+		if _, err := js.Publish(ctx, mr.TaskSubject("j", mr.PhaseReduce, 3), []byte("{}"), jetstream.WithMsgID(mr.MsgID("j", mr.PhaseReduce, 3, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := store.Workers.Info(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for phase, want := range map[mr.Phase]uint64{mr.PhaseMap: 0, mr.PhaseReduce: 1} {
-		c, err := store.Tasks.Consumer(ctx, mr.ConsumerName(phase))
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.NumPending != want {
-			t.Errorf("consumer %s has %d pending, want %d", mr.ConsumerName(phase), info.NumPending, want)
-		}
+	if info.NumPending != 1 || info.Config.AckWait != mr.DefaultLease {
+		t.Errorf("workers' consumer: %d pending, AckWait %v; want 1 and %v", info.NumPending, info.Config.AckWait, mr.DefaultLease)
 	}
 }

@@ -1,0 +1,272 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// ioTimeout bounds the JetStream calls made after a task, when the
+// worker's own context may have ended.
+const ioTimeout = 10 * time.Second
+
+// handle runs one task message to its end: committed, failed, skipped, or
+// handed back because the worker is stopping.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+	var task mr.Task
+	if err := json.Unmarshal(msg.Data(), &task); err != nil {
+		w.log.Error("worker: undecodable task dropped", "subject", msg.Subject(), "error", err)
+		msg.TermWithReason("undecodable task")
+		return
+	}
+	log := w.log.With("task", mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
+	key := mr.CommitKey(task.Job, task.Phase, task.Index)
+	if _, err := w.store.Commits.Get(ctx, key); err == nil {
+		msg.Ack() // an earlier attempt, or a backup, committed it
+		return
+	}
+
+	// The deadline is the master's: Timeout from now in its clock. Locally
+	// it is the same span from now.
+	deadline := w.cfg.Clock().Add(task.Timeout)
+	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
+	defer cancel()
+	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano()})
+	var done atomic.Uint64 // math.Float64bits of the fraction done
+	stop := w.heartbeat(runCtx, msg, task, &done)
+	commit, err := w.run(runCtx, task, &done)
+	stop()
+
+	switch {
+	case ctx.Err() != nil:
+		// Stopping: hand the task back at once rather than after a lease.
+		w.remove(commit.Outputs)
+		msg.Nak()
+		log.Info("worker: task handed back")
+		return
+	case err != nil:
+		w.remove(commit.Outputs)
+		w.event(task, mr.Event{Kind: mr.EventFailed, Error: err.Error()})
+		msg.TermWithReason(truncate(err.Error(), 256))
+		log.Warn("worker: task failed", "error", err)
+		return
+	}
+	w.commit(task, key, commit, msg, log)
+}
+
+// commit creates the task's commit record: the first attempt to commit
+// wins, and a loser removes its output.
+func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	data, _ := json.Marshal(commit)
+	_, err := w.store.Commits.Create(ctx, key, data)
+	switch {
+	case err == nil:
+		if err := msg.DoubleAck(ctx); err != nil {
+			log.Warn("worker: ack after commit", "error", err) // the commit stands; a redelivery is skipped
+		}
+	case errors.Is(err, jetstream.ErrKeyExists):
+		w.remove(commit.Outputs)
+		msg.Ack()
+	default:
+		w.remove(commit.Outputs)
+		w.event(task, mr.Event{Kind: mr.EventFailed, Error: "commit: " + err.Error()})
+		msg.Nak()
+		log.Warn("worker: commit failed", "error", err)
+	}
+}
+
+// run computes the task's output and writes it under attempt-scoped names.
+func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr.Commit, error) {
+	commit := mr.Commit{Job: task.Job, Phase: task.Phase, Index: task.Index, Attempt: task.Attempt, Worker: w.cfg.ID}
+	app, err := w.cfg.Apps.New(task.App, task.Args)
+	if err != nil {
+		return commit, err
+	}
+	switch task.Phase {
+	case mr.PhaseMap:
+		err = w.runMap(ctx, app, task, &commit, done)
+	case mr.PhaseReduce:
+		err = w.runReduce(ctx, app, task, &commit, done)
+	default:
+		err = fmt.Errorf("unknown phase %q", task.Phase)
+	}
+	commit.At = time.Now().UnixNano()
+	return commit, err
+}
+
+func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *mr.Commit, done *atomic.Uint64) error {
+	if task.Input == nil {
+		return errors.New("map task without an input")
+	}
+	in, size, err := w.open(ctx, task.Input)
+	if err != nil {
+		return err
+	}
+	if c, ok := in.(io.Closer); ok {
+		defer c.Close()
+	}
+	span := float64(max(task.Split.End-task.Split.Start, 1))
+	parts, counters, err := mr.RunMap(ctx, app, mr.ReadSplit(in, size, task.Split, task.Input.Name), task.R, func(c mr.Counters) {
+		setFraction(done, float64(c.InputBytes)/span)
+	})
+	commit.Counters = counters
+	if err != nil {
+		return err
+	}
+	for r, part := range parts {
+		name := mr.MapOutputObject(task.Job, task.Index, task.Attempt, r)
+		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
+		if _, err := w.store.Data.PutBytes(ctx, name, part); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// open returns an input to read splits of: an object (read whole: the
+// client cut large files into objects of a split each) or a file.
+func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, error) {
+	if in.Path != "" {
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return nil, 0, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		return f, st.Size(), nil
+	}
+	data, err := w.store.Data.GetBytes(ctx, in.Object)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
+	}
+	return bytes.NewReader(data), int64(len(data)), nil
+}
+
+func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit *mr.Commit, done *atomic.Uint64) error {
+	var runs []io.Reader
+	var total int64
+	read := &countingReaders{}
+	for m := range task.Maps {
+		entry, err := w.store.Commits.Get(ctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
+		if err != nil {
+			return fmt.Errorf("map %d's commit: %w", m, err)
+		}
+		var mc mr.Commit
+		if err := json.Unmarshal(entry.Value(), &mc); err != nil || task.Index >= len(mc.Outputs) {
+			return fmt.Errorf("map %d's commit is unreadable: %v", m, err)
+		}
+		obj, err := w.store.Data.Get(ctx, mc.Outputs[task.Index])
+		if err != nil {
+			return fmt.Errorf("map %d's output %s: %w", m, mc.Outputs[task.Index], err)
+		}
+		defer obj.Close()
+		if info, err := obj.Info(); err == nil {
+			total += int64(info.Size)
+		}
+		runs = append(runs, read.wrap(obj))
+	}
+	var out bytes.Buffer
+	counters, err := mr.RunReduce(ctx, app, runs, &out, func(mr.Counters) {
+		setFraction(done, float64(read.n.Load())/float64(max(total, 1)))
+	})
+	commit.Counters = counters
+	if err != nil {
+		return err
+	}
+	name := mr.ReduceOutputObject(task.Job, task.Index, task.Attempt)
+	commit.Outputs = []string{name}
+	if _, err := w.store.Data.PutBytes(ctx, name, out.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// remove deletes an attempt's outputs: a failed or losing attempt leaves
+// nothing behind.
+func (w *Worker) remove(names []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	for _, name := range names {
+		if err := w.store.Data.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			w.log.Warn("worker: remove output", "object", name, "error", err)
+		}
+	}
+}
+
+// event publishes ev about task.
+func (w *Worker) event(task mr.Task, ev mr.Event) {
+	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
+	data, _ := json.Marshal(ev)
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	if _, err := w.store.JS.Publish(ctx, mr.EventSubject(task.Job, ev.Kind), data); err != nil {
+		w.log.Warn("worker: event", "kind", ev.Kind, "error", err)
+	}
+}
+
+// heartbeat keeps the task with this worker (InProgress) and reports its
+// progress every third of the lease, until stop.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *atomic.Uint64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(w.store.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				msg.InProgress()
+				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: math.Float64frombits(done.Load())})
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-finished
+	}
+}
+
+func setFraction(done *atomic.Uint64, f float64) { done.Store(math.Float64bits(min(f, 1))) }
+
+// countingReaders counts the bytes read through the readers it wraps.
+type countingReaders struct{ n atomic.Int64 }
+
+func (c *countingReaders) wrap(r io.Reader) io.Reader { return &countingReader{r: r, n: &c.n} }
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,97 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// DefaultSlots is how many tasks a worker runs at once.
+const DefaultSlots = 1
+
+// Config describes a worker. Zero fields take their defaults.
+type Config struct {
+	// ID names the worker in events and commits (default host-pid-random).
+	ID string
+	// Slots is how many tasks run at once (default DefaultSlots).
+	Slots int
+	// Apps are the apps the worker can run. Required.
+	Apps *mr.Registry
+	// Clock reads the master's time, to judge task deadlines (default
+	// time.Now; a timesvc.Clock's Now in a real deployment).
+	Clock func() time.Time
+	// Logger receives the worker's events (default slog.Default).
+	Logger *slog.Logger
+}
+
+// Worker pulls tasks from the work queue, one per slot, runs them and
+// commits their output.
+type Worker struct {
+	store *mr.Store
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns a worker on store's resources.
+func New(store *mr.Store, cfg Config) (*Worker, error) {
+	if cfg.Apps == nil {
+		return nil, fmt.Errorf("worker: invalid config: Apps is required")
+	}
+	if cfg.Slots < 0 {
+		return nil, fmt.Errorf("worker: invalid config: Slots %d is negative", cfg.Slots)
+	}
+	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
+	if cfg.ID == "" {
+		host, _ := os.Hostname()
+		cfg.ID = cmp.Or(host, "worker") + "-" + strconv.Itoa(os.Getpid()) + "-" + nuid.Next()[:6]
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	log := cmp.Or(cfg.Logger, slog.Default()).With("worker", cfg.ID)
+	return &Worker{store: store, cfg: cfg, log: log}, nil
+}
+
+// ID is the worker's ID.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+// Run runs the slots until ctx ends; each finishes its task first, or
+// hands it back when ctx ends in the middle (JetStream redelivers it).
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range w.cfg.Slots {
+		wg.Go(func() { w.slot(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// slot pulls one task at a time: no prefetch, so that a task waits in the
+// queue, where any worker can take it, rather than behind this one.
+func (w *Worker) slot(ctx context.Context) {
+	for ctx.Err() == nil {
+		msg, err := w.store.Workers.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
+				w.log.Warn("worker: pull", "error", err)
+				select { // the broker may be restarting
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		w.handle(ctx, msg)
+	}
+}

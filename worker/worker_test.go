@@ -1,0 +1,207 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/worker"
+)
+
+// failing is an app whose every map fails.
+type failing struct{}
+
+func (failing) Name() string    { return "failing" }
+func (failing) Version() string { return "1" }
+func (failing) Map(context.Context, mr.Record, mr.Emit) error {
+	return errors.New("this mapper always fails")
+}
+func (failing) Reduce(context.Context, string, iter.Seq[string]) (string, error) { return "", nil }
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	store *mr.Store
+	apps  *mr.Registry
+}
+
+func setup(t *testing.T, workers int) *env {
+	t.Helper()
+	b := brokertest.Start(t)
+	js, err := jetstream.New(b.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg mr.Registry
+	apps.Register(&reg)
+	reg.Register("failing", func([]string) (mr.App, error) { return failing{}, nil })
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{}, workers)
+	for range workers {
+		w, err := worker.New(store, worker.Config{Slots: 2, Apps: &reg, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { w.Run(runCtx); done <- struct{}{} }()
+	}
+	t.Cleanup(func() {
+		stop()
+		for range workers {
+			<-done
+		}
+	})
+	return &env{t: t, ctx: ctx, store: store, apps: &reg}
+}
+
+// publish sends attempt 1 of a task, as the master does.
+func (e *env) publish(task mr.Task) {
+	e.t.Helper()
+	task.Attempt = 1
+	data, _ := json.Marshal(task)
+	if _, err := e.store.JS.Publish(e.ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data,
+		jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) commit(job string, phase mr.Phase, n int) (mr.Commit, bool) {
+	entry, err := e.store.Commits.Get(e.ctx, mr.CommitKey(job, phase, n))
+	if err != nil {
+		return mr.Commit{}, false
+	}
+	var c mr.Commit
+	json.Unmarshal(entry.Value(), &c)
+	return c, true
+}
+
+func (e *env) waitCommits(job string, phase mr.Phase, n int) []mr.Commit {
+	e.t.Helper()
+	commits := make([]mr.Commit, n)
+	brokertest.WaitFor(e.t, time.Minute, func() bool {
+		for i := range n {
+			c, ok := e.commit(job, phase, i)
+			if !ok {
+				return false
+			}
+			commits[i] = c
+		}
+		return true
+	}, "%d %s commits", n, phase)
+	return commits
+}
+
+// TestWordCountEndToEnd runs a wordcount through two workers, playing the
+// master by hand, and compares the output with the sequential count.
+func TestWordCountEndToEnd(t *testing.T) {
+	paths, _ := filepath.Glob("../../shared/data/gutenberg/*.txt")
+	if len(paths) == 0 {
+		t.Skip("../../shared/data/gutenberg is absent")
+	}
+	paths = paths[:3]
+	e := setup(t, 2)
+	spec := mr.JobSpec{ID: "wc", App: "wordcount", R: 3, SplitSize: 128 << 10}
+	var inputs []mr.NamedInput
+	for i, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
+		in := mr.Input{Name: filepath.Base(p), Path: p, Size: int64(len(data))}
+		if i == 0 { // one input from the object store
+			in = mr.Input{Name: filepath.Base(p), Object: mr.InputObject("book0"), Size: int64(len(data))}
+			if _, err := e.store.Data.PutBytes(e.ctx, in.Object, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spec.Inputs = append(spec.Inputs, in)
+	}
+	if err := spec.Validate(e.apps); err != nil {
+		t.Fatal(err)
+	}
+	splits := spec.MapSplits()
+	for n, s := range splits {
+		e.publish(mr.Task{Job: spec.ID, Phase: mr.PhaseMap, Index: n, App: spec.App, R: spec.R, Timeout: time.Minute,
+			Input: &spec.Inputs[s.Input], Split: s.Split})
+	}
+	maps := e.waitCommits(spec.ID, mr.PhaseMap, len(splits))
+	for r := range spec.R {
+		e.publish(mr.Task{Job: spec.ID, Phase: mr.PhaseReduce, Index: r, App: spec.App, R: spec.R, Timeout: time.Minute, Maps: len(splits)})
+	}
+	reduces := e.waitCommits(spec.ID, mr.PhaseReduce, spec.R)
+
+	app, _ := e.apps.New("wordcount", nil)
+	want, err := mr.Sequential(e.ctx, app, inputs, spec.R)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counters mr.Counters
+	for r, c := range reduces {
+		got, err := e.store.Data.GetBytes(e.ctx, c.Outputs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want[r]) {
+			t.Errorf("partition %d: %d bytes, want %d identical to the sequential count", r, len(got), len(want[r]))
+		}
+		counters.Add(c.Counters)
+	}
+	for _, c := range maps {
+		counters.Add(c.Counters)
+	}
+	if counters.CombineIn <= counters.CombineOut || counters.InputRecords == 0 {
+		t.Errorf("counters %+v: the combiner did not combine", counters)
+	}
+}
+
+// TestFailingMapReportsAndCommitsNothing: a map that fails leaves no
+// commit and no output, and says why in a failed event.
+func TestFailingMapReportsAndCommitsNothing(t *testing.T) {
+	e := setup(t, 1)
+	path := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(path, []byte("some text\n"), 0o644)
+	e.publish(mr.Task{Job: "bad", Phase: mr.PhaseMap, Index: 0, App: "failing", R: 2, Timeout: time.Minute,
+		Input: &mr.Input{Name: "in.txt", Path: path, Size: 10}, Split: mr.Split{End: 10}})
+
+	cons, err := e.store.Events.OrderedConsumer(e.ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject("bad", mr.EventFailed)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second))
+	if err != nil {
+		t.Fatalf("no failed event: %v", err)
+	}
+	var ev mr.Event
+	json.Unmarshal(msg.Data(), &ev)
+	if ev.Attempt != 1 || !bytes.Contains([]byte(ev.Error), []byte("always fails")) || !bytes.Contains([]byte(ev.Error), []byte("in.txt byte 0")) {
+		t.Errorf("failed event %+v, want attempt 1 naming the record and the error", ev)
+	}
+	if _, ok := e.commit("bad", mr.PhaseMap, 0); ok {
+		t.Error("a failed map committed")
+	}
+	lister, err := e.store.Data.List(e.ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		t.Fatal(err)
+	}
+	if len(lister) != 0 {
+		t.Errorf("a failed map left %d objects", len(lister))
+	}
+}
