@@ -40,6 +40,9 @@ func TaskSubject(job string, phase Phase, n int) string {
 	return fmt.Sprintf("%s.%s.%s.%d", taskPrefix, job, phase, n)
 }
 
+// JobTaskSubjects filters every task of one job, for purging them.
+func JobTaskSubjects(job string) string { return taskPrefix + "." + job + ".>" }
+
 // TaskSubjects is the task stream's subject filter.
 func TaskSubjects() string { return taskPrefix + ".>" }
 

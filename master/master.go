@@ -1,0 +1,350 @@
+package master
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+	"github.com/drover-dev/drover/timesvc"
+)
+
+// DefaultTick is how often the master checks deadlines.
+const DefaultTick = 500 * time.Millisecond
+
+// Config describes a master. Zero fields take their defaults.
+type Config struct {
+	// Apps validates job specs: a job naming an app not here is refused.
+	// Required.
+	Apps *mr.Registry
+	// Tick is how often deadlines are checked (default DefaultTick).
+	Tick time.Duration
+	// Clock is the master's clock, which it also serves as the time
+	// service (default time.Now).
+	Clock func() time.Time
+	// Logger receives the master's events (default slog.Default).
+	Logger *slog.Logger
+}
+
+// Master runs jobs: it serves the Master rpcq service (Submit, Status,
+// List, Cancel) and the time service, feeds its Core from the event
+// stream and the commit bucket, and carries out the core's actions.
+type Master struct {
+	nc    *nats.Conn
+	store *mr.Store
+	cfg   Config
+	log   *slog.Logger
+
+	mu   sync.Mutex // guards core, jobs
+	core *Core
+	jobs map[string]*jobView
+	exec sync.Mutex // keeps actions in the order the core gave them
+}
+
+// jobView is what the master knows of a job beyond its core state.
+type jobView struct {
+	rec      jobRecord
+	splits   []mr.MapSplit
+	commits  map[TaskID]mr.Commit
+	counters mr.Counters
+}
+
+// New returns a master on nc and store.
+func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
+	if cfg.Apps == nil {
+		return nil, errors.New("master: invalid config: Apps is required")
+	}
+	cfg.Tick = cmp.Or(cfg.Tick, DefaultTick)
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
+	return &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}}, nil
+}
+
+// Run serves until ctx ends. It first rebuilds its state from the jobs
+// and commits buckets, so that a restarted master carries on.
+func (m *Master) Run(ctx context.Context) error {
+	if err := m.restore(ctx); err != nil {
+		return err
+	}
+	svc, err := m.serve()
+	if err != nil {
+		return err
+	}
+	defer svc.Shutdown(context.Background())
+	timeSrv, err := timesvc.Serve(m.nc, timesvc.Config{Clock: m.cfg.Clock, Logger: m.log})
+	if err != nil {
+		return err
+	}
+	defer timeSrv.Shutdown(context.Background())
+
+	// Every commit record there is first, then new ones: none is missed
+	// between the restore and the watch.
+	watcher, err := m.store.Commits.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("master: watch commits: %w", err)
+	}
+	defer watcher.Stop()
+	events, err := m.store.JS.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return fmt.Errorf("master: events: %w", err)
+	}
+	consuming, err := events.Consume(func(msg jetstream.Msg) { m.onEvent(msg.Data()) })
+	if err != nil {
+		return fmt.Errorf("master: events: %w", err)
+	}
+	defer consuming.Stop()
+
+	tick := time.NewTicker(m.cfg.Tick)
+	defer tick.Stop()
+	m.log.Info("master: running")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case entry := <-watcher.Updates():
+			if entry != nil {
+				m.onCommit(entry.Value())
+			}
+		case <-tick.C:
+			m.handle(Tick{})
+		}
+	}
+}
+
+// restore loads every job and hands it to the core as the event that made
+// it; the commits follow from the commit watch.
+func (m *Master) restore(ctx context.Context) error {
+	keys, err := m.store.Jobs.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("master: list jobs: %w", err)
+	}
+	for key := range keys.Keys() {
+		entry, err := m.store.Jobs.Get(ctx, key)
+		if err != nil {
+			continue
+		}
+		var rec jobRecord
+		if json.Unmarshal(entry.Value(), &rec) != nil {
+			m.log.Warn("master: unreadable job record", "key", key)
+			continue
+		}
+		m.admit(rec)
+	}
+	return nil
+}
+
+// admit enters a job into the master's view and the core. A job that had
+// ended keeps its end.
+func (m *Master) admit(rec jobRecord) {
+	v := &jobView{rec: rec, splits: rec.Spec.MapSplits(), commits: map[TaskID]mr.Commit{}}
+	m.mu.Lock()
+	m.jobs[rec.Spec.ID] = v
+	m.mu.Unlock()
+	if rec.State.Ended() {
+		return
+	}
+	m.handle(Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts, Timeout: rec.Spec.Timeout})
+}
+
+// Submit validates, stores and starts a job, and returns its ID.
+func (m *Master) Submit(ctx context.Context, spec mr.JobSpec) (string, error) {
+	if spec.ID == "" {
+		spec.ID = time.Now().UTC().Format("20060102-150405") + "-" + strings.ToLower(nuid.Next()[:6])
+	}
+	if err := spec.Validate(m.cfg.Apps); err != nil {
+		return "", rpcq.Errorf(rpcq.CodeBadRequest, "%v", err)
+	}
+	rec := jobRecord{Spec: spec, State: JobMapping, Submitted: m.cfg.Clock().UnixNano()}
+	data, _ := json.Marshal(rec)
+	if _, err := m.store.Jobs.Create(ctx, spec.ID, data); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s exists", spec.ID)
+		}
+		return "", fmt.Errorf("store job: %w", err)
+	}
+	m.admit(rec)
+	return spec.ID, nil
+}
+
+func (m *Master) onCommit(data []byte) {
+	var c mr.Commit
+	if json.Unmarshal(data, &c) != nil {
+		return
+	}
+	id := TaskID{Job: c.Job, Phase: c.Phase, Index: c.Index}
+	m.mu.Lock()
+	if v := m.jobs[c.Job]; v != nil {
+		if _, seen := v.commits[id]; !seen {
+			v.commits[id] = c
+			v.counters.Add(c.Counters)
+		}
+	}
+	m.mu.Unlock()
+	m.handle(Committed{Task: id, Attempt: c.Attempt})
+}
+
+func (m *Master) onEvent(data []byte) {
+	var ev mr.Event
+	if json.Unmarshal(data, &ev) != nil {
+		return
+	}
+	id := TaskID{Job: ev.Job, Phase: ev.Phase, Index: ev.Index}
+	switch ev.Kind {
+	case mr.EventStarted:
+		m.handle(Started{Task: id, Attempt: ev.Attempt, Worker: ev.Worker, Deadline: time.Unix(0, ev.Deadline)})
+	case mr.EventProgress:
+		m.handle(Progressed{Task: id, Attempt: ev.Attempt, Fraction: ev.Fraction})
+	case mr.EventFailed:
+		m.handle(Failed{Task: id, Attempt: ev.Attempt, Err: ev.Error})
+	}
+}
+
+// handle gives ev to the core and carries out its actions, in order.
+// What an action needs of the master's state is taken under mu, with the
+// core's answer; the I/O happens after, under exec, so that actions run in
+// the order the core gave them without holding up the core.
+func (m *Master) handle(ev Event) {
+	m.mu.Lock()
+	actions := m.core.Handle(m.cfg.Clock(), ev)
+	ops := make([]func(context.Context) error, 0, len(actions))
+	for _, a := range actions {
+		ops = append(ops, m.prepareLocked(a))
+	}
+	m.exec.Lock()
+	m.mu.Unlock()
+	defer m.exec.Unlock()
+	for i, op := range ops {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := op(ctx); err != nil {
+			m.log.Error("master: action failed", "action", fmt.Sprintf("%T%+v", actions[i], actions[i]), "error", err)
+		}
+		cancel()
+	}
+}
+
+// prepareLocked turns an action into the I/O that carries it out.
+func (m *Master) prepareLocked(a Action) func(context.Context) error {
+	switch a := a.(type) {
+	case Publish:
+		task, err := m.taskLocked(a)
+		if err != nil {
+			return func(context.Context) error { return err }
+		}
+		data, _ := json.Marshal(task)
+		return func(ctx context.Context) error {
+			_, err := m.store.JS.Publish(ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data,
+				jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt)))
+			return err
+		}
+	case Purge:
+		return func(ctx context.Context) error {
+			return m.store.Tasks.Purge(ctx, jetstream.WithPurgeSubject(mr.JobTaskSubjects(a.Job)))
+		}
+	case Finish:
+		v := m.jobs[a.Job]
+		if v == nil {
+			return func(context.Context) error { return nil }
+		}
+		v.rec.State, v.rec.Error, v.rec.Ended = a.State, a.Err, m.cfg.Clock().UnixNano()
+		data, _ := json.Marshal(v.rec)
+		m.log.Info("master: job ended", "job", a.Job, "state", a.State, "error", a.Err)
+		return func(ctx context.Context) error {
+			_, err := m.store.Jobs.Put(ctx, a.Job, data)
+			return err
+		}
+	}
+	return func(context.Context) error { return fmt.Errorf("unknown action %T", a) }
+}
+
+// taskLocked builds the message of a Publish from the job's spec.
+func (m *Master) taskLocked(a Publish) (mr.Task, error) {
+	v := m.jobs[a.Task.Job]
+	if v == nil {
+		return mr.Task{}, fmt.Errorf("no job %s", a.Task.Job)
+	}
+	spec := v.rec.Spec
+	t := mr.Task{Job: spec.ID, Phase: a.Task.Phase, Index: a.Task.Index, Attempt: a.Attempt,
+		App: spec.App, Args: spec.Args, R: spec.R, Timeout: a.Timeout}
+	if a.Task.Phase == mr.PhaseMap {
+		s := v.splits[a.Task.Index]
+		t.Input, t.Split = &spec.Inputs[s.Input], s.Split
+	} else {
+		t.Maps = len(v.splits)
+	}
+	return t, nil
+}
+
+// Status reports a job; ok is false if the master does not know it.
+func (m *Master) Status(id string) (JobStatus, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.jobs[id]
+	if v == nil {
+		return JobStatus{}, false
+	}
+	st := JobStatus{
+		ID: id, App: v.rec.Spec.App, State: v.rec.State, Error: v.rec.Error,
+		Maps: len(v.splits), Reduces: v.rec.Spec.R, Counters: v.counters,
+		Submitted: v.rec.Submitted, Ended: v.rec.Ended,
+	}
+	if state, err, ok := m.core.State(id); ok {
+		st.State, st.Error = state, cmp.Or(err, st.Error)
+	}
+	st.Outputs = make([]string, v.rec.Spec.R)
+	for tid, c := range v.commits {
+		switch tid.Phase {
+		case mr.PhaseMap:
+			st.MapsDone++
+		case mr.PhaseReduce:
+			st.ReduceDone++
+			if tid.Index < len(st.Outputs) && len(c.Outputs) > 0 {
+				st.Outputs[tid.Index] = c.Outputs[0]
+			}
+		}
+	}
+	if st.State != JobDone {
+		st.Outputs = nil // readers follow outputs only once every one is committed
+	}
+	return st, true
+}
+
+// List reports every job, newest first.
+func (m *Master) List() []JobStatus {
+	m.mu.Lock()
+	ids := make([]string, 0, len(m.jobs))
+	for id := range m.jobs {
+		ids = append(ids, id)
+	}
+	m.mu.Unlock()
+	var list []JobStatus
+	for _, id := range ids {
+		if st, ok := m.Status(id); ok {
+			list = append(list, st)
+		}
+	}
+	slices.SortFunc(list, func(a, b JobStatus) int { return cmp.Compare(b.Submitted, a.Submitted) })
+	return list
+}
+
+// Cancel stops a job: its tasks leave the queue and it ends cancelled.
+func (m *Master) Cancel(id string) error {
+	if _, ok := m.Status(id); !ok {
+		return rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", id)
+	}
+	m.handle(Cancelled{Job: id})
+	return nil
+}

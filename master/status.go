@@ -1,0 +1,45 @@
+package master
+
+import (
+	"github.com/drover-dev/drover/mr"
+)
+
+// JobStatus is what the master says of a job: what `drover status` shows.
+type JobStatus struct {
+	ID         string      `json:"id"`
+	App        string      `json:"app"`
+	State      JobState    `json:"state"`
+	Error      string      `json:"error,omitempty"`
+	Maps       int         `json:"maps"`
+	MapsDone   int         `json:"maps_done"`
+	Reduces    int         `json:"reduces"`
+	ReduceDone int         `json:"reduces_done"`
+	Counters   mr.Counters `json:"counters"` // summed over committed attempts only
+	Outputs    []string    `json:"outputs,omitempty"`
+	Submitted  int64       `json:"submitted"`       // Unix nanoseconds
+	Ended      int64       `json:"ended,omitempty"` // Unix nanoseconds
+}
+
+// jobRecord is a job's entry in the jobs bucket: its spec and how it ended.
+type jobRecord struct {
+	Spec      mr.JobSpec `json:"spec"`
+	State     JobState   `json:"state"`
+	Error     string     `json:"error,omitempty"`
+	Submitted int64      `json:"submitted"`
+	Ended     int64      `json:"ended,omitempty"`
+}
+
+// SubmitArgs are Master.Submit's arguments.
+type SubmitArgs struct {
+	Spec mr.JobSpec `json:"spec"`
+}
+
+// SubmitReply is Master.Submit's reply.
+type SubmitReply struct {
+	ID string `json:"id"`
+}
+
+// JobArgs name a job, for Master.Status and Master.Cancel.
+type JobArgs struct {
+	ID string `json:"id"`
+}
