@@ -44,7 +44,7 @@ func (s *JobSpec) Validate(reg *Registry) error {
 		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case !validToken(s.ID):
+	case s.ID != "" && !validToken(s.ID): // empty: the master names it
 		return bad("job ID %q: want letters, digits, '-' and '_'", s.ID)
 	case s.R < 1:
 		return bad("R is %d: a job needs at least one reduce task", s.R)

@@ -1,5 +1,6 @@
 // Command drover is Drover's command-line client.
 //
+//	drover run --app wordcount -o DIR FILE...   (a whole job in this process)
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
 //	drover time [--samples 8] [--timeout 5s] [--nats URL]
 package main
@@ -24,6 +25,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"run", "run a MapReduce job in this process: broker, master and workers", runRun},
 	{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
 	{"time", "measure this machine's clock offset from the Time service (Cristian's algorithm)", runTime},
 }

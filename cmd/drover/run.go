@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/internal/local"
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("run", stderr, "--app APP -o DIR [flags] FILE...")
+	appName := fs.String("app", "", "the app to run: "+fmt.Sprint(builtinApps().Names()))
+	var appArgs stringList
+	fs.Var(&appArgs, "arg", "an argument of the app (repeat for more)")
+	out := fs.String("o", "", "directory to write the output files into")
+	r := fs.Int("r", 3, "reduce tasks, and output files")
+	workers := fs.Int("workers", 2, "workers to run")
+	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *appName == "":
+		return usagef("--app is required")
+	case *out == "":
+		return usagef("-o DIR is required")
+	case len(files) == 0:
+		return usagef("no input files")
+	case *r < 1:
+		return usagef("-r %d: a job needs at least one reduce task", *r)
+	case *workers < 1:
+		return usagef("--workers %d: need at least one", *workers)
+	}
+	reg := builtinApps()
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize}
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return err
+		}
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory", f)
+		}
+		abs, _ := filepath.Abs(f)
+		// Local workers share this file system: they read the files in place.
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: filepath.Base(f), Path: abs, Size: st.Size()})
+	}
+	if err := spec.Validate(reg); err != nil {
+		return usagef("%v", err)
+	}
+
+	start := time.Now()
+	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg})
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	client, err := rpcq.NewClient(cluster.NC, rpcq.ClientConfig{})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	var reply master.SubmitReply
+	if err := client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
+		return err
+	}
+	st, err := follow(ctx, client, reply.ID, stderr)
+	if err != nil {
+		return err
+	}
+	if st.State != master.JobDone {
+		return fmt.Errorf("job %s %s: %s", st.ID, st.State, st.Error)
+	}
+	if err := writeOutputs(ctx, cluster.Store, st, *out); err != nil {
+		return err
+	}
+	c := st.Counters
+	fmt.Fprintf(stdout, "job %s done in %v: %d map and %d reduce tasks, %d files in %s\n",
+		st.ID, time.Since(start).Round(time.Millisecond), st.Maps, st.Reduces, len(st.Outputs), *out)
+	fmt.Fprintf(stdout, "counters: input records %d, input bytes %d, output records %d, combine in %d, combine out %d\n",
+		c.InputRecords, c.InputBytes, c.OutputRecords, c.CombineIn, c.CombineOut)
+	return nil
+}
+
+// builtinApps is the registry of the apps drover knows.
+func builtinApps() *mr.Registry {
+	var reg mr.Registry
+	apps.Register(&reg)
+	return &reg
+}
+
+// follow polls the job's status until it ends, showing progress on w: a
+// bar redrawn in place on a terminal, a line per change otherwise.
+func follow(ctx context.Context, client *rpcq.Client, id string, w io.Writer) (master.JobStatus, error) {
+	tty := isTerminal(w)
+	last := ""
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var st master.JobStatus
+		if err := client.Call(ctx, "Master.Status", master.JobArgs{ID: id}, &st); err != nil {
+			return st, err
+		}
+		line := progressLine(st)
+		switch {
+		case tty:
+			fmt.Fprintf(w, "\r%s", line)
+		case line != last:
+			fmt.Fprintln(w, line)
+		}
+		last = line
+		if st.State.Ended() {
+			if tty {
+				fmt.Fprintln(w)
+			}
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func progressLine(st master.JobStatus) string {
+	total := st.Maps + st.Reduces
+	done := st.MapsDone + st.ReduceDone
+	const width = 30
+	filled := width * done / max(total, 1)
+	bar := ""
+	for i := range width {
+		if i < filled {
+			bar += "#"
+		} else {
+			bar += "."
+		}
+	}
+	return fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, st.State)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// writeOutputs writes each partition's output to dir/part-NNNNN, each
+// through a temporary file renamed into place: a file is whole or absent.
+func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for r, name := range st.Outputs {
+		data, err := store.Data.GetBytes(ctx, name)
+		if err != nil {
+			return fmt.Errorf("read output %d: %w", r, err)
+		}
+		path := filepath.Join(dir, mr.OutputFile(r))
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+func TestRunWordCount(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/data/*.txt")
+	if len(files) == 0 {
+		t.Fatal("examples/data has no texts")
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append([]string{"run", "--app", "wordcount", "-o", out, "-r", "2"}, files...)
+	if code := exitCode(run(ctx, args, &stdout, &stderr), &stderr); code != 0 {
+		t.Fatalf("drover run exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "done in") || !strings.Contains(stdout.String(), "counters:") {
+		t.Errorf("stdout %q lacks the summary", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "reduce 2/2") {
+		t.Errorf("progress %q never shows the reduces done", stderr.String())
+	}
+	var inputs []mr.NamedInput
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(f), Data: data})
+	}
+	app, _ := builtinApps().New("wordcount", nil)
+	want, err := mr.Sequential(ctx, app, inputs, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range want {
+		got, err := os.ReadFile(filepath.Join(out, mr.OutputFile(r)))
+		if err != nil || !bytes.Equal(got, want[r]) {
+			t.Errorf("%s: %d bytes (%v), want %d identical to the sequential count", mr.OutputFile(r), len(got), err, len(want[r]))
+		}
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(file, []byte("x\n"), 0o644)
+	tests := []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"run", "-o", t.TempDir(), file}, 2, "--app is required"},
+		{[]string{"run", "--app", "wordcount", file}, 2, "-o DIR is required"},
+		{[]string{"run", "--app", "wordcount", "-o", t.TempDir()}, 2, "no input files"},
+		{[]string{"run", "--app", "nope", "-o", t.TempDir(), file}, 2, `unknown app "nope"`},
+		{[]string{"run", "--app", "wordcount", "-r", "0", "-o", t.TempDir(), file}, 2, "at least one reduce"},
+		{[]string{"run", "--app", "grep", "-o", t.TempDir(), file}, 2, "one argument"},
+		{[]string{"run", "--app", "wordcount", "-o", t.TempDir(), file + ".missing"}, 1, "no such file"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := exitCode(run(context.Background(), tt.args, &stdout, &stderr), &stderr)
+		if code != tt.wantCode || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("drover %q: exit %d, stderr %q; want %d and %q", tt.args, code, stderr.String(), tt.wantCode, tt.want)
+		}
+		if n := strings.Count(strings.TrimSpace(stderr.String()), "\n"); n != 0 {
+			t.Errorf("drover %q: %d lines of error, want one", tt.args, n+1)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+// Command master runs Drover's MapReduce master on a NATS server with
+// JetStream until SIGINT or SIGTERM: it serves the Master rpcq service
+// (Submit, Status, List, Cancel) and the time service.
+//
+//	master [--nats URL] [--replicas 1] [--lease 30s]
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+)
+
+func main() { cli.Main("master", run, "master: ") }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn cli.NATSFlags
+		logs cli.LogFlags
+	)
+	conn.Register(fs)
+	logs.Register(fs)
+	replicas := fs.Int("replicas", 1, "replicas of every stream and bucket: 1 on one server, 3 on a cluster")
+	lease := fs.Duration("lease", mr.DefaultLease, "how long a silent worker keeps a task")
+	if _, err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	log, err := logs.Logger(stderr)
+	if err != nil {
+		return err
+	}
+	var reg mr.Registry
+	if err := apps.Register(&reg); err != nil {
+		return err
+	}
+	nc, err := conn.Connect("drover master")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Replicas: *replicas, Lease: *lease})
+	if err != nil {
+		return err
+	}
+	m, err := master.New(nc, store, master.Config{Apps: &reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}

@@ -1,0 +1,90 @@
+// Command worker runs Drover MapReduce tasks pulled from a NATS server
+// until SIGINT or SIGTERM, judging deadlines by the master's clock.
+//
+//	worker [--nats URL] [--slots 1] [--id NAME]
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+	"github.com/drover-dev/drover/timesvc"
+	"github.com/drover-dev/drover/worker"
+)
+
+func main() { cli.Main("worker", run, "worker: ") }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conn cli.NATSFlags
+		logs cli.LogFlags
+	)
+	conn.Register(fs)
+	logs.Register(fs)
+	slots := fs.Int("slots", worker.DefaultSlots, "tasks to run at once")
+	id := fs.String("id", "", "the worker's name (default host-pid-random)")
+	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
+	if _, err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	log, err := logs.Logger(stderr)
+	if err != nil {
+		return err
+	}
+	var reg mr.Registry
+	if err := apps.Register(&reg); err != nil {
+		return err
+	}
+	nc, err := conn.Connect("drover worker")
+	if err != nil {
+		return err
+	}
+	defer nc.Drain()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: *lease})
+	if err != nil {
+		return err
+	}
+
+	// Deadlines are the master's: keep its time.
+	client, err := rpcq.NewClient(nc, rpcq.ClientConfig{})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	clock, err := timesvc.NewClock(client, timesvc.ClockConfig{Logger: log})
+	if err != nil {
+		return err
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := clock.Sync(syncCtx); err != nil {
+		log.Warn("worker: no master clock yet; using the local one until it answers", "error", err)
+	}
+	cancel()
+	clockDone := make(chan struct{})
+	go func() {
+		clock.Run(ctx)
+		close(clockDone)
+	}()
+	defer func() { <-clockDone }() // the clock stops using the client before it closes
+
+	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: &reg, Clock: clock.Now, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("worker ready", "id", w.ID(), "slots", *slots)
+	return w.Run(ctx)
+}

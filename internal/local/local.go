@@ -1,0 +1,108 @@
+// Package local runs a whole Drover deployment in one process: an
+// embedded broker with its store in a temporary directory, a master and
+// workers. It is `drover run`'s engine, and what tests and benchmarks use
+// for a real job without separate processes.
+package local
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker"
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/worker"
+)
+
+// Config describes a local deployment.
+type Config struct {
+	Workers int          // worker processes' worth of workers (default 2)
+	Slots   int          // slots per worker (default 1)
+	Apps    *mr.Registry // required
+	Logger  *slog.Logger // default: discard
+}
+
+// Cluster is a running local deployment. Close it.
+type Cluster struct {
+	Broker *broker.Broker
+	NC     *nats.Conn
+	Store  *mr.Store
+	Master *master.Master
+
+	dir    string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Start runs a broker, a master and cfg.Workers workers.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	dir, err := os.MkdirTemp("", "drover-local-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir}
+	if c.Broker, err = broker.Start(ctx, broker.Config{Port: broker.RandomPort, StoreDir: dir, Logger: log}); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := c.start(ctx, cfg, log); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error {
+	var err error
+	if c.NC, err = c.Broker.Connect(); err != nil {
+		return err
+	}
+	js, err := jetstream.New(c.NC)
+	if err != nil {
+		return err
+	}
+	if c.Store, err = mr.Ensure(ctx, js, mr.StoreConfig{}); err != nil {
+		return err
+	}
+	if c.Master, err = master.New(c.NC, c.Store, master.Config{Apps: cfg.Apps, Logger: log}); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Go(func() {
+		if err := c.Master.Run(runCtx); err != nil {
+			log.Error("local: master", "error", err)
+		}
+	})
+	for i := range cmp.Or(cfg.Workers, 2) {
+		w, err := worker.New(c.Store, worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log})
+		if err != nil {
+			return err
+		}
+		c.wg.Go(func() { w.Run(runCtx) })
+	}
+	return nil
+}
+
+// Close stops the workers, the master and the broker, and removes the
+// store. It is idempotent.
+func (c *Cluster) Close() {
+	if c.cancel != nil {
+		c.cancel()
+		c.wg.Wait()
+		c.cancel = nil
+	}
+	if c.NC != nil {
+		c.NC.Close()
+	}
+	c.Broker.Close()
+	os.RemoveAll(c.dir)
+}
