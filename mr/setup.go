@@ -43,56 +43,93 @@ type Store struct {
 	Lease   time.Duration
 }
 
-// Ensure creates the streams, consumers, buckets and object store the
-// protocol needs, or opens them where they exist: masters and workers all
-// call it, in any order, as often as they start.
+// Ensure opens the streams, consumer, buckets and object store of the
+// protocol, creating with cfg those that are missing: masters, workers and
+// clients all call it, in any order, as often as they start. What exists
+// is used as it is: replication and the lease are fixed when a resource is
+// made (by whoever comes first; make the master come first on a cluster),
+// so that a worker with other defaults cannot change them under a running
+// deployment.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Store, error) {
 	replicas := cmp.Or(cfg.Replicas, 1)
-	s := &Store{JS: js, Lease: cmp.Or(cfg.Lease, DefaultLease)}
+	s := &Store{JS: js}
 	var err error
-	if s.Tasks, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamTasks,
-		Description: "Drover task work queue",
-		Subjects:    []string{TaskSubjects()},
-		Retention:   jetstream.WorkQueuePolicy,
-		Storage:     cfg.Storage,
-		Replicas:    replicas,
-	}); err != nil {
-		return nil, fmt.Errorf("mr: stream %s: %w", StreamTasks, err)
+	if s.Tasks, err = openOrCreate(ctx, StreamTasks,
+		func() (jetstream.Stream, error) { return js.Stream(ctx, StreamTasks) },
+		func() (jetstream.Stream, error) {
+			return js.CreateStream(ctx, jetstream.StreamConfig{
+				Name:        StreamTasks,
+				Description: "Drover task work queue",
+				Subjects:    []string{TaskSubjects()},
+				Retention:   jetstream.WorkQueuePolicy,
+				Storage:     cfg.Storage,
+				Replicas:    replicas,
+			})
+		}); err != nil {
+		return nil, err
 	}
-	if s.Workers, err = s.Tasks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       ConsumerWorkers,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       s.Lease,
-		MaxAckPending: -1,
-	}); err != nil {
-		return nil, fmt.Errorf("mr: consumer %s: %w", ConsumerWorkers, err)
+	if s.Workers, err = openOrCreate(ctx, ConsumerWorkers,
+		func() (jetstream.Consumer, error) { return s.Tasks.Consumer(ctx, ConsumerWorkers) },
+		func() (jetstream.Consumer, error) {
+			return s.Tasks.CreateConsumer(ctx, jetstream.ConsumerConfig{
+				Durable:       ConsumerWorkers,
+				AckPolicy:     jetstream.AckExplicitPolicy,
+				DeliverPolicy: jetstream.DeliverAllPolicy,
+				AckWait:       cmp.Or(cfg.Lease, DefaultLease),
+				MaxAckPending: -1,
+			})
+		}); err != nil {
+		return nil, err
 	}
-	if s.Events, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        StreamEvents,
-		Description: "Drover task events",
-		Subjects:    []string{EventSubjects()},
-		MaxAge:      DefaultEventsMaxAge,
-		Storage:     cfg.Storage,
-		Replicas:    replicas,
-	}); err != nil {
-		return nil, fmt.Errorf("mr: stream %s: %w", StreamEvents, err)
+	s.Lease = s.Workers.CachedInfo().Config.AckWait
+	if s.Events, err = openOrCreate(ctx, StreamEvents,
+		func() (jetstream.Stream, error) { return js.Stream(ctx, StreamEvents) },
+		func() (jetstream.Stream, error) {
+			return js.CreateStream(ctx, jetstream.StreamConfig{
+				Name:        StreamEvents,
+				Description: "Drover task events",
+				Subjects:    []string{EventSubjects()},
+				MaxAge:      DefaultEventsMaxAge,
+				Storage:     cfg.Storage,
+				Replicas:    replicas,
+			})
+		}); err != nil {
+		return nil, err
 	}
 	for _, b := range []struct {
 		kv   *jetstream.KeyValue
 		name string
 	}{{&s.Jobs, BucketJobs}, {&s.Commits, BucketCommits}, {&s.Lineage, BucketLineage}} {
-		if *b.kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: b.name, Storage: cfg.Storage, Replicas: replicas,
-		}); err != nil {
-			return nil, fmt.Errorf("mr: bucket %s: %w", b.name, err)
+		if *b.kv, err = openOrCreate(ctx, b.name,
+			func() (jetstream.KeyValue, error) { return js.KeyValue(ctx, b.name) },
+			func() (jetstream.KeyValue, error) {
+				return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: cfg.Storage, Replicas: replicas})
+			}); err != nil {
+			return nil, err
 		}
 	}
-	if s.Data, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: ObjectStoreData, Storage: cfg.Storage, Replicas: replicas,
-	}); err != nil {
-		return nil, fmt.Errorf("mr: object store %s: %w", ObjectStoreData, err)
+	if s.Data, err = openOrCreate(ctx, ObjectStoreData,
+		func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, ObjectStoreData) },
+		func() (jetstream.ObjectStore, error) {
+			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ObjectStoreData, Storage: cfg.Storage, Replicas: replicas})
+		}); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// openOrCreate opens a resource, or creates it if it is missing; if
+// another process created it meanwhile, it opens that one.
+func openOrCreate[T any](ctx context.Context, name string, open, create func() (T, error)) (T, error) {
+	v, err := open()
+	if err == nil {
+		return v, nil
+	}
+	if v, err = create(); err == nil {
+		return v, nil
+	}
+	if v, oerr := open(); oerr == nil {
+		return v, nil
+	}
+	return v, fmt.Errorf("mr: %s: %w", name, err)
 }
