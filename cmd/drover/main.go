@@ -1,6 +1,8 @@
 // Command drover is Drover's command-line client.
 //
 //	drover run --app wordcount -o DIR FILE...   (a whole job in this process)
+//	drover submit --app wordcount [--wait] FILE...
+//	drover status JOB | drover jobs | drover get JOB -o DIR | drover cancel JOB
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
 //	drover time [--samples 8] [--timeout 5s] [--nats URL]
 package main
@@ -26,6 +28,11 @@ type command struct {
 
 var commands = []command{
 	{"run", "run a MapReduce job in this process: broker, master and workers", runRun},
+	{"submit", "submit a MapReduce job to a running master; prints its ID", runSubmit},
+	{"status", "show a job's state, progress and counters", runStatus},
+	{"jobs", "list the jobs", runJobs},
+	{"get", "write a finished job's output files into a directory", runGet},
+	{"cancel", "cancel a job", runCancel},
 	{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
 	{"time", "measure this machine's clock offset from the Time service (Cristian's algorithm)", runTime},
 }

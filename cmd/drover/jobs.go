@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+// session is a connection to a running deployment.
+type session struct {
+	nc     *nats.Conn
+	store  *mr.Store
+	client *rpcq.Client
+}
+
+func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
+	nc, err := conn.Connect("drover")
+	if err != nil {
+		return nil, err
+	}
+	s := &session{nc: nc}
+	js, err := jetstream.New(nc)
+	if err == nil {
+		s.store, err = mr.Ensure(ctx, js, mr.StoreConfig{})
+	}
+	if err == nil {
+		s.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{})
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	s.client.Close()
+	s.nc.Close()
+}
+
+func (s *session) status(ctx context.Context, id string) (master.JobStatus, error) {
+	var st master.JobStatus
+	err := s.client.Call(ctx, "Master.Status", master.JobArgs{ID: id}, &st)
+	return st, err
+}
+
+func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("submit", stderr, "--app APP [flags] FILE...")
+	var conn cli.NATSFlags
+	conn.Register(fs)
+	appName := fs.String("app", "", "the app to run: "+fmt.Sprint(builtinApps().Names()))
+	var appArgs stringList
+	fs.Var(&appArgs, "arg", "an argument of the app (repeat for more)")
+	r := fs.Int("r", 3, "reduce tasks, and output files")
+	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
+	shared := fs.Bool("shared", false, "do not upload: every worker reads the files at these paths")
+	wait := fs.Bool("wait", false, "show progress and wait for the job to end")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *appName == "" || len(files) == 0 {
+		return usagef("submit takes --app and at least one file")
+	}
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize}
+	s, err := connect(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return err
+		}
+		if *shared {
+			abs, _ := filepath.Abs(f)
+			spec.Inputs = append(spec.Inputs, mr.Input{Name: filepath.Base(f), Path: abs, Size: st.Size()})
+			continue
+		}
+		inputs, err := mr.Upload(ctx, s.store, f, *splitSize)
+		if err != nil {
+			return err
+		}
+		spec.Inputs = append(spec.Inputs, inputs...)
+	}
+	var reply master.SubmitReply
+	if err := s.client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply, rpcq.WithMode(rpcq.AtMostOnce)); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, reply.ID)
+	if !*wait {
+		return nil
+	}
+	st, err := follow(ctx, s.client, reply.ID, stderr)
+	if err != nil {
+		return err
+	}
+	if st.State != master.JobDone {
+		return fmt.Errorf("job %s %s: %s", st.ID, st.State, st.Error)
+	}
+	return nil
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("status", stderr, "JOB [flags]")
+	var conn cli.NATSFlags
+	conn.Register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("status takes one job ID")
+	}
+	s, err := connect(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	st, err := s.status(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "job\t%s\napp\t%s\nstate\t%s\n", st.ID, st.App, st.State)
+	fmt.Fprintf(w, "maps\t%d/%d\nreduces\t%d/%d\n", st.MapsDone, st.Maps, st.ReduceDone, st.Reduces)
+	c := st.Counters
+	fmt.Fprintf(w, "counters\tinput records %d, input bytes %d, output records %d, combine in %d, combine out %d\n",
+		c.InputRecords, c.InputBytes, c.OutputRecords, c.CombineIn, c.CombineOut)
+	fmt.Fprintf(w, "submitted\t%s\n", time.Unix(0, st.Submitted).Format(time.RFC3339))
+	if st.Ended != 0 {
+		fmt.Fprintf(w, "took\t%v\n", time.Duration(st.Ended-st.Submitted).Round(time.Millisecond))
+	}
+	if st.Error != "" {
+		fmt.Fprintf(w, "error\t%s\n", st.Error)
+	}
+	return w.Flush()
+}
+
+func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("jobs", stderr, "[flags]")
+	var conn cli.NATSFlags
+	conn.Register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("jobs takes no arguments")
+	}
+	s, err := connect(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var list []master.JobStatus
+	if err := s.client.Call(ctx, "Master.List", struct{}{}, &list); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JOB\tAPP\tSTATE\tMAPS\tREDUCES\tSUBMITTED")
+	for _, st := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.ID, st.App, st.State, st.MapsDone, st.Maps,
+			st.ReduceDone, st.Reduces, time.Unix(0, st.Submitted).Format(time.DateTime))
+	}
+	return w.Flush()
+}
+
+func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("get", stderr, "JOB -o DIR [flags]")
+	var conn cli.NATSFlags
+	conn.Register(fs)
+	out := fs.String("o", "", "directory to write the output files into")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		return usagef("get takes one job ID and -o DIR")
+	}
+	s, err := connect(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	st, err := s.status(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if st.State != master.JobDone {
+		return fmt.Errorf("job %s is %s, not done%s", st.ID, st.State, suffix(": ", st.Error))
+	}
+	if err := writeOutputs(ctx, s.store, st, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d files in %s\n", len(st.Outputs), *out)
+	return nil
+}
+
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet("cancel", stderr, "JOB [flags]")
+	var conn cli.NATSFlags
+	conn.Register(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("cancel takes one job ID")
+	}
+	s, err := connect(ctx, &conn)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return s.client.Call(ctx, "Master.Cancel", master.JobArgs{ID: pos[0]}, nil)
+}
+
+func suffix(sep, s string) string {
+	if s == "" {
+		return ""
+	}
+	return sep + s
+}

@@ -1,0 +1,69 @@
+package mr_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/mr"
+)
+
+func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
+	b := brokertest.Start(t)
+	js, _ := jetstream.New(b.Connect())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	store, err := mr.Ensure(ctx, js, mr.StoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("a line of text\n", 100) + "last line without newline"
+	path := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(path, []byte(text), 0o644)
+
+	inputs, err := mr.Upload(ctx, store, path, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joined []byte
+	for i, in := range inputs {
+		data, err := store.Data.GetBytes(ctx, in.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Name != "in.txt" || int64(len(data)) != in.Size {
+			t.Errorf("input %d = %+v for %d bytes", i, in, len(data))
+		}
+		if i < len(inputs)-1 && !bytes.HasSuffix(data, []byte("\n")) {
+			t.Errorf("input %d does not end at a line's end", i)
+		}
+		joined = append(joined, data...)
+	}
+	if string(joined) != text {
+		t.Fatal("the uploaded pieces do not make the file")
+	}
+
+	// The same bytes again: nothing new is stored.
+	before, _ := store.Data.Status(ctx)
+	again, err := mr.Upload(ctx, store, path, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := store.Data.Status(ctx)
+	if len(again) != len(inputs) || after.Size() != before.Size() {
+		t.Errorf("re-upload stored %d more bytes", after.Size()-before.Size())
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	if in, err := mr.Upload(ctx, store, empty, 100); err != nil || len(in) != 1 || in[0].Size != 0 {
+		t.Errorf("Upload(empty) = %+v, %v; want one empty input", in, err)
+	}
+}
