@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
-	build := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "../cmd/broker", "../cmd/kvserver")
+	build := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "../cmd/broker", "../cmd/kvserver", "../cmd/master", "../cmd/worker", "../cmd/drover")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "integration: build binaries:", err)

@@ -1,0 +1,224 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+const lease = "2s"
+
+// deployment is a broker, a master and workers, each a process.
+type deployment struct {
+	t       *testing.T
+	url     string
+	workers []*process
+	nc      *nats.Conn
+	client  *rpcq.Client
+}
+
+func deploy(t *testing.T, workers int) *deployment {
+	t.Helper()
+	d := &deployment{t: t, url: startBroker(t)}
+	start(t, "master", "--nats", d.url, "--lease", lease, "--log-level", "warn")
+	for i := range workers {
+		d.workers = append(d.workers, d.startWorker(i))
+	}
+	nc, err := nats.Connect(d.url, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	d.nc = nc
+	if d.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.client.Close() })
+	return d
+}
+
+func (d *deployment) startWorker(i int) *process {
+	return start(d.t, "worker", "--nats", d.url, "--lease", lease, "--slots", "1", "--id", fmt.Sprint("w", i), "--log-level", "warn")
+}
+
+// books are the Gutenberg texts, as files and as inputs of mr.Sequential.
+func books(t *testing.T) ([]string, []mr.NamedInput) {
+	t.Helper()
+	paths, _ := filepath.Glob("../../shared/data/gutenberg/*.txt")
+	if len(paths) == 0 {
+		t.Skip("../../shared/data/gutenberg is absent")
+	}
+	var inputs []mr.NamedInput
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
+	}
+	return paths, inputs
+}
+
+// submit runs `drover submit` and returns the job ID.
+func (d *deployment) submit(files []string, args ...string) string {
+	d.t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "drover"), append(append([]string{"submit", "--nats", d.url}, args...), files...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		d.t.Fatalf("drover submit: %v: %s", err, exitStderr(err))
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func exitStderr(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+func (d *deployment) status(id string) master.JobStatus {
+	d.t.Helper()
+	var st master.JobStatus
+	if err := d.client.Call(timeout(d.t, 30*time.Second), "Master.Status", master.JobArgs{ID: id}, &st); err != nil {
+		d.t.Fatal(err)
+	}
+	return st
+}
+
+// wait waits for the job to end and checks that, when the master says
+// done, every output is committed and readable.
+func (d *deployment) wait(id string, during func(master.JobStatus)) master.JobStatus {
+	d.t.Helper()
+	var st master.JobStatus
+	brokertest.WaitFor(d.t, 3*time.Minute, func() bool {
+		st = d.status(id)
+		if during != nil && !st.State.Ended() {
+			during(st)
+		}
+		return st.State.Ended()
+	}, "job %s to end", id)
+	if st.State != master.JobDone {
+		d.t.Fatalf("job %s ended %s: %s", id, st.State, st.Error)
+	}
+	return st
+}
+
+// checkOutput fetches the outputs with `drover get` and compares them with
+// the sequential run.
+func (d *deployment) checkOutput(id, app string, inputs []mr.NamedInput, r int) {
+	d.t.Helper()
+	dir := d.t.TempDir()
+	if out, err := exec.Command(filepath.Join(bin, "drover"), "get", id, "-o", dir, "--nats", d.url).CombinedOutput(); err != nil {
+		d.t.Fatalf("drover get: %v: %s", err, out)
+	}
+	var reg mr.Registry
+	apps.Register(&reg)
+	a, _ := reg.New(app, nil)
+	want, err := mr.Sequential(timeout(d.t, time.Minute), a, inputs, r)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for p := range want {
+		got, err := os.ReadFile(filepath.Join(dir, mr.OutputFile(p)))
+		if err != nil || !bytes.Equal(got, want[p]) {
+			d.t.Errorf("%s: %d bytes (%v), want %d identical to the sequential run", mr.OutputFile(p), len(got), err, len(want[p]))
+		}
+	}
+}
+
+// events returns the job's events of kind, in order.
+func (d *deployment) events(job string, kind mr.EventKind) []mr.Event {
+	d.t.Helper()
+	js, _ := jetstream.New(d.nc)
+	ctx := timeout(d.t, 30*time.Second)
+	cons, err := js.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject(job, kind)}})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var evs []mr.Event
+	for range info.NumPending {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		var ev mr.Event
+		json.Unmarshal(msg.Data(), &ev)
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// TestJobWithoutFailures: three worker processes, no faults. The output is
+// byte-identical to the sequential run, every map task runs exactly once,
+// and map and reduce tasks run on several workers.
+func TestJobWithoutFailures(t *testing.T) {
+	files, inputs := books(t)
+	d := deploy(t, 3)
+	id := d.submit(files, "--app", "wordcount", "-r", "4", "--split-size", "65536")
+	st := d.wait(id, nil)
+	d.checkOutput(id, "wordcount", inputs, 4)
+
+	started := map[string]int{}
+	workers := map[mr.Phase]map[string]bool{mr.PhaseMap: {}, mr.PhaseReduce: {}}
+	for _, ev := range d.events(id, mr.EventStarted) {
+		started[fmt.Sprintf("%s/%d", ev.Phase, ev.Index)]++
+		workers[ev.Phase][ev.Worker] = true
+	}
+	for n := range st.Maps {
+		if c := started[fmt.Sprintf("map/%d", n)]; c != 1 {
+			t.Errorf("map %d started %d times, want exactly once", n, c)
+		}
+	}
+	if len(workers[mr.PhaseMap]) < 2 {
+		t.Errorf("%d map tasks ran on %d workers, want several in parallel", st.Maps, len(workers[mr.PhaseMap]))
+	}
+	if len(workers[mr.PhaseReduce]) < 2 {
+		t.Errorf("4 reduce tasks ran on %d workers, want several in parallel", len(workers[mr.PhaseReduce]))
+	}
+}
+
+// TestWorkersKilledMidJob: workers are killed with SIGKILL at random
+// moments during a job and restarted; the output is still byte-identical.
+func TestWorkersKilledMidJob(t *testing.T) {
+	files, inputs := books(t)
+	d := deploy(t, 3)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "32768")
+	kills, lastDone := 0, -1
+	d.wait(id, func(st master.JobStatus) {
+		done := st.MapsDone + st.ReduceDone
+		if kills < 4 && done > lastDone && rng.IntN(3) == 0 {
+			i := rng.IntN(len(d.workers))
+			d.workers[i].kill()
+			d.workers[i] = d.startWorker(i)
+			kills++
+			lastDone = done
+		}
+	})
+	d.checkOutput(id, "wordcount", inputs, 3)
+	if kills == 0 {
+		t.Log("the job ended before any worker was killed")
+	}
+	t.Logf("%d workers killed", kills)
+}
