@@ -3,6 +3,7 @@ package mr
 import (
 	"context"
 	"hash/fnv"
+	"io"
 	"iter"
 )
 
@@ -51,4 +52,42 @@ func Partition(app App, key string, r int) int {
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(r))
+}
+
+// TaskInfo describes the task an app runs in, for apps that tell their
+// commands (see package apps' streaming).
+type TaskInfo struct {
+	Job       string
+	Phase     Phase
+	Index     int
+	Attempt   int
+	Worker    string
+	Input     string // a map task's input name
+	Partition int    // a reduce task's partition
+}
+
+type taskInfoKey struct{}
+
+// WithTaskInfo returns ctx carrying info.
+func WithTaskInfo(ctx context.Context, info TaskInfo) context.Context {
+	return context.WithValue(ctx, taskInfoKey{}, info)
+}
+
+// TaskInfoFrom returns the TaskInfo ctx carries, if any.
+func TaskInfoFrom(ctx context.Context) (TaskInfo, bool) {
+	info, ok := ctx.Value(taskInfoKey{}).(TaskInfo)
+	return info, ok
+}
+
+// SplitMapper is an App that maps a whole split at once, as a program fed
+// every record on its standard input does; RunMap prefers it to Map.
+type SplitMapper interface {
+	MapSplit(ctx context.Context, recs iter.Seq2[Record, error], emit Emit) error
+}
+
+// PartitionReducer is an App that reduces a whole partition at once: it
+// reads every pair in key order and writes its own output lines to w.
+// RunReduce prefers it to Reduce.
+type PartitionReducer interface {
+	ReducePartition(ctx context.Context, pairs iter.Seq2[string, string], w io.Writer) error
 }

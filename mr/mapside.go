@@ -56,21 +56,40 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 		part[key] = values
 		return nil
 	}
-	for rec, err := range recs {
-		if err != nil {
+	// Count every record, and stop at the first read error.
+	var readErr error
+	counted := func(yield func(Record, error) bool) {
+		for rec, err := range recs {
+			if err != nil {
+				readErr = err
+				return
+			}
+			c.InputRecords++
+			c.InputBytes += int64(len(rec.Text)) + 1
+			if !yield(rec, nil) {
+				return
+			}
+			if progress != nil {
+				progress(c)
+			}
+		}
+	}
+	if sm, ok := app.(SplitMapper); ok {
+		if err := safely(func() error { return sm.MapSplit(ctx, counted, emit) }); err != nil {
 			return nil, c, err
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, c, err
+	} else {
+		for rec := range counted {
+			if err := ctx.Err(); err != nil {
+				return nil, c, err
+			}
+			if err := safely(func() error { return app.Map(ctx, rec, emit) }); err != nil {
+				return nil, c, &RecordError{Input: rec.Input, Offset: rec.Offset, Err: err}
+			}
 		}
-		c.InputRecords++
-		c.InputBytes += int64(len(rec.Text)) + 1
-		if err := safely(func() error { return app.Map(ctx, rec, emit) }); err != nil {
-			return nil, c, &RecordError{Input: rec.Input, Offset: rec.Offset, Err: err}
-		}
-		if progress != nil {
-			progress(c)
-		}
+	}
+	if readErr != nil {
+		return nil, c, readErr
 	}
 	out := make([][]byte, r)
 	for i, part := range parts {

@@ -2,6 +2,7 @@ package mr
 
 import (
 	"bufio"
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -23,6 +24,9 @@ func RunReduce(ctx context.Context, app App, runs []io.Reader, w io.Writer, prog
 		}
 	}
 	out := bufio.NewWriterSize(w, 64<<10)
+	if pr, ok := app.(PartitionReducer); ok {
+		return reducePartition(ctx, pr, m, out, &c)
+	}
 	for m.Len() > 0 {
 		if err := ctx.Err(); err != nil {
 			return c, err
@@ -146,4 +150,42 @@ func (m *merger) values(key string, c *Counters) (iter.Seq[string], func() error
 		}
 	}
 	return seq, finish
+}
+
+// reducePartition hands every pair, in order, to a PartitionReducer.
+func reducePartition(ctx context.Context, pr PartitionReducer, m *merger, out *bufio.Writer, c *Counters) (Counters, error) {
+	var readErr error
+	pairs := func(yield func(string, string) bool) {
+		for m.Len() > 0 && readErr == nil {
+			key, value := m.heads[0].key, m.heads[0].value
+			c.InputRecords++
+			if readErr = m.advance(); readErr != nil {
+				return
+			}
+			if !yield(key, value) {
+				return
+			}
+		}
+	}
+	lines := &lineCounter{w: out}
+	err := safely(func() error { return pr.ReducePartition(ctx, pairs, lines) })
+	c.OutputRecords = lines.n
+	if err == nil {
+		err = readErr
+	}
+	if err == nil {
+		err = out.Flush()
+	}
+	return *c, err
+}
+
+// lineCounter counts the lines written through it.
+type lineCounter struct {
+	w io.Writer
+	n int64
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.n += int64(bytes.Count(p, []byte{'\n'}))
+	return l.w.Write(p)
 }

@@ -96,6 +96,11 @@ func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr
 	if err != nil {
 		return commit, err
 	}
+	info := mr.TaskInfo{Job: task.Job, Phase: task.Phase, Index: task.Index, Attempt: task.Attempt, Worker: w.cfg.ID, Partition: task.Index}
+	if task.Input != nil {
+		info.Input = task.Input.Name
+	}
+	ctx = mr.WithTaskInfo(ctx, info)
 	switch task.Phase {
 	case mr.PhaseMap:
 		err = w.runMap(ctx, app, task, &commit, done)

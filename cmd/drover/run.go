@@ -30,11 +30,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r := fs.Int("r", 3, "reduce tasks, and output files")
 	workers := fs.Int("workers", 2, "workers to run")
 	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
+	allowExec := fs.Bool("allow-exec", false, "let the streaming app run its commands")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	switch {
+	case *appName == "streaming" && !*allowExec:
+		return usagef("the streaming app runs commands: add --allow-exec")
 	case *appName == "":
 		return usagef("--app is required")
 	case *out == "":
@@ -46,7 +49,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case *workers < 1:
 		return usagef("--workers %d: need at least one", *workers)
 	}
-	reg := builtinApps()
+	reg := builtinApps(*allowExec)
 	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize}
 	for _, f := range files {
 		st, err := os.Stat(f)
@@ -98,10 +101,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// builtinApps is the registry of the apps drover knows.
-func builtinApps() *mr.Registry {
+// builtinApps is the registry of the apps drover knows; streaming's
+// commands run only if allowExec.
+func builtinApps(allowExec ...bool) *mr.Registry {
 	var reg mr.Registry
 	apps.Register(&reg)
+	apps.RegisterStreaming(&reg, len(allowExec) > 0 && allowExec[0])
 	return &reg
 }
 

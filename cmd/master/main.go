@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := apps.Register(&reg); err != nil {
 		return err
 	}
+	if err := apps.RegisterStreaming(&reg, false); err != nil { // to check specs; the master runs nothing
+		return err
+	}
 	nc, err := conn.Connect("drover master")
 	if err != nil {
 		return err

@@ -1,7 +1,10 @@
 // Command worker runs Drover MapReduce tasks pulled from a NATS server
 // until SIGINT or SIGTERM, judging deadlines by the master's clock.
 //
-//	worker [--nats URL] [--slots 1] [--id NAME]
+//	worker [--nats URL] [--slots 1] [--id NAME] [--allow-exec]
+//
+// Only a worker started with --allow-exec runs the commands of streaming
+// jobs; on any other, their tasks fail at once and say why.
 package main
 
 import (
@@ -34,6 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	slots := fs.Int("slots", worker.DefaultSlots, "tasks to run at once")
 	id := fs.String("id", "", "the worker's name (default host-pid-random)")
 	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
+	allowExec := fs.Bool("allow-exec", false, "run the commands of streaming jobs")
 	if _, err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var reg mr.Registry
 	if err := apps.Register(&reg); err != nil {
+		return err
+	}
+	if err := apps.RegisterStreaming(&reg, *allowExec); err != nil {
 		return err
 	}
 	nc, err := conn.Connect("drover worker")
