@@ -9,10 +9,12 @@ build:
 test:
 	$(GO) test -race ./...
 
-# Runs every benchmark next to its baselines and prints the table of ratios
-# kept in BENCHMARKS.md.
+# Runs every benchmark next to its baselines and prints the tables of
+# ratios kept in BENCHMARKS.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count $(BENCH_COUNT) ./rpcq/ | tee /dev/stderr | $(GO) run ./internal/benchtable
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./internal/local/ | tee /dev/stderr | $(GO) run ./internal/benchtable
+	$(GO) test -run '^$$' -bench SyncBound -benchtime 1000x ./timesvc/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./rpcq/

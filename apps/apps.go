@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/drover-dev/drover/mr"
 )
@@ -37,15 +38,37 @@ func noArgs(args []string) error {
 	return nil
 }
 
-// words yields the words of s: maximal runs of Unicode letters.
-func words(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+// eachWord calls f with each word of s, a maximal run of Unicode letters,
+// in order, stopping at f's first error. It allocates nothing: the words
+// are substrings of s.
+func eachWord(s string, f func(string) error) error {
+	start := -1
+	for i, r := range s {
+		letter := r < utf8.RuneSelf && ('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') || r >= utf8.RuneSelf && unicode.IsLetter(r)
+		switch {
+		case letter && start < 0:
+			start = i
+		case !letter && start >= 0:
+			if err := f(s[start:i]); err != nil {
+				return err
+			}
+			start = -1
+		}
+	}
+	if start >= 0 {
+		return f(s[start:])
+	}
+	return nil
 }
 
 // sum adds decimal counts.
 func sum(values iter.Seq[string]) (string, error) {
 	var n int64
 	for v := range values {
+		if v == "1" { // what every map emits
+			n++
+			continue
+		}
 		c, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return "", fmt.Errorf("count %q: %w", v, err)
@@ -63,12 +86,7 @@ func (WordCount) Name() string    { return "wordcount" }
 func (WordCount) Version() string { return "1" }
 
 func (WordCount) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
-	for _, w := range words(rec.Text) {
-		if err := emit(w, "1"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachWord(rec.Text, func(w string) error { return emit(w, "1") })
 }
 
 func (WordCount) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
@@ -89,12 +107,7 @@ func (Indexer) Name() string    { return "indexer" }
 func (Indexer) Version() string { return "1" }
 
 func (Indexer) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
-	for _, w := range words(rec.Text) {
-		if err := emit(w, rec.Input); err != nil {
-			return err
-		}
-	}
-	return nil
+	return eachWord(rec.Text, func(w string) error { return emit(w, rec.Input) })
 }
 
 // docSep separates documents inside a combined value; it cannot occur in a

@@ -29,7 +29,7 @@ func (c *Counters) Add(o Counters) {
 
 // combineEvery is how many values of one key a combining map holds before
 // it combines them, so that its memory follows its distinct keys.
-const combineEvery = 64
+const combineEvery = 256
 
 // RunMap runs app's Map over recs and returns r partitions of output, each
 // sorted by key and, when the app is a Combiner, combined: one value per
@@ -37,23 +37,25 @@ const combineEvery = 64
 // not nil, is called after each record with the counters so far.
 func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, progress func(Counters)) ([][]byte, Counters, error) {
 	var c Counters
-	parts := make([]map[string][]string, r)
-	for i := range parts {
-		parts[i] = map[string][]string{}
-	}
+	// One map over every partition: a key is looked up once per emit, and
+	// its partition computed once per split.
+	keys := map[string]*pending{}
 	combiner, _ := app.(Combiner)
 	emit := func(key, value string) error {
 		c.OutputRecords++
-		part := parts[Partition(app, key, r)]
-		values := append(part[key], value)
-		if combiner != nil && len(values) >= combineEvery {
-			combined, err := combine(ctx, combiner, key, values, &c)
+		p := keys[key]
+		if p == nil {
+			p = &pending{part: Partition(app, key, r)}
+			keys[key] = p
+		}
+		p.values = append(p.values, value)
+		if combiner != nil && len(p.values) >= combineEvery {
+			combined, err := combine(ctx, combiner, key, p.values, &c)
 			if err != nil {
 				return err
 			}
-			values = append(values[:0], combined)
+			p.values = append(p.values[:0], combined)
 		}
-		part[key] = values
 		return nil
 	}
 	// Count every record, and stop at the first read error.
@@ -92,24 +94,27 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 		return nil, c, readErr
 	}
 	out := make([][]byte, r)
-	for i, part := range parts {
-		var b []byte
-		for _, key := range slices.Sorted(maps.Keys(part)) {
-			values := part[key]
-			if combiner != nil && len(values) > 1 {
-				combined, err := combine(ctx, combiner, key, values, &c)
-				if err != nil {
-					return nil, c, err
-				}
-				values = []string{combined}
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
+		p := keys[key]
+		values := p.values
+		if combiner != nil && len(values) > 1 {
+			combined, err := combine(ctx, combiner, key, values, &c)
+			if err != nil {
+				return nil, c, err
 			}
-			for _, v := range values {
-				b = appendPair(b, key, v)
-			}
+			values = []string{combined}
 		}
-		out[i] = b
+		for _, v := range values {
+			out[p.part] = appendPair(out[p.part], key, v)
+		}
 	}
 	return out, c, nil
+}
+
+// pending is a key's values not yet written, and its partition.
+type pending struct {
+	part   int
+	values []string
 }
 
 func combine(ctx context.Context, combiner Combiner, key string, values []string, c *Counters) (string, error) {

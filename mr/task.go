@@ -31,7 +31,7 @@ type Commit struct {
 	Index    int      `json:"index"`
 	Attempt  int      `json:"attempt"`
 	Worker   string   `json:"worker"`
-	Outputs  []string `json:"outputs"` // objects: R partitions of a map, the one output of a reduce
+	Outputs  []string `json:"outputs"` // objects: R partitions of a map ("" for an empty one), the one output of a reduce
 	Counters Counters `json:"counters"`
 	At       int64    `json:"at"` // Unix nanoseconds, the worker's clock
 }

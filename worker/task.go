@@ -133,6 +133,10 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *m
 		return err
 	}
 	for r, part := range parts {
+		if len(part) == 0 {
+			commit.Outputs = append(commit.Outputs, "") // an empty partition needs no object
+			continue
+		}
 		name := mr.MapOutputObject(task.Job, task.Index, task.Attempt, r)
 		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
 		if _, err := w.store.Data.PutBytes(ctx, name, part); err != nil {
@@ -177,6 +181,9 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 		if err := json.Unmarshal(entry.Value(), &mc); err != nil || task.Index >= len(mc.Outputs) {
 			return fmt.Errorf("map %d's commit is unreadable: %v", m, err)
 		}
+		if mc.Outputs[task.Index] == "" {
+			continue // the map wrote nothing for this partition
+		}
 		obj, err := w.store.Data.Get(ctx, mc.Outputs[task.Index])
 		if err != nil {
 			return fmt.Errorf("map %d's output %s: %w", m, mc.Outputs[task.Index], err)
@@ -209,19 +216,23 @@ func (w *Worker) remove(names []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	for _, name := range names {
+		if name == "" {
+			continue
+		}
 		if err := w.store.Data.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			w.log.Warn("worker: remove output", "object", name, "error", err)
 		}
 	}
 }
 
-// event publishes ev about task.
+// event publishes ev about task without waiting for the stream's
+// acknowledgement: events inform the master, which does not depend on any
+// one of them (deadlines and commits carry the decisions). Events from one
+// worker keep their order.
 func (w *Worker) event(task mr.Task, ev mr.Event) {
 	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
 	data, _ := json.Marshal(ev)
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-	defer cancel()
-	if _, err := w.store.JS.Publish(ctx, mr.EventSubject(task.Job, ev.Kind), data); err != nil {
+	if _, err := w.store.JS.PublishAsync(mr.EventSubject(task.Job, ev.Kind), data); err != nil {
 		w.log.Warn("worker: event", "kind", ev.Kind, "error", err)
 	}
 }

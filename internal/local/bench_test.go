@@ -1,0 +1,171 @@
+package local_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/internal/local"
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+// corpus writes files of texts, repeated, totalling at least size bytes.
+func corpus(b *testing.B, size int64, files int) []string {
+	b.Helper()
+	texts, _ := filepath.Glob("../../../shared/data/gutenberg/*.txt")
+	if len(texts) == 0 {
+		texts, _ = filepath.Glob("../../examples/data/*.txt")
+	}
+	var books [][]byte
+	for _, t := range texts {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		books = append(books, data)
+	}
+	dir := b.TempDir()
+	var paths []string
+	for i := range files {
+		path := filepath.Join(dir, fmt.Sprintf("corpus-%d.txt", i))
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n, k := int64(0), i; n < size/int64(files); k++ {
+			m, _ := f.Write(books[k%len(books)])
+			n += int64(m)
+		}
+		f.Close()
+		paths = append(paths, path)
+	}
+	return paths
+}
+
+// sequentialCount is the baseline: one process, one pass, counting into a
+// map, then the sorted `word count` lines.
+func sequentialCount(paths []string, w io.Writer) error {
+	counts := map[string]int{}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			for _, word := range strings.FieldsFunc(sc.Text(), func(r rune) bool { return !unicode.IsLetter(r) }) {
+				counts[word]++
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriter(w)
+	for _, word := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(bw, "%s %d\n", word, counts[word])
+	}
+	return bw.Flush()
+}
+
+// runJob runs spec on a fresh local deployment with workers and returns
+// its status.
+func runJob(b *testing.B, spec mr.JobSpec, workers, slots int) master.JobStatus {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var reg mr.Registry
+	apps.Register(&reg)
+	c, err := local.Start(ctx, local.Config{Workers: workers, Slots: slots, Apps: &reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	client, err := rpcq.NewClient(c.NC, rpcq.ClientConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Close()
+	var reply master.SubmitReply
+	if err := client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
+		b.Fatal(err)
+	}
+	var st master.JobStatus
+	for !st.State.Ended() {
+		time.Sleep(20 * time.Millisecond) // polling a job's progress, as drover run does
+		if err := client.Call(ctx, "Master.Status", master.JobArgs{ID: reply.ID}, &st); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if st.State != master.JobDone {
+		b.Fatalf("job %s: %s", st.State, st.Error)
+	}
+	for _, name := range st.Outputs { // what drover run then does: fetch the outputs
+		if _, err := c.Store.Data.GetBytes(ctx, name); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return st
+}
+
+func inputs(b *testing.B, paths []string) []mr.Input {
+	var in []mr.Input
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in = append(in, mr.Input{Name: filepath.Base(p), Path: p, Size: st.Size()})
+	}
+	return in
+}
+
+// BenchmarkWordCount256MB: a word count of 256 MB of text, by drover run's
+// engine with two workers against one process counting sequentially.
+// Run it with -benchtime 1x.
+func BenchmarkWordCount256MB(b *testing.B) {
+	paths := corpus(b, 256<<20, 8)
+	b.Run("baseline-sequential", func(b *testing.B) {
+		for b.Loop() {
+			if err := sequentialCount(paths, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("drover-2workers", func(b *testing.B) {
+		for b.Loop() {
+			runJob(b, mr.JobSpec{App: "wordcount", R: 4, Inputs: inputs(b, paths)}, 2, 1)
+		}
+	})
+}
+
+// BenchmarkEmptyTasks measures scheduling: map tasks with nothing to do,
+// through the whole path (publish, pull, commit, the master seeing it).
+func BenchmarkEmptyTasks(b *testing.B) {
+	empty := filepath.Join(b.TempDir(), "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	const tasks = 2000
+	spec := mr.JobSpec{App: "wordcount", R: 1}
+	for i := range tasks {
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: fmt.Sprint("e", i), Path: empty})
+	}
+	for b.Loop() {
+		start := time.Now()
+		runJob(b, spec, 2, 4)
+		b.ReportMetric(float64(tasks+1)/time.Since(start).Seconds(), "tasks/s")
+	}
+}
