@@ -10,8 +10,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -30,10 +32,13 @@ func main() {
 type result struct {
 	group, name string
 	nsPerOp     []float64
+	metrics     map[string][]float64 // custom units (b.ReportMetric), by unit
 }
 
-func (r *result) median() float64 {
-	v := slices.Clone(r.nsPerOp)
+func (r *result) median() float64 { return median(r.nsPerOp) }
+
+func median(values []float64) float64 {
+	v := slices.Clone(values)
 	slices.Sort(v)
 	if len(v)%2 == 1 {
 		return v[len(v)/2]
@@ -53,18 +58,21 @@ func run(in io.Reader, out io.Writer) error {
 				machine = append(machine, strings.TrimSpace(strings.TrimPrefix(line, key)))
 			}
 		}
-		full, ns, ok := parseLine(line)
+		full, ns, metrics, ok := parseLine(line)
 		if !ok {
 			continue
 		}
 		r := byName[full]
 		if r == nil {
 			group, name, _ := strings.Cut(full, "/")
-			r = &result{group: group, name: name}
+			r = &result{group: group, name: cmp.Or(name, group), metrics: map[string][]float64{}}
 			byName[full] = r
 			order = append(order, r)
 		}
 		r.nsPerOp = append(r.nsPerOp, ns)
+		for unit, v := range metrics {
+			r.metrics[unit] = append(r.metrics[unit], v)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -86,49 +94,75 @@ func run(in io.Reader, out io.Writer) error {
 	return nil
 }
 
-// parseLine reads "BenchmarkX/y-2  1000  1234 ns/op ..." into "X/y" and 1234.
-func parseLine(line string) (name string, nsPerOp float64, ok bool) {
+// parseLine reads "BenchmarkX/y-2  1000  1234 ns/op  5 tasks/s ..." into
+// "X/y", 1234 and the custom metrics ({"tasks/s": 5}); B/op and allocs/op
+// are left out.
+func parseLine(line string) (name string, nsPerOp float64, metrics map[string]float64, ok bool) {
 	f := strings.Fields(line)
 	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
-		return "", 0, false
+		return "", 0, nil, false
 	}
-	for i := 2; i+1 < len(f); i++ {
-		if f[i+1] == "ns/op" {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				return "", 0, false
-			}
-			name = strings.TrimPrefix(f[0], "Benchmark")
-			if k := strings.LastIndex(name, "-"); k > 0 {
-				if _, err := strconv.Atoi(name[k+1:]); err == nil {
-					name = name[:k] // the GOMAXPROCS suffix
-				}
-			}
-			return name, v, true
+	metrics = map[string]float64{}
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return "", 0, nil, false
+		}
+		switch unit := f[i+1]; unit {
+		case "ns/op":
+			nsPerOp, ok = v, true
+		case "B/op", "allocs/op":
+		default:
+			metrics[unit] = v
 		}
 	}
-	return "", 0, false
+	name = strings.TrimPrefix(f[0], "Benchmark")
+	if k := strings.LastIndex(name, "-"); k > 0 {
+		if _, err := strconv.Atoi(name[k+1:]); err == nil {
+			name = name[:k] // the GOMAXPROCS suffix
+		}
+	}
+	return name, nsPerOp, metrics, ok
 }
 
 func writeGroup(out io.Writer, rows []*result) {
 	var baselines []*result
+	units := map[string]bool{}
 	for _, r := range rows {
 		if strings.HasPrefix(r.name, "baseline-") {
 			baselines = append(baselines, r)
 		}
+		for unit := range r.metrics {
+			units[unit] = true
+		}
 	}
+	extra := slices.Sorted(maps.Keys(units))
 	fmt.Fprintf(out, "%s\n\n| | ns/op | ops/s |", rows[0].group)
 	for _, b := range baselines {
 		fmt.Fprintf(out, " ÷ %s |", strings.TrimPrefix(b.name, "baseline-"))
 	}
-	fmt.Fprintf(out, "\n|---|---:|---:|%s\n", strings.Repeat("---:|", len(baselines)))
+	for _, unit := range extra {
+		fmt.Fprintf(out, " %s |", unit)
+	}
+	fmt.Fprintf(out, "\n|---|---:|---:|%s\n", strings.Repeat("---:|", len(baselines)+len(extra)))
 	for _, r := range rows {
 		ns := r.median()
-		fmt.Fprintf(out, "| %s | %.0f | %.0f |", r.name, ns, 1e9/ns)
+		fmt.Fprintf(out, "| %s | %.0f | %s |", r.name, ns, number(1e9/ns))
 		for _, b := range baselines {
 			fmt.Fprintf(out, " %.2f× |", ns/b.median())
+		}
+		for _, unit := range extra {
+			fmt.Fprintf(out, " %s |", number(median(r.metrics[unit])))
 		}
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out)
+}
+
+// number formats a figure: whole above 100, three significant digits below.
+func number(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

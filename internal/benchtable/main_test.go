@@ -18,6 +18,7 @@ BenchmarkCall/rpcq-2                  	   45865	     46500 ns/op
 BenchmarkInFlight64/baseline-nats-2   	  357546	      6000 ns/op	    1595 B/op	      16 allocs/op
 BenchmarkInFlight64/baseline-netrpc-2 	  322489	      8000 ns/op
 BenchmarkInFlight64/rpcq-2            	  201693	      4000 ns/op
+BenchmarkEmpty-2   	       1	 720287981 ns/op	      2778 tasks/s
 PASS
 `
 
@@ -32,6 +33,7 @@ func TestRun(t *testing.T) {
 		"| ÷ nats | ÷ netrpc |",
 		"| rpcq | 4000 | 250000 | 0.67× | 0.50× |",
 		"Machine: linux, amd64, Test CPU",
+		"| Empty | 720287981 | 1.39 | 2778 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
