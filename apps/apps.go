@@ -93,6 +93,10 @@ func (WordCount) Reduce(_ context.Context, _ string, values iter.Seq[string]) (s
 	return sum(values)
 }
 
+// SumsIntegers says that Combine adds integers, so that the map side can
+// keep a running total per word.
+func (WordCount) SumsIntegers() {}
+
 // Combine sums on the map side what Reduce sums again.
 func (WordCount) Combine(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
 	return sum(values)
@@ -169,6 +173,9 @@ func (g Grep) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
 func (Grep) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
 	return sum(values)
 }
+
+// SumsIntegers says that Combine adds integers.
+func (Grep) SumsIntegers() {}
 
 // Combine sums on the map side.
 func (Grep) Combine(_ context.Context, _ string, values iter.Seq[string]) (string, error) {

@@ -38,6 +38,14 @@ type Combiner interface {
 	Combine(ctx context.Context, key string, values iter.Seq[string]) (string, error)
 }
 
+// IntegerSum is a Combiner whose values are decimal integers and whose
+// combining is their sum, as in counting words or matches. The map side
+// then keeps a running total per key instead of the values.
+type IntegerSum interface {
+	Combiner
+	SumsIntegers()
+}
+
 // Partitioner is an App that chooses the reduce partition of a key itself.
 type Partitioner interface {
 	Partition(key string, r int) int

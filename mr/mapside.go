@@ -6,6 +6,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strconv"
 )
 
 // Counters are a task's built-in counters. A job's are the sums over its
@@ -41,7 +42,11 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 	// its partition computed once per split.
 	keys := map[string]*pending{}
 	combiner, _ := app.(Combiner)
+	_, summing := app.(IntegerSum)
 	emit := func(key, value string) error {
+		if summing {
+			return c.sum(keys, app, r, key, value)
+		}
 		c.OutputRecords++
 		p := keys[key]
 		if p == nil {
@@ -96,6 +101,11 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 	out := make([][]byte, r)
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		p := keys[key]
+		if summing {
+			c.CombineOut++
+			out[p.part] = appendPair(out[p.part], key, strconv.FormatInt(p.total, 10))
+			continue
+		}
 		values := p.values
 		if combiner != nil && len(values) > 1 {
 			combined, err := combine(ctx, combiner, key, values, &c)
@@ -111,10 +121,32 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 	return out, c, nil
 }
 
-// pending is a key's values not yet written, and its partition.
+// pending is a key's values not yet written, or their running total, and
+// its partition.
 type pending struct {
 	part   int
 	values []string
+	total  int64
+}
+
+// sum adds an emitted value to its key's running total.
+func (c *Counters) sum(keys map[string]*pending, app App, r int, key, value string) error {
+	c.OutputRecords++
+	c.CombineIn++
+	n := int64(1)
+	if value != "1" { // what word counts emit
+		var err error
+		if n, err = strconv.ParseInt(value, 10, 64); err != nil {
+			return fmt.Errorf("%s sums integers, and %q is not one", app.Name(), value)
+		}
+	}
+	p := keys[key]
+	if p == nil {
+		p = &pending{part: Partition(app, key, r)}
+		keys[key] = p
+	}
+	p.total += n
+	return nil
 }
 
 func combine(ctx context.Context, combiner Combiner, key string, values []string, c *Counters) (string, error) {

@@ -194,20 +194,26 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 		}
 		runs = append(runs, read.wrap(obj))
 	}
-	var out bytes.Buffer
-	counters, err := mr.RunReduce(ctx, app, runs, &out, func(mr.Counters) {
-		setFraction(done, float64(read.n.Load())/float64(max(total, 1)))
-	})
-	commit.Counters = counters
-	if err != nil {
-		return err
-	}
+	// The output streams into its object as it is made: neither the
+	// partition nor the output is held in memory.
 	name := mr.ReduceOutputObject(task.Job, task.Index, task.Attempt)
 	commit.Outputs = []string{name}
-	if _, err := w.store.Data.PutBytes(ctx, name, out.Bytes()); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+	pr, pw := io.Pipe()
+	stored := make(chan error, 1)
+	go func() {
+		_, err := w.store.Data.Put(ctx, jetstream.ObjectMeta{Name: name}, pr)
+		pr.CloseWithError(err) // unblocks the reduce if the store failed
+		stored <- err
+	}()
+	counters, err := mr.RunReduce(ctx, app, runs, pw, func(mr.Counters) {
+		setFraction(done, float64(read.n.Load())/float64(max(total, 1)))
+	})
+	pw.CloseWithError(err) // a failed reduce aborts the put: no partial object
+	commit.Counters = counters
+	if serr := <-stored; err == nil && serr != nil {
+		err = fmt.Errorf("write %s: %w", name, serr)
 	}
-	return nil
+	return err
 }
 
 // remove deletes an attempt's outputs: a failed or losing attempt leaves
