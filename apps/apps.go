@@ -17,7 +17,16 @@ import (
 	"github.com/drover-dev/drover/mr"
 )
 
-// Register adds the built-in apps to reg.
+// Registry returns a registry of the built-in apps; streaming's commands
+// run only if allowExec.
+func Registry(allowExec bool) *mr.Registry {
+	var reg mr.Registry
+	Register(&reg)
+	RegisterStreaming(&reg, allowExec)
+	return &reg
+}
+
+// Register adds the built-in apps but streaming to reg.
 func Register(reg *mr.Registry) error {
 	for name, newApp := range map[string]mr.NewApp{
 		"wordcount": func(args []string) (mr.App, error) { return WordCount{}, noArgs(args) },

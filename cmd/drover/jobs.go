@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -115,22 +116,12 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet("status", stderr, "JOB [flags]")
-	var conn cli.NATSFlags
-	conn.Register(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("status takes one job ID")
-	}
-	s, err := connect(ctx, &conn)
+	s, id, err := jobSession(ctx, "status", args, stderr, nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	st, err := s.status(ctx, pos[0])
+	st, err := s.status(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -180,23 +171,21 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet("get", stderr, "JOB -o DIR [flags]")
-	var conn cli.NATSFlags
-	conn.Register(fs)
-	out := fs.String("o", "", "directory to write the output files into")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || *out == "" {
-		return usagef("get takes one job ID and -o DIR")
-	}
-	s, err := connect(ctx, &conn)
+	var out *string
+	s, id, err := jobSession(ctx, "get", args, stderr, func(fs *flag.FlagSet) func() error {
+		out = fs.String("o", "", "directory to write the output files into (required)")
+		return func() error {
+			if *out == "" {
+				return usagef("get takes -o DIR")
+			}
+			return nil
+		}
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	st, err := s.status(ctx, pos[0])
+	st, err := s.status(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -211,22 +200,39 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet("cancel", stderr, "JOB [flags]")
-	var conn cli.NATSFlags
-	conn.Register(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("cancel takes one job ID")
-	}
-	s, err := connect(ctx, &conn)
+	s, id, err := jobSession(ctx, "cancel", args, stderr, nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	return s.client.Call(ctx, "Master.Cancel", master.JobArgs{ID: pos[0]}, nil)
+	return s.client.Call(ctx, "Master.Cancel", master.JobArgs{ID: id}, nil)
+}
+
+// jobSession parses the arguments of a command on one job, with the
+// flags that flags adds (it returns their check), and connects.
+func jobSession(ctx context.Context, name string, args []string, stderr io.Writer, flags func(*flag.FlagSet) func() error) (*session, string, error) {
+	fs := flagSet(name, stderr, "JOB [flags]")
+	var conn cli.NATSFlags
+	conn.Register(fs)
+	check := func() error { return nil }
+	if flags != nil {
+		check = flags(fs)
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(pos) != 1 {
+		return nil, "", usagef("%s takes one job ID", name)
+	}
+	if err := check(); err != nil {
+		return nil, "", err
+	}
+	s, err := connect(ctx, &conn)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, pos[0], nil
 }
 
 func suffix(sep, s string) string {

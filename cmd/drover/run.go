@@ -104,10 +104,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // builtinApps is the registry of the apps drover knows; streaming's
 // commands run only if allowExec.
 func builtinApps(allowExec ...bool) *mr.Registry {
-	var reg mr.Registry
-	apps.Register(&reg)
-	apps.RegisterStreaming(&reg, len(allowExec) > 0 && allowExec[0])
-	return &reg
+	return apps.Registry(len(allowExec) > 0 && allowExec[0])
 }
 
 // follow polls the job's status until it ends, showing progress on w: a

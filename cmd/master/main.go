@@ -38,13 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var reg mr.Registry
-	if err := apps.Register(&reg); err != nil {
-		return err
-	}
-	if err := apps.RegisterStreaming(&reg, false); err != nil { // to check specs; the master runs nothing
-		return err
-	}
+	reg := apps.Registry(false) // the master checks specs; it runs nothing
 	nc, err := conn.Connect("drover master")
 	if err != nil {
 		return err
@@ -58,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := master.New(nc, store, master.Config{Apps: &reg, Logger: log})
+	m, err := master.New(nc, store, master.Config{Apps: reg, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -45,13 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var reg mr.Registry
-	if err := apps.Register(&reg); err != nil {
-		return err
-	}
-	if err := apps.RegisterStreaming(&reg, *allowExec); err != nil {
-		return err
-	}
+	reg := apps.Registry(*allowExec)
 	nc, err := conn.Connect("drover worker")
 	if err != nil {
 		return err
@@ -88,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { <-clockDone }() // the clock stops using the client before it closes
 
-	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: &reg, Clock: clock.Now, Logger: log})
+	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log})
 	if err != nil {
 		return err
 	}
