@@ -80,6 +80,28 @@ func (m *Master) Run(ctx context.Context) error {
 	if err := m.restore(ctx); err != nil {
 		return err
 	}
+	// Listen before serving: a job submitted the moment the service is up
+	// must not have its first events or commits go unseen.
+	//
+	// Every commit record there is first, then new ones: none is missed
+	// between the restore and the watch.
+	watcher, err := m.store.Commits.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("master: watch commits: %w", err)
+	}
+	defer watcher.Stop()
+	// All the events the stream keeps: a restarted master learns of the
+	// attempts that started and failed while it was away.
+	events, err := m.store.JS.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return fmt.Errorf("master: events: %w", err)
+	}
+	consuming, err := events.Consume(func(msg jetstream.Msg) { m.onEvent(msg.Data()) })
+	if err != nil {
+		return fmt.Errorf("master: events: %w", err)
+	}
+	defer consuming.Stop()
+
 	svc, err := m.serve()
 	if err != nil {
 		return err
@@ -90,23 +112,6 @@ func (m *Master) Run(ctx context.Context) error {
 		return err
 	}
 	defer timeSrv.Shutdown(context.Background())
-
-	// Every commit record there is first, then new ones: none is missed
-	// between the restore and the watch.
-	watcher, err := m.store.Commits.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("master: watch commits: %w", err)
-	}
-	defer watcher.Stop()
-	events, err := m.store.JS.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
-	if err != nil {
-		return fmt.Errorf("master: events: %w", err)
-	}
-	consuming, err := events.Consume(func(msg jetstream.Msg) { m.onEvent(msg.Data()) })
-	if err != nil {
-		return fmt.Errorf("master: events: %w", err)
-	}
-	defer consuming.Stop()
 
 	tick := time.NewTicker(m.cfg.Tick)
 	defer tick.Stop()
