@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,24 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/mr/mrtest"
 	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/worker"
 )
-
-type failing struct{}
-
-func (failing) Name() string    { return "failing" }
-func (failing) Version() string { return "1" }
-func (failing) Map(context.Context, mr.Record, mr.Emit) error {
-	return errors.New("this mapper always fails")
-}
-func (failing) Reduce(context.Context, string, iter.Seq[string]) (string, error) { return "", nil }
 
 type cluster struct {
 	ctx    context.Context
@@ -41,22 +29,10 @@ type cluster struct {
 // start runs a master and workers on an embedded broker until t ends.
 func start(t *testing.T, workers int) *cluster {
 	t.Helper()
-	b := brokertest.Start(t)
-	js, err := jetstream.New(b.Connect())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reg mr.Registry
-	apps.Register(&reg)
-	reg.Register("failing", func([]string) (mr.App, error) { return failing{}, nil })
+	ctx, b, store := mrtest.Start(t, 3*time.Second)
+	reg := mrtest.Registry()
 	quiet := slog.New(slog.DiscardHandler)
-	m, err := master.New(b.Connect(), store, master.Config{Apps: &reg, Tick: 50 * time.Millisecond, Logger: quiet})
+	m, err := master.New(b.Connect(), store, master.Config{Apps: reg, Tick: 50 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +40,7 @@ func start(t *testing.T, workers int) *cluster {
 	done := make(chan struct{}, workers+1)
 	go func() { m.Run(runCtx); done <- struct{}{} }()
 	for range workers {
-		w, err := worker.New(store, worker.Config{Slots: 2, Apps: &reg, Logger: quiet})
+		w, err := worker.New(store, worker.Config{Slots: 2, Apps: reg, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +57,7 @@ func start(t *testing.T, workers int) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	return &cluster{ctx: ctx, store: store, apps: &reg, client: client}
+	return &cluster{ctx: ctx, store: store, apps: reg, client: client}
 }
 
 func (c *cluster) submit(t *testing.T, spec mr.JobSpec) string {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,21 +13,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/mr/mrtest"
 	"github.com/drover-dev/drover/worker"
 )
-
-// failing is an app whose every map fails.
-type failing struct{}
-
-func (failing) Name() string    { return "failing" }
-func (failing) Version() string { return "1" }
-func (failing) Map(context.Context, mr.Record, mr.Emit) error {
-	return errors.New("this mapper always fails")
-}
-func (failing) Reduce(context.Context, string, iter.Seq[string]) (string, error) { return "", nil }
 
 type env struct {
 	t     *testing.T
@@ -39,24 +28,12 @@ type env struct {
 
 func setup(t *testing.T, workers int) *env {
 	t.Helper()
-	b := brokertest.Start(t)
-	js, err := jetstream.New(b.Connect())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reg mr.Registry
-	apps.Register(&reg)
-	reg.Register("failing", func([]string) (mr.App, error) { return failing{}, nil })
+	ctx, _, store := mrtest.Start(t, 3*time.Second)
+	reg := mrtest.Registry()
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{}, workers)
 	for range workers {
-		w, err := worker.New(store, worker.Config{Slots: 2, Apps: &reg, Logger: slog.New(slog.DiscardHandler)})
+		w, err := worker.New(store, worker.Config{Slots: 2, Apps: reg, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +45,7 @@ func setup(t *testing.T, workers int) *env {
 			<-done
 		}
 	})
-	return &env{t: t, ctx: ctx, store: store, apps: &reg}
+	return &env{t: t, ctx: ctx, store: store, apps: reg}
 }
 
 // publish sends attempt 1 of a task, as the master does.

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -21,19 +20,13 @@ import (
 func main() { cli.Main("kvserver", run, "kv: ") }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("kvserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		conn cli.NATSFlags
-		logs cli.LogFlags
-	)
-	conn.Register(fs)
-	logs.Register(fs)
+	fs := cli.NewBinary("kvserver", stderr)
 	dir := fs.String("data", "", "directory of the data and completion records (required)")
 	modeName := fs.String("mode", "exactly-once", "Put and Append semantics: exactly-once or at-most-once")
 	concurrency := fs.Int("concurrency", rpcq.DefaultConcurrency, "calls run at once per method")
 	lease := fs.Duration("lease", rpcq.DefaultClientLease, "how long an idle client's records are kept")
-	if _, err := cli.Parse(fs, args); err != nil {
+	log, err := fs.Parse(args)
+	if err != nil {
 		return err
 	}
 	if *dir == "" {
@@ -43,17 +36,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil || (mode != rpcq.ExactlyOnce && mode != rpcq.AtMostOnce) {
 		return fmt.Errorf("--mode %q: want exactly-once or at-most-once", *modeName)
 	}
-	log, err := logs.Logger(stderr)
-	if err != nil {
-		return err
-	}
 
 	store, err := kv.Open(*dir, kv.Options{ClientLease: *lease})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	nc, err := conn.Connect("kvserver")
+	nc, err := fs.NATS.Connect("kvserver")
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,25 +20,15 @@ import (
 func main() { cli.Main("master", run, "master: ") }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("master", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		conn cli.NATSFlags
-		logs cli.LogFlags
-	)
-	conn.Register(fs)
-	logs.Register(fs)
+	fs := cli.NewBinary("master", stderr)
 	replicas := fs.Int("replicas", 1, "replicas of every stream and bucket: 1 on one server, 3 on a cluster")
 	lease := fs.Duration("lease", mr.DefaultLease, "how long a silent worker keeps a task")
-	if _, err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := logs.Logger(stderr)
+	log, err := fs.Parse(args)
 	if err != nil {
 		return err
 	}
 	reg := apps.Registry(false) // the master checks specs; it runs nothing
-	nc, err := conn.Connect("drover master")
+	nc, err := fs.NATS.Connect("drover master")
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"time"
 
@@ -26,27 +25,17 @@ import (
 func main() { cli.Main("worker", run, "worker: ") }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		conn cli.NATSFlags
-		logs cli.LogFlags
-	)
-	conn.Register(fs)
-	logs.Register(fs)
+	fs := cli.NewBinary("worker", stderr)
 	slots := fs.Int("slots", worker.DefaultSlots, "tasks to run at once")
 	id := fs.String("id", "", "the worker's name (default host-pid-random)")
 	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
 	allowExec := fs.Bool("allow-exec", false, "run the commands of streaming jobs")
-	if _, err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := logs.Logger(stderr)
+	log, err := fs.Parse(args)
 	if err != nil {
 		return err
 	}
 	reg := apps.Registry(*allowExec)
-	nc, err := conn.Connect("drover worker")
+	nc, err := fs.NATS.Connect("drover worker")
 	if err != nil {
 		return err
 	}

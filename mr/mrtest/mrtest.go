@@ -1,0 +1,53 @@
+// Package mrtest provides what tests of the MapReduce parts share: a
+// broker with the protocol's resources, and an app that always fails.
+package mrtest
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/mr"
+)
+
+// Failing is an app whose every map fails with ErrFailing.
+type Failing struct{}
+
+// ErrFailing is what Failing's maps return.
+var ErrFailing = errors.New("this mapper always fails")
+
+func (Failing) Name() string                                                     { return "failing" }
+func (Failing) Version() string                                                  { return "1" }
+func (Failing) Map(context.Context, mr.Record, mr.Emit) error                    { return ErrFailing }
+func (Failing) Reduce(context.Context, string, iter.Seq[string]) (string, error) { return "", nil }
+
+// Registry returns the built-in apps and "failing".
+func Registry() *mr.Registry {
+	reg := apps.Registry(false)
+	reg.Register("failing", func([]string) (mr.App, error) { return Failing{}, nil })
+	return reg
+}
+
+// Start runs a broker for t and ensures the protocol's resources on it,
+// with the given task lease. The context ends with t, or after two minutes.
+func Start(t testing.TB, lease time.Duration) (context.Context, *brokertest.Server, *mr.Store) {
+	t.Helper()
+	b := brokertest.Start(t)
+	js, err := jetstream.New(b.Connect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, b, store
+}
