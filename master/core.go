@@ -64,6 +64,16 @@ type Failed struct {
 	Err     string
 }
 
+// InputLost is a reduce attempt that could not read a committed map's
+// output: it is missing or corrupt. The map runs again, and then the
+// reduce; nothing else is recomputed.
+type InputLost struct {
+	Task    TaskID // the reduce
+	Attempt int
+	Map     int // the map whose output is lost
+	Err     string
+}
+
 // Cancelled is a user's cancellation of a job.
 type Cancelled struct{ Job string }
 
@@ -75,6 +85,7 @@ func (Started) event()    {}
 func (Progressed) event() {}
 func (Committed) event()  {}
 func (Failed) event()     {}
+func (InputLost) event()  {}
 func (Cancelled) event()  {}
 func (Tick) event()       {}
 
@@ -89,6 +100,13 @@ type Publish struct {
 	Timeout time.Duration
 }
 
+// Uncommit deletes a map's commit record, whose output was lost, so that
+// its next attempt can commit.
+type Uncommit struct {
+	Task   TaskID
+	Reason string // for the job's status
+}
+
 // Purge removes a job's remaining tasks from the work queue.
 type Purge struct{ Job string }
 
@@ -99,9 +117,10 @@ type Finish struct {
 	Err   string // why it failed
 }
 
-func (Publish) action() {}
-func (Purge) action()   {}
-func (Finish) action()  {}
+func (Publish) action()  {}
+func (Uncommit) action() {}
+func (Purge) action()    {}
+func (Finish) action()   {}
 
 // JobState is where a job is in its life.
 type JobState string
@@ -129,6 +148,7 @@ type Core struct {
 type job struct {
 	id          string
 	state       JobState
+	reducing    bool // the reduces have been published
 	maxAttempts int
 	timeout     time.Duration
 	tasks       map[mr.Phase][]*task
@@ -141,6 +161,7 @@ type task struct {
 	started   bool      // a worker has begun the newest attempt
 	deadline  time.Time // of the newest attempt, once started
 	committed bool
+	waiting   bool // a reduce waiting for a lost map output to be recomputed
 	failures  int
 	lastErr   string
 	worker    string
@@ -173,6 +194,10 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
 			return c.fail(t, ev.Err)
 		}
+	case InputLost:
+		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt && ev.Task.Phase == mr.PhaseReduce {
+			return c.lost(t, ev)
+		}
 	case Cancelled:
 		if j := c.jobs[ev.Job]; j != nil && !j.state.Ended() {
 			return c.end(j, JobCancelled, "cancelled")
@@ -198,7 +223,7 @@ func (c *Core) submit(now time.Time, ev Submitted) []Action {
 	}
 	c.jobs[ev.Job] = j
 	if ev.Maps == 0 { // no input: the reduces write empty outputs
-		j.state = JobReducing
+		j.state, j.reducing = JobReducing, true
 		return c.publishPhase(j, mr.PhaseReduce)
 	}
 	return c.publishPhase(j, mr.PhaseMap)
@@ -217,10 +242,39 @@ func (c *Core) commit(now time.Time, ev Committed) []Action {
 	switch ev.Task.Phase {
 	case mr.PhaseMap:
 		j.state = JobReducing
-		return c.publishPhase(j, mr.PhaseReduce)
+		if !j.reducing {
+			j.reducing = true
+			return c.publishPhase(j, mr.PhaseReduce)
+		}
+		// A recomputed map is back: run again the reduces that waited.
+		var actions []Action
+		for _, t := range j.tasks[mr.PhaseReduce] {
+			if t.waiting && !t.committed {
+				t.waiting = false
+				actions = append(actions, c.publish(j, t))
+			}
+		}
+		return actions
 	default:
 		return c.end(j, JobDone, "")
 	}
+}
+
+// lost handles a reduce that could not read a map's output: the map's
+// commit is withdrawn and the map runs again; the reduce waits for it.
+// Neither counts as a failure.
+func (c *Core) lost(t *task, ev InputLost) []Action {
+	j := c.jobs[t.id.Job]
+	t.waiting, t.started = true, false
+	maps := j.tasks[mr.PhaseMap]
+	if ev.Map < 0 || ev.Map >= len(maps) || !maps[ev.Map].committed {
+		return nil // unknown, or already being recomputed
+	}
+	m := maps[ev.Map]
+	m.committed = false
+	j.state = JobMapping
+	reason := fmt.Sprintf("map %d ran again: %s could not read its output (%s)", ev.Map, t.id, ev.Err)
+	return []Action{Uncommit{Task: m.id, Reason: reason}, c.publish(j, m)}
 }
 
 // fail counts a failed attempt of t and retries it, or fails the job when

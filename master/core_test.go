@@ -90,6 +90,22 @@ func TestCoreRules(t *testing.T) {
 			{0, Submitted{Job: "j", Maps: 0, Reduces: 2, MaxAttempts: 2, Timeout: time.Second},
 				[]Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
 		}},
+		{"a lost map output is recomputed, then only the reduce that lost it", []step{
+			{0, Submitted{Job: "j", Maps: 2, Reduces: 2, MaxAttempts: 2, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1), pub(mr.PhaseMap, 1, 1)}},
+			{1, Committed{id(mr.PhaseMap, 0), 1}, nil},
+			{2, Committed{id(mr.PhaseMap, 1), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
+			{3, Started{Task: id(mr.PhaseReduce, 0), Attempt: 1, Worker: "w"}, nil},
+			{4, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 1, Err: "gone"}, []Action{
+				Uncommit{Task: id(mr.PhaseMap, 1), Reason: "map 1 ran again: j/reduce/0 could not read its output (gone)"},
+				pub(mr.PhaseMap, 1, 2),
+			}},
+			// Another reduce lost the same output: the map is already on its way.
+			{5, InputLost{Task: id(mr.PhaseReduce, 1), Attempt: 1, Map: 1, Err: "gone"}, nil},
+			{10 * time.Second, Tick{}, nil}, // waiting reduces have no deadline
+			{11 * time.Second, Committed{id(mr.PhaseMap, 1), 2}, []Action{pub(mr.PhaseReduce, 0, 2), pub(mr.PhaseReduce, 1, 2)}},
+			{12 * time.Second, Committed{id(mr.PhaseReduce, 0), 2}, nil},
+			{13 * time.Second, Committed{id(mr.PhaseReduce, 1), 2}, []Action{Finish{Job: "j", State: JobDone}}},
+		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},

@@ -59,6 +59,7 @@ type jobView struct {
 	splits   []mr.MapSplit
 	commits  map[TaskID]mr.Commit
 	counters mr.Counters
+	notes    []string // what happened that a user should know
 }
 
 // New returns a master on nc and store.
@@ -121,7 +122,7 @@ func (m *Master) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case entry := <-watcher.Updates():
-			if entry != nil {
+			if entry != nil && entry.Operation() == jetstream.KeyValuePut {
 				m.onCommit(entry.Value())
 			}
 		case <-tick.C:
@@ -215,6 +216,8 @@ func (m *Master) onEvent(data []byte) {
 		m.handle(Progressed{Task: id, Attempt: ev.Attempt, Fraction: ev.Fraction})
 	case mr.EventFailed:
 		m.handle(Failed{Task: id, Attempt: ev.Attempt, Err: ev.Error})
+	case mr.EventInputLost:
+		m.handle(InputLost{Task: id, Attempt: ev.Attempt, Map: ev.Map, Err: ev.Error})
 	}
 }
 
@@ -254,6 +257,18 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 			_, err := m.store.JS.Publish(ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data,
 				jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt)))
 			return err
+		}
+	case Uncommit:
+		if v := m.jobs[a.Task.Job]; v != nil {
+			if c, ok := v.commits[a.Task]; ok {
+				v.counters.Sub(c.Counters)
+				delete(v.commits, a.Task)
+			}
+			v.notes = append(v.notes, a.Reason)
+		}
+		m.log.Warn("master: "+a.Reason, "job", a.Task.Job)
+		return func(ctx context.Context) error {
+			return m.store.Commits.Delete(ctx, mr.CommitKey(a.Task.Job, a.Task.Phase, a.Task.Index))
 		}
 	case Purge:
 		return func(ctx context.Context) error {
@@ -304,7 +319,7 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 	st := JobStatus{
 		ID: id, App: v.rec.Spec.App, State: v.rec.State, Error: v.rec.Error,
 		Maps: len(v.splits), Reduces: v.rec.Spec.R, Counters: v.counters,
-		Submitted: v.rec.Submitted, Ended: v.rec.Ended,
+		Submitted: v.rec.Submitted, Ended: v.rec.Ended, Notes: slices.Clone(v.notes),
 	}
 	if state, err, ok := m.core.State(id); ok {
 		st.State, st.Error = state, cmp.Or(err, st.Error)

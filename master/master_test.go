@@ -3,6 +3,7 @@ package master_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -27,10 +29,13 @@ type cluster struct {
 }
 
 // start runs a master and workers on an embedded broker until t ends.
-func start(t *testing.T, workers int) *cluster {
+func start(t *testing.T, workers int, extra ...mr.App) *cluster {
 	t.Helper()
 	ctx, b, store := mrtest.Start(t, 3*time.Second)
 	reg := mrtest.Registry()
+	for _, app := range extra {
+		reg.Register(app.Name(), func([]string) (mr.App, error) { return app, nil })
+	}
 	quiet := slog.New(slog.DiscardHandler)
 	m, err := master.New(b.Connect(), store, master.Config{Apps: reg, Tick: 50 * time.Millisecond, Logger: quiet})
 	if err != nil {
@@ -140,5 +145,88 @@ func TestSubmitRejectsBadSpecs(t *testing.T) {
 	err := c.client.Call(c.ctx, "Master.Submit", master.SubmitArgs{Spec: mr.JobSpec{App: "nope", R: 1}}, &reply)
 	if !errors.Is(err, rpcq.ErrBadRequest) {
 		t.Fatalf("Submit of a bad spec = %v, want a 400", err)
+	}
+}
+
+// holding is wordcount whose maps of the input "hold.txt" wait for release.
+type holding struct {
+	apps.WordCount
+	release chan struct{}
+}
+
+func (holding) Name() string { return "holding" }
+
+func (h holding) Map(ctx context.Context, rec mr.Record, emit mr.Emit) error {
+	if rec.Input == "hold.txt" {
+		<-h.release
+	}
+	return h.WordCount.Map(ctx, rec, emit)
+}
+
+// TestLostMapOutputIsRecomputed: a committed map output deleted mid-job is
+// noticed by the reduce that reads it; that one map runs again, the reduces
+// that lost it run again, and the output is still right.
+func TestLostMapOutputIsRecomputed(t *testing.T) {
+	app := holding{release: make(chan struct{})}
+	c := start(t, 2, app)
+	dir := t.TempDir()
+	texts := map[string]string{"a.txt": "the cat sat\non the mat\n", "b.txt": "the dog\nate the cat\n", "hold.txt": "the end\n"}
+	spec := mr.JobSpec{App: "holding", R: 2}
+	var inputs []mr.NamedInput
+	for _, name := range []string{"a.txt", "b.txt", "hold.txt"} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(texts[name]), 0o644)
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: name, Path: path, Size: int64(len(texts[name]))})
+		inputs = append(inputs, mr.NamedInput{Name: name, Data: []byte(texts[name])})
+	}
+	id := c.submit(t, spec)
+
+	// Maps 0 and 1 commit; map 2 holds. Delete map 0's outputs.
+	brokertest.WaitFor(t, time.Minute, func() bool {
+		var st master.JobStatus
+		c.client.Call(c.ctx, "Master.Status", master.JobArgs{ID: id}, &st)
+		return st.MapsDone == 2
+	}, "maps 0 and 1 to commit")
+	entry, err := c.store.Commits.Get(c.ctx, mr.CommitKey(id, mr.PhaseMap, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commit mr.Commit
+	json.Unmarshal(entry.Value(), &commit)
+	for _, name := range commit.Outputs {
+		if name != "" {
+			if err := c.store.Data.Delete(c.ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(app.release)
+
+	st := c.wait(t, id)
+	if st.State != master.JobDone {
+		t.Fatalf("job ended %s: %s", st.State, st.Error)
+	}
+	want, _ := mr.Sequential(c.ctx, apps.WordCount{}, inputs, 2)
+	for r, name := range st.Outputs {
+		got, err := c.store.Data.GetBytes(c.ctx, name)
+		if err != nil || !bytes.Equal(got, want[r]) {
+			t.Errorf("partition %d = %q (%v), want %q", r, got, err, want[r])
+		}
+	}
+	if len(st.Notes) != 1 || !strings.Contains(st.Notes[0], "map 0 ran again") {
+		t.Errorf("status notes %q, want one saying map 0 ran again", st.Notes)
+	}
+	if entry, _ := c.store.Commits.Get(c.ctx, mr.CommitKey(id, mr.PhaseMap, 0)); entry == nil {
+		t.Error("map 0 has no commit")
+	} else if json.Unmarshal(entry.Value(), &commit); commit.Attempt != 2 {
+		t.Errorf("map 0 committed attempt %d, want 2", commit.Attempt)
+	}
+	for _, n := range []int{1, 2} {
+		if entry, err := c.store.Commits.Get(c.ctx, mr.CommitKey(id, mr.PhaseMap, n)); err == nil {
+			json.Unmarshal(entry.Value(), &commit)
+			if commit.Attempt != 1 {
+				t.Errorf("map %d ran again (attempt %d): only map 0 should", n, commit.Attempt)
+			}
+		}
 	}
 }

@@ -16,6 +16,7 @@ type JobStatus struct {
 	ReduceDone int         `json:"reduces_done"`
 	Counters   mr.Counters `json:"counters"` // summed over committed attempts only
 	Outputs    []string    `json:"outputs,omitempty"`
+	Notes      []string    `json:"notes,omitempty"` // recomputations and their reasons
 	Submitted  int64       `json:"submitted"`       // Unix nanoseconds
 	Ended      int64       `json:"ended,omitempty"` // Unix nanoseconds
 }

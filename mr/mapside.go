@@ -28,6 +28,15 @@ func (c *Counters) Add(o Counters) {
 	c.CombineOut += o.CombineOut
 }
 
+// Sub takes o from c: a commit withdrawn no longer counts.
+func (c *Counters) Sub(o Counters) {
+	c.InputRecords -= o.InputRecords
+	c.InputBytes -= o.InputBytes
+	c.OutputRecords -= o.OutputRecords
+	c.CombineIn -= o.CombineIn
+	c.CombineOut -= o.CombineOut
+}
+
 // combineEvery is how many values of one key a combining map holds before
 // it combines them, so that its memory follows its distinct keys.
 const combineEvery = 256

@@ -6,6 +6,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 )
@@ -95,7 +96,7 @@ func (m *merger) add(r *pairReader, run int) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return &RunError{Run: run, Err: err}
 	}
 	heap.Push(m, head{key: key, value: value, run: run, r: r})
 	return nil
@@ -110,12 +111,22 @@ func (m *merger) advance() error {
 		return nil
 	}
 	if err != nil {
-		return err
+		return &RunError{Run: h.run, Err: err}
 	}
 	h.key, h.value = key, value
 	heap.Fix(m, 0)
 	return nil
 }
+
+// RunError is a run of a reduce's input that could not be read: the map
+// output it came from is lost or corrupt, and the map must run again.
+type RunError struct {
+	Run int // the run's index: the map task it came from
+	Err error
+}
+
+func (e *RunError) Error() string { return fmt.Sprintf("map %d's output: %v", e.Run, e.Err) }
+func (e *RunError) Unwrap() error { return e.Err }
 
 // values yields the values of key from the heap; finish consumes what the
 // reducer left of them and reports a read error met on the way.

@@ -46,5 +46,6 @@ type Event struct {
 	Worker   string    `json:"worker"`
 	Fraction float64   `json:"fraction,omitempty"` // progress
 	Deadline int64     `json:"deadline,omitempty"` // started: Unix nanoseconds, the master's clock
-	Error    string    `json:"error,omitempty"`    // failed
+	Error    string    `json:"error,omitempty"`    // failed, inputlost
+	Map      int       `json:"map"`                // inputlost: the map task whose output is lost
 }

@@ -58,7 +58,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	case err != nil:
 		w.remove(commit.Outputs)
-		w.event(task, mr.Event{Kind: mr.EventFailed, Error: err.Error()})
+		ev := mr.Event{Kind: mr.EventFailed, Error: err.Error()}
+		if lost := (*mr.RunError)(nil); errors.As(err, &lost) {
+			// Not this task's fault: a map's output is gone. The master
+			// recomputes that map, then runs this reduce again.
+			ev = mr.Event{Kind: mr.EventInputLost, Map: lost.Run, Error: err.Error()}
+		}
+		w.event(task, ev)
 		msg.TermWithReason(truncate(err.Error(), 256))
 		log.Warn("worker: task failed", "error", err)
 		return
@@ -170,12 +176,13 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 
 func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit *mr.Commit, done *atomic.Uint64) error {
 	var runs []io.Reader
+	var runMaps []int // the map task of each run
 	var total int64
 	read := &countingReaders{}
 	for m := range task.Maps {
 		entry, err := w.store.Commits.Get(ctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
 		if err != nil {
-			return fmt.Errorf("map %d's commit: %w", m, err)
+			return &mr.RunError{Run: m, Err: fmt.Errorf("commit: %w", err)}
 		}
 		var mc mr.Commit
 		if err := json.Unmarshal(entry.Value(), &mc); err != nil || task.Index >= len(mc.Outputs) {
@@ -186,13 +193,14 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 		}
 		obj, err := w.store.Data.Get(ctx, mc.Outputs[task.Index])
 		if err != nil {
-			return fmt.Errorf("map %d's output %s: %w", m, mc.Outputs[task.Index], err)
+			return &mr.RunError{Run: m, Err: fmt.Errorf("%s: %w", mc.Outputs[task.Index], err)}
 		}
 		defer obj.Close()
 		if info, err := obj.Info(); err == nil {
 			total += int64(info.Size)
 		}
 		runs = append(runs, read.wrap(obj))
+		runMaps = append(runMaps, m)
 	}
 	// The output streams into its object as it is made: neither the
 	// partition nor the output is held in memory.
@@ -210,6 +218,9 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 	})
 	pw.CloseWithError(err) // a failed reduce aborts the put: no partial object
 	commit.Counters = counters
+	if lost := (*mr.RunError)(nil); errors.As(err, &lost) && lost.Run < len(runMaps) {
+		err = &mr.RunError{Run: runMaps[lost.Run], Err: lost.Err}
+	}
 	if serr := <-stored; err == nil && serr != nil {
 		err = fmt.Errorf("write %s: %w", name, serr)
 	}

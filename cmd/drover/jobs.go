@@ -135,6 +135,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if st.Ended != 0 {
 		fmt.Fprintf(w, "took\t%v\n", time.Duration(st.Ended-st.Submitted).Round(time.Millisecond))
 	}
+	for _, note := range st.Notes {
+		fmt.Fprintf(w, "note\t%s\n", note)
+	}
 	if st.Error != "" {
 		fmt.Fprintf(w, "error\t%s\n", st.Error)
 	}
