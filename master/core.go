@@ -286,6 +286,11 @@ func (c *Core) fail(t *task, reason string) []Action {
 	if t.failures >= j.maxAttempts {
 		return c.end(j, JobFailed, fmt.Sprintf("%s failed %d times; last: %s", t.id, t.failures, reason))
 	}
+	if t.id.Phase == mr.PhaseReduce && !allCommitted(j.tasks[mr.PhaseMap]) {
+		// A map is being recomputed: the retry waits for it.
+		t.waiting, t.started = true, false
+		return nil
+	}
 	return []Action{c.publish(j, t)}
 }
 

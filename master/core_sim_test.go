@@ -47,6 +47,7 @@ type sim struct {
 	commits  map[TaskID]int
 	poison   map[TaskID]bool
 	finished []Finish
+	extra    map[TaskID]int // attempts that are recomputations, not failures
 	log      []string
 	maps     int
 	// maxAttempts per job.
@@ -60,6 +61,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		core:        NewCore(),
 		now:         time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		commits:     map[TaskID]int{},
+		extra:       map[TaskID]int{},
 		poison:      map[TaskID]bool{},
 		maxAttempts: 4,
 	}
@@ -81,10 +83,18 @@ func (s *sim) handle(ev Event) {
 					}
 				}
 			}
-			if a.Attempt > s.maxAttempts {
-				s.fatalf("%v attempt %d beyond the limit of %d", a.Task, a.Attempt, s.maxAttempts)
+			// Failures are limited; recomputations (of a map whose output
+			// was lost, of a reduce that lost it) are not failures.
+			if a.Attempt > s.maxAttempts+s.extra[a.Task] {
+				s.fatalf("%v attempt %d beyond the limit of %d", a.Task, a.Attempt, s.maxAttempts+s.extra[a.Task])
 			}
 			s.queue = append(s.queue, simMsg{task: a.Task, attempt: a.Attempt, visible: s.now})
+		case Uncommit:
+			if _, ok := s.commits[a.Task]; !ok {
+				s.fatalf("uncommit of %v, which has no commit", a.Task)
+			}
+			delete(s.commits, a.Task)
+			s.extra[a.Task]++
 		case Purge:
 			s.queue = slices.DeleteFunc(s.queue, func(m simMsg) bool { return m.task.Job == a.Job })
 		case Finish:
@@ -115,6 +125,10 @@ func (s *sim) step() {
 			s.queue = append(s.queue, r.msg)
 		case "fail":
 			s.handle(Failed{Task: r.msg.task, Attempt: r.msg.attempt, Err: "boom in " + r.msg.task.String()})
+		case "lost":
+			// The reduce could not read a map's output: the object is gone.
+			s.extra[r.msg.task]++
+			s.handle(InputLost{Task: r.msg.task, Attempt: r.msg.attempt, Map: s.rand.IntN(s.maps), Err: "object not found"})
 		case "ok":
 			if _, done := s.commits[r.msg.task]; !done {
 				s.commits[r.msg.task] = r.msg.attempt
@@ -153,6 +167,8 @@ func (s *sim) step() {
 			d *= 20 // a straggler, past its deadline
 		case x < 14:
 			outcome = "fail"
+		case x < 17 && msg.task.Phase == mr.PhaseReduce && s.maps > 0:
+			outcome = "lost"
 		}
 		s.running = append(s.running, simRun{msg: msg, worker: w, finishAt: s.now.Add(d), outcome: outcome})
 	}

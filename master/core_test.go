@@ -106,6 +106,16 @@ func TestCoreRules(t *testing.T) {
 			{12 * time.Second, Committed{id(mr.PhaseReduce, 0), 2}, nil},
 			{13 * time.Second, Committed{id(mr.PhaseReduce, 1), 2}, []Action{Finish{Job: "j", State: JobDone}}},
 		}},
+		{"a reduce that fails while a map is recomputed waits for it", []step{
+			{0, Submitted{Job: "j", Maps: 1, Reduces: 2, MaxAttempts: 3, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
+			{2, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 0, Err: "corrupt"}, []Action{
+				Uncommit{Task: id(mr.PhaseMap, 0), Reason: "map 0 ran again: j/reduce/0 could not read its output (corrupt)"},
+				pub(mr.PhaseMap, 0, 2),
+			}},
+			{3, Failed{Task: id(mr.PhaseReduce, 1), Attempt: 1, Err: "x"}, nil},
+			{4, Committed{id(mr.PhaseMap, 0), 2}, []Action{pub(mr.PhaseReduce, 0, 2), pub(mr.PhaseReduce, 1, 2)}},
+		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
