@@ -29,7 +29,14 @@ type Submitted struct {
 	Reduces     int           // R
 	MaxAttempts int           // failed attempts before the job fails
 	Timeout     time.Duration // how long an attempt may run
+	// SkipBadRecords lets a map skip a record on which two attempts
+	// failed, as the MapReduce paper's §3.7 does.
+	SkipBadRecords bool
 }
+
+// badRecordAttempts is how many attempts must fail on one record before
+// the next attempt skips it.
+const badRecordAttempts = 2
 
 // Started is a worker beginning an attempt. The attempt's deadline runs
 // from here, not from its publication: a task waiting in the queue behind
@@ -62,6 +69,9 @@ type Failed struct {
 	Task    TaskID
 	Attempt int
 	Err     string
+	// Record is the byte offset of the input record a map failed on, if
+	// it failed on one.
+	Record *int64
 }
 
 // InputLost is a reduce attempt that could not read a committed map's
@@ -98,6 +108,7 @@ type Publish struct {
 	Task    TaskID
 	Attempt int
 	Timeout time.Duration
+	Skip    []int64 // offsets of the input records the attempt skips
 }
 
 // Uncommit deletes a map's commit record, whose output was lost, so that
@@ -149,6 +160,7 @@ type job struct {
 	id          string
 	state       JobState
 	reducing    bool // the reduces have been published
+	skipBad     bool
 	maxAttempts int
 	timeout     time.Duration
 	tasks       map[mr.Phase][]*task
@@ -163,6 +175,8 @@ type task struct {
 	committed bool
 	waiting   bool // a reduce waiting for a lost map output to be recomputed
 	failures  int
+	badRecord map[int64]int // attempts that failed on each record
+	skip      []int64       // records later attempts skip, sorted
 	lastErr   string
 	worker    string
 	fraction  float64
@@ -192,6 +206,7 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		return c.commit(now, ev)
 	case Failed:
 		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+			c.noteBadRecord(t, ev.Record)
 			return c.fail(t, ev.Err)
 		}
 	case InputLost:
@@ -212,7 +227,7 @@ func (c *Core) submit(now time.Time, ev Submitted) []Action {
 	if _, ok := c.jobs[ev.Job]; ok {
 		return nil // seen before: a restarted shell replays it
 	}
-	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, tasks: map[mr.Phase][]*task{}}
+	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, skipBad: ev.SkipBadRecords, tasks: map[mr.Phase][]*task{}}
 	for _, p := range []struct {
 		phase mr.Phase
 		n     int
@@ -294,6 +309,24 @@ func (c *Core) fail(t *task, reason string) []Action {
 	return []Action{c.publish(j, t)}
 }
 
+// noteBadRecord counts a failure on an input record; with bad records
+// skipped, one that failed badRecordAttempts attempts is skipped from
+// then on.
+func (c *Core) noteBadRecord(t *task, record *int64) {
+	if record == nil || !c.jobs[t.id.Job].skipBad {
+		return
+	}
+	offset := *record
+	if t.badRecord == nil {
+		t.badRecord = map[int64]int{}
+	}
+	t.badRecord[offset]++
+	if t.badRecord[offset] == badRecordAttempts {
+		i, _ := slices.BinarySearch(t.skip, offset)
+		t.skip = slices.Insert(t.skip, i, offset)
+	}
+}
+
 func (c *Core) tick(now time.Time) []Action {
 	var actions []Action
 	for _, id := range slices.Sorted(maps.Keys(c.jobs)) {
@@ -323,7 +356,7 @@ func (c *Core) publishPhase(j *job, phase mr.Phase) []Action {
 func (c *Core) publish(j *job, t *task) Publish {
 	t.attempt++
 	t.started, t.worker, t.fraction = false, "", 0
-	return Publish{Task: t.id, Attempt: t.attempt, Timeout: j.timeout}
+	return Publish{Task: t.id, Attempt: t.attempt, Timeout: j.timeout, Skip: slices.Clone(t.skip)}
 }
 
 func (c *Core) end(j *job, state JobState, reason string) []Action {

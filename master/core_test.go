@@ -116,6 +116,20 @@ func TestCoreRules(t *testing.T) {
 			{3, Failed{Task: id(mr.PhaseReduce, 1), Attempt: 1, Err: "x"}, nil},
 			{4, Committed{id(mr.PhaseMap, 0), 2}, []Action{pub(mr.PhaseReduce, 0, 2), pub(mr.PhaseReduce, 1, 2)}},
 		}},
+		{"a record on which two attempts failed is skipped", []step{
+			{0, Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: 4, Timeout: time.Second, SkipBadRecords: true}, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "bad", Record: ptr(int64(7))},
+				[]Action{Publish{Task: id(mr.PhaseMap, 0), Attempt: 3, Timeout: time.Second, Skip: []int64{7}}}},
+		}},
+		{"without skipping, a bad record fails the job", []step{
+			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "bad", Record: ptr(int64(7))}, []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: bad"},
+			}},
+		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
@@ -126,3 +140,5 @@ func TestCoreRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { run(t, tt.steps) })
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

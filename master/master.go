@@ -3,18 +3,18 @@ package master
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/rpcq"
@@ -60,6 +60,14 @@ type jobView struct {
 	commits  map[TaskID]mr.Commit
 	counters mr.Counters
 	notes    []string // what happened that a user should know
+}
+
+// input is the name of a map task's input; "" for a reduce.
+func (v *jobView) input(id TaskID) string {
+	if id.Phase != mr.PhaseMap || id.Index >= len(v.splits) {
+		return ""
+	}
+	return v.rec.Spec.Inputs[v.splits[id.Index].Input].Name
 }
 
 // New returns a master on nc and store.
@@ -163,13 +171,14 @@ func (m *Master) admit(rec jobRecord) {
 	if rec.State.Ended() {
 		return
 	}
-	m.handle(Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts, Timeout: rec.Spec.Timeout})
+	m.handle(Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
+		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords})
 }
 
 // Submit validates, stores and starts a job, and returns its ID.
 func (m *Master) Submit(ctx context.Context, spec mr.JobSpec) (string, error) {
 	if spec.ID == "" {
-		spec.ID = time.Now().UTC().Format("20060102-150405") + "-" + strings.ToLower(nuid.Next()[:6])
+		spec.ID = newJobID(time.Now())
 	}
 	if err := spec.Validate(m.cfg.Apps); err != nil {
 		return "", rpcq.Errorf(rpcq.CodeBadRequest, "%v", err)
@@ -197,6 +206,11 @@ func (m *Master) onCommit(data []byte) {
 		if _, seen := v.commits[id]; !seen {
 			v.commits[id] = c
 			v.counters.Add(c.Counters)
+			if in := v.input(id); in != "" {
+				for _, off := range c.Skipped {
+					v.notes = append(v.notes, fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
+				}
+			}
 		}
 	}
 	m.mu.Unlock()
@@ -215,7 +229,7 @@ func (m *Master) onEvent(data []byte) {
 	case mr.EventProgress:
 		m.handle(Progressed{Task: id, Attempt: ev.Attempt, Fraction: ev.Fraction})
 	case mr.EventFailed:
-		m.handle(Failed{Task: id, Attempt: ev.Attempt, Err: ev.Error})
+		m.handle(Failed{Task: id, Attempt: ev.Attempt, Err: ev.Error, Record: ev.Record})
 	case mr.EventInputLost:
 		m.handle(InputLost{Task: id, Attempt: ev.Attempt, Map: ev.Map, Err: ev.Error})
 	}
@@ -298,7 +312,7 @@ func (m *Master) taskLocked(a Publish) (mr.Task, error) {
 	}
 	spec := v.rec.Spec
 	t := mr.Task{Job: spec.ID, Phase: a.Task.Phase, Index: a.Task.Index, Attempt: a.Attempt,
-		App: spec.App, Args: spec.Args, R: spec.R, Timeout: a.Timeout}
+		App: spec.App, Args: spec.Args, R: spec.R, Timeout: a.Timeout, Skip: a.Skip}
 	if a.Task.Phase == mr.PhaseMap {
 		s := v.splits[a.Task.Index]
 		t.Input, t.Split = &spec.Inputs[s.Input], s.Split
@@ -367,4 +381,11 @@ func (m *Master) Cancel(id string) error {
 	}
 	m.handle(Cancelled{Job: id})
 	return nil
+}
+
+// newJobID names a job by when it was submitted, and 24 random bits.
+func newJobID(now time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }

@@ -230,3 +230,45 @@ func TestLostMapOutputIsRecomputed(t *testing.T) {
 		}
 	}
 }
+
+// poisoned is wordcount that panics on the line "POISON".
+type poisoned struct{ apps.WordCount }
+
+func (poisoned) Name() string { return "poisoned" }
+
+func (p poisoned) Map(ctx context.Context, rec mr.Record, emit mr.Emit) error {
+	if rec.Text == "POISON" {
+		panic("cannot count this")
+	}
+	return p.WordCount.Map(ctx, rec, emit)
+}
+
+// TestBadRecords: a map that panics on one record fails its attempts with
+// the record's position; with SkipBadRecords, the third attempt skips it
+// and the job says so; without, the job fails naming the record.
+func TestBadRecords(t *testing.T) {
+	c := start(t, 1, poisoned{})
+	text := "good words\nPOISON\nmore good words\n"
+	path := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(path, []byte(text), 0o644)
+	spec := mr.JobSpec{App: "poisoned", R: 1, Inputs: []mr.Input{{Name: "in.txt", Path: path, Size: int64(len(text))}}}
+
+	skipping := spec
+	skipping.SkipBadRecords = true
+	st := c.wait(t, c.submit(t, skipping))
+	if st.State != master.JobDone {
+		t.Fatalf("job skipping bad records ended %s: %s", st.State, st.Error)
+	}
+	if len(st.Notes) != 1 || !strings.Contains(st.Notes[0], "skipped the bad record at in.txt byte 11") {
+		t.Errorf("notes %q, want the skipped record named", st.Notes)
+	}
+	out, _ := c.store.Data.GetBytes(c.ctx, st.Outputs[0])
+	if string(out) != "good 2\nmore 1\nwords 2\n" {
+		t.Errorf("output %q", out)
+	}
+
+	st = c.wait(t, c.submit(t, spec))
+	if st.State != master.JobFailed || !strings.Contains(st.Error, "record at in.txt byte 11") || !strings.Contains(st.Error, "cannot count this") {
+		t.Fatalf("job without skipping ended %s %q, want failed naming the record", st.State, st.Error)
+	}
+}

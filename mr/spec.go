@@ -34,6 +34,9 @@ type JobSpec struct {
 	SplitSize   int64         `json:"split_size,omitempty"`   // default DefaultSplitSize
 	MaxAttempts int           `json:"max_attempts,omitempty"` // default DefaultMaxAttempts
 	Timeout     time.Duration `json:"timeout,omitempty"`      // per attempt; default DefaultTaskTimeout
+	// SkipBadRecords lets a map attempt skip an input record on which two
+	// attempts failed; the job reports what it skipped.
+	SkipBadRecords bool `json:"skip_bad_records,omitempty"`
 }
 
 // Validate checks the spec against the apps reg knows and fills in the

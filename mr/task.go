@@ -20,6 +20,10 @@ type Task struct {
 
 	// A reduce task reads partition Index of every committed map output.
 	Maps int `json:"maps,omitempty"`
+
+	// Skip lists the byte offsets of input records a map skips: records on
+	// which earlier attempts failed, in a job that skips bad records.
+	Skip []int64 `json:"skip,omitempty"`
 }
 
 // Commit is a task's commit record, created (never overwritten) under
@@ -33,6 +37,7 @@ type Commit struct {
 	Worker   string   `json:"worker"`
 	Outputs  []string `json:"outputs"` // objects: R partitions of a map ("" for an empty one), the one output of a reduce
 	Counters Counters `json:"counters"`
+	Skipped  []int64  `json:"skipped,omitempty"` // offsets of the input records the attempt skipped
 	At       int64    `json:"at"` // Unix nanoseconds, the worker's clock
 }
 
@@ -48,4 +53,5 @@ type Event struct {
 	Deadline int64     `json:"deadline,omitempty"` // started: Unix nanoseconds, the master's clock
 	Error    string    `json:"error,omitempty"`    // failed, inputlost
 	Map      int       `json:"map"`                // inputlost: the map task whose output is lost
+	Record   *int64    `json:"record,omitempty"`   // failed: the offset of the input record a map failed on
 }

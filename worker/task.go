@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +65,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			// Not this task's fault: a map's output is gone. The master
 			// recomputes that map, then runs this reduce again.
 			ev = mr.Event{Kind: mr.EventInputLost, Map: lost.Run, Error: err.Error()}
+		}
+		if bad := (*mr.RecordError)(nil); errors.As(err, &bad) && bad.Input != "" {
+			ev.Record = &bad.Offset // the master counts failures per record
 		}
 		w.event(task, ev)
 		msg.TermWithReason(truncate(err.Error(), 256))
@@ -131,7 +136,11 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *m
 		defer c.Close()
 	}
 	span := float64(max(task.Split.End-task.Split.Start, 1))
-	parts, counters, err := mr.RunMap(ctx, app, mr.ReadSplit(in, size, task.Split, task.Input.Name), task.R, func(c mr.Counters) {
+	recs := mr.ReadSplit(in, size, task.Split, task.Input.Name)
+	if len(task.Skip) > 0 {
+		recs = skipping(recs, task.Skip, &commit.Skipped)
+	}
+	parts, counters, err := mr.RunMap(ctx, app, recs, task.R, func(c mr.Counters) {
 		setFraction(done, float64(c.InputBytes)/span)
 	})
 	commit.Counters = counters
@@ -225,6 +234,24 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 		err = fmt.Errorf("write %s: %w", name, serr)
 	}
 	return err
+}
+
+// skipping yields recs but those at the offsets in skip (sorted), and
+// records the offsets it skipped.
+func skipping(recs iter.Seq2[mr.Record, error], skip []int64, skipped *[]int64) iter.Seq2[mr.Record, error] {
+	return func(yield func(mr.Record, error) bool) {
+		for rec, err := range recs {
+			if err == nil {
+				if _, found := slices.BinarySearch(skip, rec.Offset); found {
+					*skipped = append(*skipped, rec.Offset)
+					continue
+				}
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
 }
 
 // remove deletes an attempt's outputs: a failed or losing attempt leaves

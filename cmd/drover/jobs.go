@@ -66,6 +66,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&appArgs, "arg", "an argument of the app (repeat for more)")
 	r := fs.Int("r", 3, "reduce tasks, and output files")
 	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
+	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
 	shared := fs.Bool("shared", false, "do not upload: every worker reads the files at these paths")
 	wait := fs.Bool("wait", false, "show progress and wait for the job to end")
 	files, err := parse(fs, args)
@@ -75,7 +76,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *appName == "" || len(files) == 0 {
 		return usagef("submit takes --app and at least one file")
 	}
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize}
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad}
 	s, err := connect(ctx, &conn)
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r := fs.Int("r", 3, "reduce tasks, and output files")
 	workers := fs.Int("workers", 2, "workers to run")
 	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
+	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
 	allowExec := fs.Bool("allow-exec", false, "let the streaming app run its commands")
 	files, err := parse(fs, args)
 	if err != nil {
@@ -50,7 +51,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("--workers %d: need at least one", *workers)
 	}
 	reg := builtinApps(*allowExec)
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize}
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad}
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
