@@ -38,7 +38,7 @@ type Commit struct {
 	Outputs  []string `json:"outputs"` // objects: R partitions of a map ("" for an empty one), the one output of a reduce
 	Counters Counters `json:"counters"`
 	Skipped  []int64  `json:"skipped,omitempty"` // offsets of the input records the attempt skipped
-	At       int64    `json:"at"` // Unix nanoseconds, the worker's clock
+	At       int64    `json:"at"`                // Unix nanoseconds, the worker's clock
 }
 
 // Event is what a worker reports on EventSubject.
