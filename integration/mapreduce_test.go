@@ -29,6 +29,7 @@ type deployment struct {
 	t       *testing.T
 	url     string
 	workers []*process
+	masters []*process
 	nc      *nats.Conn
 	client  *rpcq.Client
 }
@@ -36,7 +37,7 @@ type deployment struct {
 func deploy(t *testing.T, workers int) *deployment {
 	t.Helper()
 	d := &deployment{t: t, url: startBroker(t)}
-	start(t, "master", "--nats", d.url, "--lease", lease, "--log-level", "warn")
+	d.masters = append(d.masters, d.startMaster())
 	for i := range workers {
 		d.workers = append(d.workers, d.startWorker(i))
 	}
@@ -51,6 +52,10 @@ func deploy(t *testing.T, workers int) *deployment {
 	}
 	t.Cleanup(func() { d.client.Close() })
 	return d
+}
+
+func (d *deployment) startMaster() *process {
+	return start(d.t, "master", "--nats", d.url, "--lease", lease, "--leader-ttl", "1s", "--log-level", "warn")
 }
 
 func (d *deployment) startWorker(i int) *process {
@@ -221,4 +226,29 @@ func TestWorkersKilledMidJob(t *testing.T) {
 		t.Log("the job ended before any worker was killed")
 	}
 	t.Logf("%d workers killed", kills)
+}
+
+// TestLeaderKilledMidJob: two masters; the leader is killed with SIGKILL
+// mid-map; the standby takes over and finishes the job with the right
+// output, and clients keep working across the failover.
+func TestLeaderKilledMidJob(t *testing.T) {
+	files, inputs := books(t)
+	d := deploy(t, 2)
+	// The first master leads; the second stands by.
+	brokertest.WaitFor(t, 30*time.Second, func() bool {
+		return d.client.Call(timeout(t, 5*time.Second), "Master.List", struct{}{}, &[]master.JobStatus{}) == nil
+	}, "the first master to lead")
+	d.masters = append(d.masters, d.startMaster())
+	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "32768")
+	killed := false
+	d.wait(id, func(st master.JobStatus) {
+		if !killed && st.MapsDone > 0 {
+			d.masters[0].kill()
+			killed = true
+		}
+	})
+	if !killed {
+		t.Log("the job ended before the leader was killed")
+	}
+	d.checkOutput(id, "wordcount", inputs, 3)
 }

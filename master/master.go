@@ -147,6 +147,9 @@ func (m *Master) restore(ctx context.Context) error {
 		return fmt.Errorf("master: list jobs: %w", err)
 	}
 	for key := range keys.Keys() {
+		if key == leaderKey {
+			continue
+		}
 		entry, err := m.store.Jobs.Get(ctx, key)
 		if err != nil {
 			continue

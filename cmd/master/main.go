@@ -2,12 +2,18 @@
 // JetStream until SIGINT or SIGTERM: it serves the Master rpcq service
 // (Submit, Status, List, Cancel) and the time service.
 //
-//	master [--nats URL] [--replicas 1] [--lease 30s]
+//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s]
+//
+// Run several for failover: one leads, holding a lease in the jobs bucket;
+// the others stand by, and one takes over within a few leader TTLs of the
+// leader's death, rebuilding the state from the buckets and streams.
 package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,6 +29,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewBinary("master", stderr)
 	replicas := fs.Int("replicas", 1, "replicas of every stream and bucket: 1 on one server, 3 on a cluster")
 	lease := fs.Duration("lease", mr.DefaultLease, "how long a silent worker keeps a task")
+	leaderTTL := fs.Duration("leader-ttl", master.DefaultLeaderTTL, "how long a silent leader keeps its leadership before a standby takes over")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -41,9 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := master.New(nc, store, master.Config{Apps: reg, Logger: log})
-	if err != nil {
-		return err
-	}
-	return m.Run(ctx)
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
+	return master.RunLeader(ctx, store, holder, *leaderTTL, log, func() (*master.Master, error) {
+		return master.New(nc, store, master.Config{Apps: reg, Logger: log})
+	})
 }
