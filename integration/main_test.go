@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,6 +69,12 @@ func (p *process) kill() {
 	<-p.done
 }
 
+// stop sends SIGTERM and waits for the process to be gone.
+func (p *process) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,21 +85,37 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// brokerProcess is the broker binary, restartable on its port and store.
+type brokerProcess struct {
+	*process
+	t           *testing.T
+	addr, store string
+}
+
 // startBroker runs the broker binary and returns its URL once it accepts
 // connections.
-func startBroker(t *testing.T) string {
+func startBroker(t *testing.T) string { return runBroker(t).url() }
+
+func runBroker(t *testing.T) *brokerProcess {
 	t.Helper()
-	port := freePort(t)
-	p := start(t, "broker", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--store", t.TempDir(), "--log-level", "warn")
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	brokertest.WaitFor(t, 30*time.Second, func() bool {
-		c, err := net.Dial("tcp", addr)
+	b := &brokerProcess{t: t, addr: "127.0.0.1:" + strconv.Itoa(freePort(t)), store: t.TempDir()}
+	b.restart()
+	return b
+}
+
+func (b *brokerProcess) url() string { return "nats://" + b.addr }
+
+// restart starts the broker (again) and waits until it listens.
+func (b *brokerProcess) restart() {
+	b.t.Helper()
+	b.process = start(b.t, "broker", "--listen", b.addr, "--store", b.store, "--log-level", "warn")
+	brokertest.WaitFor(b.t, 30*time.Second, func() bool {
+		c, err := net.Dial("tcp", b.addr)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
-	}, "the broker to listen (output: %s)", p)
-	return "nats://" + addr
+	}, "the broker to listen (output: %s)", b.process)
 }
 
 func timeout(t *testing.T, d time.Duration) context.Context {

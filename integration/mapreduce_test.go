@@ -28,6 +28,7 @@ const lease = "2s"
 type deployment struct {
 	t       *testing.T
 	url     string
+	broker  *brokerProcess
 	workers []*process
 	masters []*process
 	nc      *nats.Conn
@@ -36,7 +37,8 @@ type deployment struct {
 
 func deploy(t *testing.T, workers int) *deployment {
 	t.Helper()
-	d := &deployment{t: t, url: startBroker(t)}
+	b := runBroker(t)
+	d := &deployment{t: t, url: b.url(), broker: b}
 	d.masters = append(d.masters, d.startMaster())
 	for i := range workers {
 		d.workers = append(d.workers, d.startWorker(i))
@@ -249,6 +251,27 @@ func TestLeaderKilledMidJob(t *testing.T) {
 	})
 	if !killed {
 		t.Log("the job ended before the leader was killed")
+	}
+	d.checkOutput(id, "wordcount", inputs, 3)
+}
+
+// TestBrokerRestartedMidJob: the broker stops and starts again mid-job
+// (file storage); every process reconnects, and no task, commit or output
+// is lost.
+func TestBrokerRestartedMidJob(t *testing.T) {
+	files, inputs := books(t)
+	d := deploy(t, 2)
+	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "32768")
+	restarted := false
+	d.wait(id, func(st master.JobStatus) {
+		if !restarted && st.MapsDone > 0 {
+			d.broker.stop()
+			d.broker.restart()
+			restarted = true
+		}
+	})
+	if !restarted {
+		t.Log("the job ended before the broker restarted")
 	}
 	d.checkOutput(id, "wordcount", inputs, 3)
 }

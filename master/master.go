@@ -47,6 +47,8 @@ type Master struct {
 	cfg   Config
 	log   *slog.Logger
 
+	stopping chan struct{} // closed when Run returns: pending actions give up
+
 	mu   sync.Mutex // guards core, jobs
 	core *Core
 	jobs map[string]*jobView
@@ -80,12 +82,13 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
-	return &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}}, nil
+	return &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, stopping: make(chan struct{})}, nil
 }
 
 // Run serves until ctx ends. It first rebuilds its state from the jobs
 // and commits buckets, so that a restarted master carries on.
 func (m *Master) Run(ctx context.Context) error {
+	defer close(m.stopping)
 	if err := m.restore(ctx); err != nil {
 		return err
 	}
@@ -105,7 +108,10 @@ func (m *Master) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("master: events: %w", err)
 	}
-	consuming, err := events.Consume(func(msg jetstream.Msg) { m.onEvent(msg.Data()) })
+	// Short pulls and heartbeats: after a broker restart the consumer is
+	// found gone, and made again, within seconds.
+	consuming, err := events.Consume(func(msg jetstream.Msg) { m.onEvent(msg.Data()) },
+		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("master: events: %w", err)
 	}
@@ -253,11 +259,28 @@ func (m *Master) handle(ev Event) {
 	m.mu.Unlock()
 	defer m.exec.Unlock()
 	for i, op := range ops {
+		m.carryOut(op, actions[i])
+	}
+}
+
+// carryOut runs op until it succeeds: the core counts on every action
+// taking effect, and each is idempotent (publishes carry their message
+// ID), so a broker that is away, restarting say, only delays them. It
+// gives up when the master stops.
+func (m *Master) carryOut(op func(context.Context) error, a Action) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := op(ctx); err != nil {
-			m.log.Error("master: action failed", "action", fmt.Sprintf("%T%+v", actions[i], actions[i]), "error", err)
-		}
+		err := op(ctx)
 		cancel()
+		if err == nil {
+			return
+		}
+		m.log.Warn("master: action failed; retrying", "action", fmt.Sprintf("%T%+v", a, a), "error", err)
+		select {
+		case <-m.stopping:
+			return
+		case <-time.After(wait):
+		}
 	}
 }
 

@@ -35,7 +35,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log := w.log.With("task", mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
-	if _, err := w.store.Commits.Get(ctx, key); err == nil {
+	getCtx, cancelGet := context.WithTimeout(ctx, ioTimeout)
+	_, err := w.store.Commits.Get(getCtx, key)
+	cancelGet()
+	if err == nil {
 		msg.Ack() // an earlier attempt, or a backup, committed it
 		return
 	}
@@ -154,7 +157,10 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *m
 		}
 		name := mr.MapOutputObject(task.Job, task.Index, task.Attempt, r)
 		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
-		if _, err := w.store.Data.PutBytes(ctx, name, part); err != nil {
+		pctx, stop := withoutDeadline(ctx)
+		_, err := w.store.Data.PutBytes(pctx, name, part)
+		stop()
+		if err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 	}
@@ -176,7 +182,9 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 		}
 		return f, st.Size(), nil
 	}
-	data, err := w.store.Data.GetBytes(ctx, in.Object)
+	gctx, stop := withoutDeadline(ctx)
+	defer stop()
+	data, err := w.store.Data.GetBytes(gctx, in.Object)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}
@@ -188,8 +196,12 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 	var runMaps []int // the map task of each run
 	var total int64
 	read := &countingReaders{}
+	// Reads bound each JetStream call rather than the whole attempt, so
+	// that one lost to a broker restart fails in seconds.
+	rctx, stopReads := withoutDeadline(ctx)
+	defer stopReads()
 	for m := range task.Maps {
-		entry, err := w.store.Commits.Get(ctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
+		entry, err := w.store.Commits.Get(rctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
 		if err != nil {
 			return &mr.RunError{Run: m, Err: fmt.Errorf("commit: %w", err)}
 		}
@@ -200,7 +212,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 		if mc.Outputs[task.Index] == "" {
 			continue // the map wrote nothing for this partition
 		}
-		obj, err := w.store.Data.Get(ctx, mc.Outputs[task.Index])
+		obj, err := w.store.Data.Get(rctx, mc.Outputs[task.Index])
 		if err != nil {
 			return &mr.RunError{Run: m, Err: fmt.Errorf("%s: %w", mc.Outputs[task.Index], err)}
 		}
@@ -217,8 +229,10 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 	commit.Outputs = []string{name}
 	pr, pw := io.Pipe()
 	stored := make(chan error, 1)
+	pctx, stop := withoutDeadline(ctx)
+	defer stop()
 	go func() {
-		_, err := w.store.Data.Put(ctx, jetstream.ObjectMeta{Name: name}, pr)
+		_, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, pr)
 		pr.CloseWithError(err) // unblocks the reduce if the store failed
 		stored <- err
 	}()
@@ -234,6 +248,19 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 		err = fmt.Errorf("write %s: %w", name, serr)
 	}
 	return err
+}
+
+// withoutDeadline is ctx without its deadline, still cancelled with it.
+// An object store put whose context has no deadline bounds each chunk's
+// acknowledgement instead of waiting for the whole attempt's deadline: a
+// put interrupted by a broker restart fails in seconds, not minutes.
+func withoutDeadline(ctx context.Context) (context.Context, func()) {
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	return pctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // skipping yields recs but those at the offsets in skip (sorted), and

@@ -20,6 +20,9 @@ import (
 // DefaultSlots is how many tasks a worker runs at once.
 const DefaultSlots = 1
 
+// pullExpiry bounds one wait for a task.
+const pullExpiry = 5 * time.Second
+
 // Config describes a worker. Zero fields take their defaults.
 type Config struct {
 	// ID names the worker in events and commits (default host-pid-random).
@@ -81,9 +84,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // queue, where any worker can take it, rather than behind this one.
 func (w *Worker) slot(ctx context.Context) {
 	for ctx.Err() == nil {
-		msg, err := w.store.Workers.Next(jetstream.FetchContext(ctx))
+		// Pull requests expire, so that one a restarted broker forgot
+		// is soon replaced by a new one.
+		pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
+		msg, err := w.store.Workers.Next(jetstream.FetchContext(pullCtx))
+		cancel()
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
 				w.log.Warn("worker: pull", "error", err)
 				select { // the broker may be restarting
 				case <-ctx.Done():
