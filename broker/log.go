@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,7 +28,7 @@ func (a *slogAdapter) Fatalf(format string, v ...any) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fatal == nil {
-		a.fatal = errors.New(fmt.Sprintf(format, v...))
+		a.fatal = fmt.Errorf(format, v...)
 	}
 }
 
