@@ -32,6 +32,8 @@ type Submitted struct {
 	// SkipBadRecords lets a map skip a record on which two attempts
 	// failed, as the MapReduce paper's §3.7 does.
 	SkipBadRecords bool
+	// Speculation launches backup attempts of stragglers (see speculate).
+	Speculation bool
 }
 
 // badRecordAttempts is how many attempts must fail on one record before
@@ -161,6 +163,9 @@ type job struct {
 	state       JobState
 	reducing    bool // the reduces have been published
 	skipBad     bool
+	speculate   bool
+	durations   map[mr.Phase][]time.Duration // of the phase's committed attempts
+	backups     BackupStats
 	maxAttempts int
 	timeout     time.Duration
 	tasks       map[mr.Phase][]*task
@@ -171,6 +176,8 @@ type task struct {
 	id        TaskID
 	attempt   int       // the newest attempt published
 	started   bool      // a worker has begun the newest attempt
+	startedAt time.Time // when it began
+	backup    int       // the attempt number of a backup launched, or 0
 	deadline  time.Time // of the newest attempt, once started
 	committed bool
 	waiting   bool // a reduce waiting for a lost map output to be recomputed
@@ -192,7 +199,7 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		return c.submit(now, ev)
 	case Started:
 		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
-			t.worker, t.started = ev.Worker, true
+			t.worker, t.started, t.startedAt = ev.Worker, true, now
 			t.deadline = ev.Deadline
 			if t.deadline.IsZero() {
 				t.deadline = now.Add(c.jobs[ev.Task.Job].timeout)
@@ -227,7 +234,8 @@ func (c *Core) submit(now time.Time, ev Submitted) []Action {
 	if _, ok := c.jobs[ev.Job]; ok {
 		return nil // seen before: a restarted shell replays it
 	}
-	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, skipBad: ev.SkipBadRecords, tasks: map[mr.Phase][]*task{}}
+	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, skipBad: ev.SkipBadRecords,
+		speculate: ev.Speculation, durations: map[mr.Phase][]time.Duration{}, tasks: map[mr.Phase][]*task{}}
 	for _, p := range []struct {
 		phase mr.Phase
 		n     int
@@ -251,6 +259,16 @@ func (c *Core) commit(now time.Time, ev Committed) []Action {
 		return nil
 	}
 	t.committed = true
+	if t.started {
+		j.durations[ev.Task.Phase] = append(j.durations[ev.Task.Phase], now.Sub(t.startedAt))
+	}
+	switch {
+	case t.backup == 0:
+	case ev.Attempt >= t.backup:
+		j.backups.Won++
+	default:
+		j.backups.Wasted++
+	}
 	if !allCommitted(j.tasks[ev.Task.Phase]) {
 		return nil
 	}
@@ -338,11 +356,75 @@ func (c *Core) tick(now time.Time) []Action {
 				}
 				if t.started && !t.committed && !now.Before(t.deadline) {
 					actions = append(actions, c.fail(t, fmt.Sprintf("attempt %d passed its deadline", t.attempt))...)
+				} else if c.straggling(now, j, t) {
+					t.backup = t.attempt + 1
+					j.backups.Launched++
+					actions = append(actions, c.publish(j, t))
 				}
 			}
 		}
 	}
 	return actions
+}
+
+// BackupStats counts a job's backup attempts: launched, and of those that
+// ended, won (the backup committed first) or wasted (the original did).
+type BackupStats struct {
+	Launched int `json:"launched"`
+	Won      int `json:"won"`
+	Wasted   int `json:"wasted"`
+}
+
+// Speculation thresholds: a task gets a backup only when its phase is
+// nearly done and it is far behind the tasks that finished, so that a
+// task that runs normally is never run twice.
+const (
+	// phaseNearlyDone is the fraction of a phase's tasks committed before
+	// any backup is considered.
+	phaseNearlyDone = 0.5
+	// behind is how many times the median duration of the phase's
+	// finished attempts a task must already have run, and still expect to
+	// run, to get a backup.
+	behind = 3
+)
+
+// straggling reports whether t deserves a backup attempt, as Hadoop's
+// LATE scheduler judges it: its estimated time left, from its progress
+// rate, is far longer than its finished peers took.
+func (c *Core) straggling(now time.Time, j *job, t *task) bool {
+	if !j.speculate || !t.started || t.committed || t.backup != 0 || t.waiting ||
+		t.id.Phase == mr.PhaseReduce && j.state != JobReducing { // a map is being recomputed
+		return false
+	}
+	tasks := j.tasks[t.id.Phase]
+	done := len(j.durations[t.id.Phase])
+	if done == 0 || float64(done) < phaseNearlyDone*float64(len(tasks)) {
+		return false
+	}
+	typical := median(j.durations[t.id.Phase])
+	elapsed := now.Sub(t.startedAt)
+	if elapsed < behind*typical {
+		return false
+	}
+	if t.fraction <= 0 {
+		return true // no progress at all in that long
+	}
+	left := time.Duration(float64(elapsed) * (1 - t.fraction) / t.fraction)
+	return left > behind*typical
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Backups returns a job's backup attempt counts.
+func (c *Core) Backups(jobID string) BackupStats {
+	if j := c.jobs[jobID]; j != nil {
+		return j.backups
+	}
+	return BackupStats{}
 }
 
 func (c *Core) publishPhase(j *job, phase mr.Phase) []Action {
@@ -361,11 +443,9 @@ func (c *Core) publish(j *job, t *task) Publish {
 
 func (c *Core) end(j *job, state JobState, reason string) []Action {
 	j.state, j.err = state, reason
-	actions := []Action{Finish{Job: j.id, State: state, Err: reason}}
-	if state != JobDone {
-		actions = append([]Action{Purge{Job: j.id}}, actions...)
-	}
-	return actions
+	// Even a done job may leave tasks queued: a map being recomputed for
+	// reduces that, in the end, had read its output before it was lost.
+	return []Action{Purge{Job: j.id}, Finish{Job: j.id, State: state, Err: reason}}
 }
 
 // task finds a task; nil if its job or index is unknown.

@@ -46,7 +46,7 @@ func TestCoreRules(t *testing.T) {
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
 			{1, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1)}},
 			{2, Committed{id(mr.PhaseMap, 0), 1}, nil}, // seen twice
-			{3, Committed{id(mr.PhaseReduce, 0), 1}, []Action{Finish{Job: "j", State: JobDone}}},
+			{3, Committed{id(mr.PhaseReduce, 0), 1}, []Action{Purge{Job: "j"}, Finish{Job: "j", State: JobDone}}},
 		}},
 		{"a queued task does not time out", []step{
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
@@ -104,7 +104,7 @@ func TestCoreRules(t *testing.T) {
 			{10 * time.Second, Tick{}, nil}, // waiting reduces have no deadline
 			{11 * time.Second, Committed{id(mr.PhaseMap, 1), 2}, []Action{pub(mr.PhaseReduce, 0, 2), pub(mr.PhaseReduce, 1, 2)}},
 			{12 * time.Second, Committed{id(mr.PhaseReduce, 0), 2}, nil},
-			{13 * time.Second, Committed{id(mr.PhaseReduce, 1), 2}, []Action{Finish{Job: "j", State: JobDone}}},
+			{13 * time.Second, Committed{id(mr.PhaseReduce, 1), 2}, []Action{Purge{Job: "j"}, Finish{Job: "j", State: JobDone}}},
 		}},
 		{"a reduce that fails while a map is recomputed waits for it", []step{
 			{0, Submitted{Job: "j", Maps: 1, Reduces: 2, MaxAttempts: 3, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
@@ -129,6 +129,24 @@ func TestCoreRules(t *testing.T) {
 				Purge{Job: "j"},
 				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: bad"},
 			}},
+		}},
+		{"a straggler near the end of its phase gets one backup; the first commit wins", []step{
+			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}, []Action{
+				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
+			}},
+			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
+			{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
+			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
+			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
+			{200 * time.Millisecond, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.5}, nil},
+			{200 * time.Millisecond, Tick{}, nil}, // as far along as its peers were
+			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.1}, nil},
+			{time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute}}},
+			{2 * time.Second, Tick{}, nil}, // one backup only
+			{3 * time.Second, Committed{id(mr.PhaseMap, 2), 1}, []Action{Publish{Task: id(mr.PhaseReduce, 0), Attempt: 1, Timeout: time.Minute}}},
 		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},

@@ -181,7 +181,7 @@ func (m *Master) admit(rec jobRecord) {
 		return
 	}
 	m.handle(Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
-		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords})
+		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords, Speculation: rec.Spec.Speculation})
 }
 
 // Submit validates, stores and starts a job, and returns its ID.
@@ -364,6 +364,7 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 	if state, err, ok := m.core.State(id); ok {
 		st.State, st.Error = state, cmp.Or(err, st.Error)
 	}
+	st.Backups = m.core.Backups(id)
 	st.Outputs = make([]string, v.rec.Spec.R)
 	for tid, c := range v.commits {
 		switch tid.Phase {

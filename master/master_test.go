@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -270,5 +271,55 @@ func TestBadRecords(t *testing.T) {
 	st = c.wait(t, c.submit(t, spec))
 	if st.State != master.JobFailed || !strings.Contains(st.Error, "record at in.txt byte 11") || !strings.Contains(st.Error, "cannot count this") {
 		t.Fatalf("job without skipping ended %s %q, want failed naming the record", st.State, st.Error)
+	}
+}
+
+// addWorker runs one more worker with cfg (Apps set here) until t ends.
+func (c *cluster) addWorker(t *testing.T, cfg worker.Config) {
+	t.Helper()
+	cfg.Apps, cfg.Logger = c.apps, slog.New(slog.DiscardHandler)
+	w, err := worker.New(c.store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(c.ctx)
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+}
+
+// TestSpeculation: a worker 1,000 times slower than its peer takes a map;
+// near the end of the map phase the master launches a backup, the fast
+// worker runs it and wins, the straggler stops, and the output is right.
+func TestSpeculation(t *testing.T) {
+	c := start(t, 0)
+	c.addWorker(t, worker.Config{ID: "slow", SlowFactor: 1000})
+	dir := t.TempDir()
+	spec := mr.JobSpec{App: "wordcount", R: 1, Speculation: true}
+	var inputs []mr.NamedInput
+	for i := range 8 {
+		name := fmt.Sprintf("in%d.txt", i)
+		text := strings.Repeat(fmt.Sprintf("word%d ", i), 2000) + "\n"
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: name, Path: filepath.Join(dir, name), Size: int64(len(text))})
+		inputs = append(inputs, mr.NamedInput{Name: name, Data: []byte(text)})
+	}
+	id := c.submit(t, spec)
+	brokertest.WaitFor(t, 30*time.Second, func() bool {
+		info, err := c.store.Workers.Info(c.ctx)
+		return err == nil && info.NumAckPending > 0
+	}, "the slow worker to take a task")
+	c.addWorker(t, worker.Config{ID: "fast"})
+
+	st := c.wait(t, id)
+	if st.State != master.JobDone {
+		t.Fatalf("job ended %s: %s", st.State, st.Error)
+	}
+	if st.Backups.Launched < 1 || st.Backups.Won < 1 {
+		t.Errorf("backups %+v, want one launched and won", st.Backups)
+	}
+	want, _ := mr.Sequential(c.ctx, apps.WordCount{}, inputs, 1)
+	if got, err := c.store.Data.GetBytes(c.ctx, st.Outputs[0]); err != nil || !bytes.Equal(got, want[0]) {
+		t.Errorf("output differs from the sequential count (%v)", err)
 	}
 }

@@ -37,6 +37,9 @@ type JobSpec struct {
 	// SkipBadRecords lets a map attempt skip an input record on which two
 	// attempts failed; the job reports what it skipped.
 	SkipBadRecords bool `json:"skip_bad_records,omitempty"`
+	// Speculation runs backup attempts of stragglers near the end of a
+	// phase; the first attempt to commit wins.
+	Speculation bool `json:"speculation,omitempty"`
 }
 
 // Validate checks the spec against the apps reg knows and fills in the

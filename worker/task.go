@@ -50,11 +50,25 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	defer cancel()
 	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano()})
 	var done atomic.Uint64 // math.Float64bits of the fraction done
-	stop := w.heartbeat(runCtx, msg, task, &done)
+	var beaten atomic.Bool // another attempt of the task committed first
+	stop := w.heartbeat(runCtx, msg, task, &done, func() {
+		beaten.Store(true)
+		cancel()
+	})
+	began := time.Now()
 	commit, err := w.run(runCtx, task, &done)
+	if err == nil && w.cfg.SlowFactor > 1 {
+		err = w.dawdle(runCtx, time.Since(began))
+	}
 	stop()
 
 	switch {
+	case beaten.Load():
+		// A backup (or the original) won: this attempt's work is moot.
+		w.remove(commit.Outputs)
+		msg.Ack()
+		log.Info("worker: another attempt committed first; stopped")
+		return
 	case ctx.Err() != nil:
 		// Stopping: hand the task back at once rather than after a lease.
 		w.remove(commit.Outputs)
@@ -250,6 +264,17 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 	return err
 }
 
+// dawdle waits (SlowFactor-1) times took, as a slow machine would have
+// taken longer; an attempt beaten meanwhile stops at once.
+func (w *Worker) dawdle(ctx context.Context, took time.Duration) error {
+	select {
+	case <-time.After(time.Duration(float64(took) * (w.cfg.SlowFactor - 1))):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // withoutDeadline is ctx without its deadline, still cancelled with it.
 // An object store put whose context has no deadline bounds each chunk's
 // acknowledgement instead of waiting for the whole attempt's deadline: a
@@ -309,8 +334,10 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 }
 
 // heartbeat keeps the task with this worker (InProgress) and reports its
-// progress every third of the lease, until stop.
-func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *atomic.Uint64) (stop func()) {
+// progress every third of the lease, until stop. If another attempt of the
+// task has committed meanwhile, it calls beaten: the attempt should stop.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *atomic.Uint64, beaten func()) (stop func()) {
+	key := mr.CommitKey(task.Job, task.Phase, task.Index)
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
 	go func() {
@@ -322,6 +349,10 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task,
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+				if _, err := w.store.Commits.Get(ctx, key); err == nil {
+					beaten()
+					return
+				}
 				msg.InProgress()
 				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: math.Float64frombits(done.Load())})
 			}

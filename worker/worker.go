@@ -36,6 +36,9 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives the worker's events (default slog.Default).
 	Logger *slog.Logger
+	// SlowFactor, above 1, makes each task take that many times as long:
+	// a straggler, for tests and benchmarks of backup tasks.
+	SlowFactor float64
 }
 
 // Worker pulls tasks from the work queue, one per slot, runs them and

@@ -67,6 +67,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	r := fs.Int("r", 3, "reduce tasks, and output files")
 	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
 	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
+	speculation := fs.Bool("speculation", false, "run backup attempts of stragglers near the end of a phase")
 	shared := fs.Bool("shared", false, "do not upload: every worker reads the files at these paths")
 	wait := fs.Bool("wait", false, "show progress and wait for the job to end")
 	files, err := parse(fs, args)
@@ -76,7 +77,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *appName == "" || len(files) == 0 {
 		return usagef("submit takes --app and at least one file")
 	}
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad}
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad, Speculation: *speculation}
 	s, err := connect(ctx, &conn)
 	if err != nil {
 		return err
@@ -135,6 +136,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(w, "submitted\t%s\n", time.Unix(0, st.Submitted).Format(time.RFC3339))
 	if st.Ended != 0 {
 		fmt.Fprintf(w, "took\t%v\n", time.Duration(st.Ended-st.Submitted).Round(time.Millisecond))
+	}
+	if b := st.Backups; b.Launched > 0 {
+		fmt.Fprintf(w, "backups\t%d launched, %d won, %d wasted\n", b.Launched, b.Won, b.Wasted)
 	}
 	for _, note := range st.Notes {
 		fmt.Fprintf(w, "note\t%s\n", note)

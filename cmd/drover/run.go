@@ -31,6 +31,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 2, "workers to run")
 	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
 	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
+	speculation := fs.Bool("speculation", false, "run backup attempts of stragglers near the end of a phase")
 	allowExec := fs.Bool("allow-exec", false, "let the streaming app run its commands")
 	files, err := parse(fs, args)
 	if err != nil {
@@ -51,7 +52,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("--workers %d: need at least one", *workers)
 	}
 	reg := builtinApps(*allowExec)
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad}
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad, Speculation: *speculation}
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {

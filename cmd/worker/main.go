@@ -30,6 +30,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	id := fs.String("id", "", "the worker's name (default host-pid-random)")
 	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
 	allowExec := fs.Bool("allow-exec", false, "run the commands of streaming jobs")
+	slow := fs.Float64("slow-factor", 1, "take this many times as long over each task (a straggler, for tests)")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { <-clockDone }() // the clock stops using the client before it closes
 
-	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log})
+	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log, SlowFactor: *slow})
 	if err != nil {
 		return err
 	}
