@@ -85,12 +85,15 @@ func sequentialCount(paths []string, w io.Writer) error {
 // runJob runs spec on a fresh local deployment with workers and returns
 // its status.
 func runJob(b *testing.B, spec mr.JobSpec, workers, slots int) master.JobStatus {
+	return runJobOn(b, spec, local.Config{Workers: workers, Slots: slots})
+}
+
+func runJobOn(b *testing.B, spec mr.JobSpec, cfg local.Config) master.JobStatus {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var reg mr.Registry
-	apps.Register(&reg)
-	c, err := local.Start(ctx, local.Config{Workers: workers, Slots: slots, Apps: &reg})
+	cfg.Apps = apps.Registry(false)
+	c, err := local.Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,5 +170,31 @@ func BenchmarkEmptyTasks(b *testing.B) {
 		start := time.Now()
 		runJob(b, spec, 2, 4)
 		b.ReportMetric(float64(tasks+1)/time.Since(start).Seconds(), "tasks/s")
+	}
+}
+
+// BenchmarkStraggler: a word count on 3 workers, one of them 10 times
+// slower than the others, with backup tasks and without, against the same
+// job with no slow worker. Run it with -benchtime 1x.
+func BenchmarkStraggler(b *testing.B) {
+	paths := corpus(b, 48<<20, 6)
+	spec := mr.JobSpec{App: "wordcount", R: 3, SplitSize: 2 << 20, Inputs: inputs(b, paths)}
+	speculating := spec
+	speculating.Speculation = true
+	for _, run := range []struct {
+		name string
+		spec mr.JobSpec
+		slow int
+	}{
+		{"baseline-noslow", spec, 0},
+		{"slow-nospeculation", spec, 1},
+		{"slow-speculation", speculating, 1},
+	} {
+		b.Run(run.name, func(b *testing.B) {
+			for b.Loop() {
+				st := runJobOn(b, run.spec, local.Config{Workers: 3, SlowWorkers: run.slow, SlowFactor: 10})
+				b.ReportMetric(float64(st.Backups.Launched), "backups")
+			}
+		})
 	}
 }

@@ -27,6 +27,10 @@ type Config struct {
 	Slots   int          // slots per worker (default 1)
 	Apps    *mr.Registry // required
 	Logger  *slog.Logger // default: discard
+	// SlowWorkers of the workers take SlowFactor times as long over each
+	// task: stragglers, for benchmarks of backup tasks.
+	SlowWorkers int
+	SlowFactor  float64
 }
 
 // Cluster is a running local deployment. Close it.
@@ -83,7 +87,11 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 		}
 	})
 	for i := range cmp.Or(cfg.Workers, 2) {
-		w, err := worker.New(c.Store, worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log})
+		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log}
+		if i < cfg.SlowWorkers {
+			wc.SlowFactor = cfg.SlowFactor
+		}
+		w, err := worker.New(c.Store, wc)
 		if err != nil {
 			return err
 		}
