@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,23 +14,12 @@ import (
 
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/mr/mrtest"
 )
 
-// books reads the Gutenberg texts beside the repository.
+// books are the Gutenberg texts beside the repository.
 func books(t *testing.T) []mr.NamedInput {
-	t.Helper()
-	paths, _ := filepath.Glob("../../shared/data/gutenberg/*.txt")
-	if len(paths) == 0 {
-		t.Skip("../../shared/data/gutenberg is absent: no books to count")
-	}
-	var inputs []mr.NamedInput
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
-	}
+	_, inputs := mrtest.Books(t)
 	return inputs
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/mr/mrtest"
 	"github.com/drover-dev/drover/rpcq"
 )
 
@@ -65,22 +66,7 @@ func (d *deployment) startWorker(i int) *process {
 }
 
 // books are the Gutenberg texts, as files and as inputs of mr.Sequential.
-func books(t *testing.T) ([]string, []mr.NamedInput) {
-	t.Helper()
-	paths, _ := filepath.Glob("../../shared/data/gutenberg/*.txt")
-	if len(paths) == 0 {
-		t.Skip("../../shared/data/gutenberg is absent")
-	}
-	var inputs []mr.NamedInput
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
-	}
-	return paths, inputs
-}
+func books(t *testing.T) ([]string, []mr.NamedInput) { return mrtest.Books(t) }
 
 // submit runs `drover submit` and returns the job ID.
 func (d *deployment) submit(files []string, args ...string) string {

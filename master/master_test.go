@@ -88,20 +88,11 @@ func (c *cluster) wait(t *testing.T, id string) master.JobStatus {
 }
 
 func TestWordCountJob(t *testing.T) {
-	paths, _ := filepath.Glob("../../shared/data/gutenberg/*.txt")
-	if len(paths) == 0 {
-		t.Skip("../../shared/data/gutenberg is absent")
-	}
+	paths, inputs := mrtest.Books(t)
 	c := start(t, 2)
 	spec := mr.JobSpec{App: "wordcount", R: 3, SplitSize: 256 << 10}
-	var inputs []mr.NamedInput
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
-		spec.Inputs = append(spec.Inputs, mr.Input{Name: filepath.Base(p), Path: p, Size: int64(len(data))})
+	for i, p := range paths {
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: inputs[i].Name, Path: p, Size: int64(len(inputs[i].Data))})
 	}
 	st := c.wait(t, c.submit(t, spec))
 	if st.State != master.JobDone {

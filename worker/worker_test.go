@@ -88,20 +88,12 @@ func (e *env) waitCommits(job string, phase mr.Phase, n int) []mr.Commit {
 // TestWordCountEndToEnd runs a wordcount through two workers, playing the
 // master by hand, and compares the output with the sequential count.
 func TestWordCountEndToEnd(t *testing.T) {
-	paths, _ := filepath.Glob("../../shared/data/gutenberg/*.txt")
-	if len(paths) == 0 {
-		t.Skip("../../shared/data/gutenberg is absent")
-	}
-	paths = paths[:3]
+	paths, inputs := mrtest.Books(t)
+	paths, inputs = paths[:3], inputs[:3]
 	e := setup(t, 2)
 	spec := mr.JobSpec{ID: "wc", App: "wordcount", R: 3, SplitSize: 128 << 10}
-	var inputs []mr.NamedInput
 	for i, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
+		data := inputs[i].Data
 		in := mr.Input{Name: filepath.Base(p), Path: p, Size: int64(len(data))}
 		if i == 0 { // one input from the object store
 			in = mr.Input{Name: filepath.Base(p), Object: mr.InputObject("book0"), Size: int64(len(data))}

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"os"
+	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -50,4 +53,26 @@ func Start(t testing.TB, lease time.Duration) (context.Context, *brokertest.Serv
 		t.Fatal(err)
 	}
 	return ctx, b, store
+}
+
+// Books are the Gutenberg texts beside the repository, in
+// ../shared/data/gutenberg: their paths, and their names and contents as
+// inputs of mr.Sequential. A test that needs them is skipped, saying why,
+// where they are absent.
+func Books(t testing.TB) (paths []string, inputs []mr.NamedInput) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "gutenberg")
+	paths, _ = filepath.Glob(filepath.Join(dir, "*.txt"))
+	if len(paths) == 0 {
+		t.Skipf("no books to count: %s is absent", dir)
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, mr.NamedInput{Name: filepath.Base(p), Data: data})
+	}
+	return paths, inputs
 }
