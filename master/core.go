@@ -198,7 +198,7 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 	case Submitted:
 		return c.submit(now, ev)
 	case Started:
-		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
 			t.worker, t.started, t.startedAt = ev.Worker, true, now
 			t.deadline = ev.Deadline
 			if t.deadline.IsZero() {
@@ -206,18 +206,18 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 			}
 		}
 	case Progressed:
-		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
 			t.fraction = ev.Fraction
 		}
 	case Committed:
 		return c.commit(now, ev)
 	case Failed:
-		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt {
+		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
 			c.noteBadRecord(t, ev.Record)
 			return c.fail(t, ev.Err)
 		}
 	case InputLost:
-		if t := c.live(ev.Task); t != nil && ev.Attempt == t.attempt && ev.Task.Phase == mr.PhaseReduce {
+		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) && ev.Task.Phase == mr.PhaseReduce {
 			return c.lost(t, ev)
 		}
 	case Cancelled:
@@ -325,6 +325,19 @@ func (c *Core) fail(t *task, reason string) []Action {
 		return nil
 	}
 	return []Action{c.publish(j, t)}
+}
+
+// adopt reports whether an event about attempt concerns t's newest
+// attempt. An attempt newer than any this core published was published
+// by the master before it (a restarted or new leader rebuilding its state
+// from the event stream, which does not record every publication): the
+// core takes it as the newest.
+func (c *Core) adopt(t *task, attempt int) bool {
+	if attempt > t.attempt {
+		t.attempt = attempt
+		t.started, t.waiting = false, false
+	}
+	return attempt == t.attempt
 }
 
 // noteBadRecord counts a failure on an input record; with bad records

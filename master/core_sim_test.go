@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -49,8 +50,15 @@ type sim struct {
 	finished    []Finish
 	extra       map[TaskID]int // attempts that are recomputations, not failures
 	speculation bool
-	log         []string
-	maps        int
+	// What a restarted master rebuilds from: the job, the event stream and
+	// the commit bucket. Publications are deduplicated by message ID.
+	submitted Submitted
+	persisted []Event
+	published map[string]bool
+	replaying bool
+	crashes   int
+	log       []string
+	maps      int
 	// maxAttempts per job.
 	maxAttempts int
 }
@@ -63,6 +71,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		now:         time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		commits:     map[TaskID]int{},
 		extra:       map[TaskID]int{},
+		published:   map[string]bool{},
 		poison:      map[TaskID]bool{},
 		maxAttempts: 4,
 	}
@@ -70,6 +79,14 @@ func newSim(t *testing.T, seed uint64) *sim {
 
 func (s *sim) handle(ev Event) {
 	s.log = append(s.log, fmt.Sprintf("%v %T%+v", s.now.Format("15:04:05.000"), ev, ev))
+	switch ev := ev.(type) {
+	case Submitted:
+		s.submitted = ev
+	case Started, Progressed, Failed, InputLost:
+		if !s.replaying {
+			s.persisted = append(s.persisted, ev) // the event stream
+		}
+	}
 	for _, a := range s.core.Handle(s.now, ev) {
 		s.log = append(s.log, fmt.Sprintf("  -> %T%+v", a, a))
 		switch a := a.(type) {
@@ -77,6 +94,11 @@ func (s *sim) handle(ev Event) {
 			if len(s.finished) > 0 {
 				s.fatalf("published %v after the job ended", a.Task)
 			}
+			key := fmt.Sprint(a.Task, "/", a.Attempt)
+			if s.published[key] {
+				continue // the stream's deduplication by message ID
+			}
+			s.published[key] = true
 			if a.Task.Phase == mr.PhaseReduce {
 				for i := range s.maps {
 					if _, ok := s.commits[TaskID{a.Task.Job, mr.PhaseMap, i}]; !ok {
@@ -95,7 +117,7 @@ func (s *sim) handle(ev Event) {
 			}
 			s.queue = append(s.queue, simMsg{task: a.Task, attempt: a.Attempt, visible: s.now})
 		case Uncommit:
-			if _, ok := s.commits[a.Task]; !ok {
+			if _, ok := s.commits[a.Task]; !ok && !s.replaying {
 				s.fatalf("uncommit of %v, which has no commit", a.Task)
 			}
 			delete(s.commits, a.Task)
@@ -114,9 +136,29 @@ func (s *sim) fatalf(format string, args ...any) {
 	s.t.Fatalf(format+"\nlast events:\n%s", append(args, strings.Join(tail, "\n"))...)
 }
 
+// crash replaces the master by a new one, which rebuilds its state as the
+// shell does: the job, then every event the stream kept, then the commits.
+func (s *sim) crash() {
+	s.crashes++
+	s.log = append(s.log, "-- the master crashes; a new one rebuilds --")
+	s.core = NewCore()
+	s.replaying = true
+	s.handle(s.submitted)
+	for _, ev := range s.persisted {
+		s.handle(ev)
+	}
+	for _, id := range slices.SortedFunc(maps.Keys(s.commits), func(a, b TaskID) int { return strings.Compare(a.String(), b.String()) }) {
+		s.handle(Committed{Task: id, Attempt: s.commits[id]})
+	}
+	s.replaying = false
+}
+
 // step advances the world by one step.
 func (s *sim) step() {
 	s.now = s.now.Add(simStep)
+	if s.crashes < 2 && len(s.finished) == 0 && s.rand.IntN(300) == 0 {
+		s.crash()
+	}
 	// Attempts that end now.
 	var still []simRun
 	for _, r := range s.running {
@@ -185,6 +227,7 @@ func TestCoreSimulation(t *testing.T) {
 	if testing.Short() {
 		seeds = 300
 	}
+	crashes := 0
 	for seed := range uint64(seeds) {
 		s := newSim(t, seed)
 		s.workers = 1 + s.rand.IntN(5)
@@ -226,5 +269,10 @@ func TestCoreSimulation(t *testing.T) {
 				}
 			}
 		}
+		crashes += s.crashes
 	}
+	if crashes == 0 {
+		t.Error("no master crashed in the simulation")
+	}
+	t.Logf("%d master crashes survived", crashes)
 }
