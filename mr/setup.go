@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -41,6 +42,15 @@ type Store struct {
 	Lineage jetstream.KeyValue
 	Data    jetstream.ObjectStore
 	Lease   time.Duration
+}
+
+// Open is Ensure on a connection.
+func Open(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("mr: %w", err)
+	}
+	return Ensure(ctx, js, cfg)
 }
 
 // Ensure opens the streams, consumer, buckets and object store of the

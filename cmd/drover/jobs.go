@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/master"
@@ -32,10 +31,7 @@ func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
 		return nil, err
 	}
 	s := &session{nc: nc}
-	js, err := jetstream.New(nc)
-	if err == nil {
-		s.store, err = mr.Ensure(ctx, js, mr.StoreConfig{})
-	}
+	s.store, err = mr.Open(ctx, nc, mr.StoreConfig{})
 	if err == nil {
 		s.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{})
 	}
@@ -107,14 +103,8 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !*wait {
 		return nil
 	}
-	st, err := follow(ctx, s.client, reply.ID, stderr)
-	if err != nil {
-		return err
-	}
-	if st.State != master.JobDone {
-		return fmt.Errorf("job %s %s: %s", st.ID, st.State, st.Error)
-	}
-	return nil
+	_, err = follow(ctx, s.client, reply.ID, stderr)
+	return err
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -89,9 +89,6 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if st.State != master.JobDone {
-		return fmt.Errorf("job %s %s: %s", st.ID, st.State, st.Error)
-	}
 	if err := writeOutputs(ctx, cluster.Store, st, *out); err != nil {
 		return err
 	}
@@ -110,7 +107,8 @@ func builtinApps(allowExec ...bool) *mr.Registry {
 }
 
 // follow polls the job's status until it ends, showing progress on w: a
-// bar redrawn in place on a terminal, a line per change otherwise.
+// bar redrawn in place on a terminal, a line per change otherwise. A job
+// that ends other than done is an error saying why.
 func follow(ctx context.Context, client *rpcq.Client, id string, w io.Writer) (master.JobStatus, error) {
 	tty := isTerminal(w)
 	last := ""
@@ -132,6 +130,9 @@ func follow(ctx context.Context, client *rpcq.Client, id string, w io.Writer) (m
 		if st.State.Ended() {
 			if tty {
 				fmt.Fprintln(w)
+			}
+			if st.State != master.JobDone {
+				return st, fmt.Errorf("job %s %s: %s", st.ID, st.State, st.Error)
 			}
 			return st, nil
 		}

@@ -15,8 +15,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/master"
@@ -40,11 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Drain()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Replicas: *replicas, Lease: *lease})
+	store, err := mr.Open(ctx, nc, mr.StoreConfig{Replicas: *replicas, Lease: *lease})
 	if err != nil {
 		return err
 	}

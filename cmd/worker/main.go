@@ -12,8 +12,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/mr"
@@ -41,11 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Drain()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: *lease})
+	store, err := mr.Open(ctx, nc, mr.StoreConfig{Lease: *lease})
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/master"
@@ -69,11 +68,7 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 	if c.NC, err = c.Broker.Connect(); err != nil {
 		return err
 	}
-	js, err := jetstream.New(c.NC)
-	if err != nil {
-		return err
-	}
-	if c.Store, err = mr.Ensure(ctx, js, mr.StoreConfig{}); err != nil {
+	if c.Store, err = mr.Open(ctx, c.NC, mr.StoreConfig{}); err != nil {
 		return err
 	}
 	if c.Master, err = master.New(c.NC, c.Store, master.Config{Apps: cfg.Apps, Logger: log}); err != nil {

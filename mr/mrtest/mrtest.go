@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/mr"
@@ -42,13 +40,9 @@ func Registry() *mr.Registry {
 func Start(t testing.TB, lease time.Duration) (context.Context, *brokertest.Server, *mr.Store) {
 	t.Helper()
 	b := brokertest.Start(t)
-	js, err := jetstream.New(b.Connect())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	store, err := mr.Ensure(ctx, js, mr.StoreConfig{Lease: lease})
+	store, err := mr.Open(ctx, b.Connect(), mr.StoreConfig{Lease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
