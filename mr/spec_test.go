@@ -96,15 +96,21 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A task reaches the workers' consumer, once however often it is published.
-	for range 2 {
-		if _, err := js.Publish(ctx, mr.TaskSubject("j", mr.PhaseReduce, 3), []byte("{}"), jetstream.WithMsgID(mr.MsgID("j", mr.PhaseReduce, 3, 1))); err != nil {
+	for i := range 2 {
+		ack, err := js.Publish(ctx, mr.TaskSubject("j", mr.PhaseReduce, 3), []byte("{}"), jetstream.WithMsgID(mr.MsgID("j", mr.PhaseReduce, 3, 1)))
+		if err != nil {
 			t.Fatal(err)
 		}
+		if ack.Duplicate != (i == 1) {
+			t.Errorf("publish %d: Duplicate = %v", i+1, ack.Duplicate)
+		}
 	}
-	info, err := store.Workers.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The consumer's count follows the stream's a moment later.
+	var info *jetstream.ConsumerInfo
+	brokertest.WaitFor(t, 10*time.Second, func() bool {
+		info, err = store.Workers.Info(ctx)
+		return err == nil && info.NumPending > 0
+	}, "the task to reach the workers' consumer")
 	// The first to create the consumer set its lease; later callers with
 	// other defaults do not change it.
 	if info.NumPending != 1 || info.Config.AckWait != 2*time.Second || store.Lease != 2*time.Second {
