@@ -1,6 +1,6 @@
-// Package apps holds Drover's built-in MapReduce apps: wordcount, indexer
-// and grep. Register adds them to a registry; a user's worker binary adds
-// its own apps beside them.
+// Package apps holds Drover's built-in MapReduce apps: wordcount, indexer,
+// grep and sum. Register adds them to a registry; a user's worker binary
+// adds its own apps beside them.
 package apps
 
 import (
@@ -32,6 +32,7 @@ func Register(reg *mr.Registry) error {
 		"wordcount": func(args []string) (mr.App, error) { return WordCount{}, noArgs(args) },
 		"indexer":   func(args []string) (mr.App, error) { return Indexer{}, noArgs(args) },
 		"grep":      NewGrep,
+		"sum":       func(args []string) (mr.App, error) { return Sum{}, noArgs(args) },
 	} {
 		if err := reg.Register(name, newApp); err != nil {
 			return err
