@@ -34,6 +34,9 @@ type Submitted struct {
 	SkipBadRecords bool
 	// Speculation launches backup attempts of stragglers (see speculate).
 	Speculation bool
+	// Reused lists the map tasks already committed with an earlier job's
+	// output: they are not run.
+	Reused []int
 }
 
 // badRecordAttempts is how many attempts must fail on one record before
@@ -245,7 +248,13 @@ func (c *Core) submit(now time.Time, ev Submitted) []Action {
 		}
 	}
 	c.jobs[ev.Job] = j
-	if ev.Maps == 0 { // no input: the reduces write empty outputs
+	for _, n := range ev.Reused {
+		if n >= 0 && n < ev.Maps {
+			j.tasks[mr.PhaseMap][n].committed = true
+		}
+	}
+	// With no input, or every map reused, the reduces run at once.
+	if allCommitted(j.tasks[mr.PhaseMap]) {
 		j.state, j.reducing = JobReducing, true
 		return c.publishPhase(j, mr.PhaseReduce)
 	}
@@ -443,7 +452,9 @@ func (c *Core) Backups(jobID string) BackupStats {
 func (c *Core) publishPhase(j *job, phase mr.Phase) []Action {
 	var actions []Action
 	for _, t := range j.tasks[phase] {
-		actions = append(actions, c.publish(j, t))
+		if !t.committed {
+			actions = append(actions, c.publish(j, t))
+		}
 	}
 	return actions
 }

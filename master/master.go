@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,6 +37,9 @@ type Config struct {
 	Clock func() time.Time
 	// Logger receives the master's events (default slog.Default).
 	Logger *slog.Logger
+	// Retention is how long a map output no job uses is kept for later
+	// jobs to reuse (default DefaultRetention); see Collect.
+	Retention time.Duration
 }
 
 // Master runs jobs: it serves the Master rpcq service (Submit, Status,
@@ -49,10 +53,15 @@ type Master struct {
 
 	stopping chan struct{} // closed when Run returns: pending actions give up
 
-	mu   sync.Mutex // guards core, jobs
-	core *Core
-	jobs map[string]*jobView
-	exec sync.Mutex // keeps actions in the order the core gave them
+	mu     sync.Mutex // guards core, jobs, pinned
+	core   *Core
+	jobs   map[string]*jobView
+	pinned map[string]int // objects a job being submitted adopts: see pin
+	exec   sync.Mutex     // keeps actions in the order the core gave them
+
+	// caughtUp is set once every commit stored when Run began is in the
+	// view: until then the collection cannot tell what jobs reference.
+	caughtUp atomic.Bool
 }
 
 // jobView is what the master knows of a job beyond its core state.
@@ -77,12 +86,16 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 	if cfg.Apps == nil {
 		return nil, errors.New("master: invalid config: Apps is required")
 	}
+	if cfg.Retention < 0 || cfg.Tick < 0 {
+		return nil, errors.New("master: invalid config: negative Tick or Retention")
+	}
 	cfg.Tick = cmp.Or(cfg.Tick, DefaultTick)
+	cfg.Retention = cmp.Or(cfg.Retention, DefaultRetention)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
-	return &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, stopping: make(chan struct{})}, nil
+	return &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{}, stopping: make(chan struct{})}, nil
 }
 
 // Run serves until ctx ends. It first rebuilds its state from the jobs
@@ -130,18 +143,53 @@ func (m *Master) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(m.cfg.Tick)
 	defer tick.Stop()
+	collecting := m.collectEvery(ctx)
+	defer collecting()
 	m.log.Info("master: running")
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case entry := <-watcher.Updates():
-			if entry != nil && entry.Operation() == jetstream.KeyValuePut {
+			switch {
+			case entry == nil:
+				m.caughtUp.Store(true) // the watch's initial values are in
+			case entry.Operation() == jetstream.KeyValuePut:
 				m.onCommit(entry.Value())
 			}
 		case <-tick.C:
 			m.handle(Tick{})
 		}
+	}
+}
+
+// collectEvery runs Collect every tenth of the retention period (at most
+// hourly) until ctx ends or stop is called.
+func (m *Master) collectEvery(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(min(m.cfg.Retention/10, time.Hour), 100*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				col, err := m.Collect(ctx)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					m.log.Warn("master: collection", "error", err)
+				case col.Entries+col.Objects > 0:
+					m.log.Info("master: collected unused map outputs", "entries", col.Entries, "objects", col.Objects)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 
@@ -165,23 +213,27 @@ func (m *Master) restore(ctx context.Context) error {
 			m.log.Warn("master: unreadable job record", "key", key)
 			continue
 		}
-		m.admit(rec)
+		m.admit(rec, nil)
 	}
 	return nil
 }
 
-// admit enters a job into the master's view and the core. A job that had
-// ended keeps its end.
-func (m *Master) admit(rec jobRecord) {
+// admit enters a job into the master's view and the core, with the map
+// commits that reuse earlier output. A job that had ended keeps its end.
+func (m *Master) admit(rec jobRecord, reused []mr.Commit) {
 	v := &jobView{rec: rec, splits: rec.Spec.MapSplits(), commits: map[TaskID]mr.Commit{}}
+	ev := Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
+		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords, Speculation: rec.Spec.Speculation}
 	m.mu.Lock()
 	m.jobs[rec.Spec.ID] = v
-	m.mu.Unlock()
-	if rec.State.Ended() {
-		return
+	for _, c := range reused {
+		v.noteCommit(c)
+		ev.Reused = append(ev.Reused, c.Index)
 	}
-	m.handle(Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
-		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords, Speculation: rec.Spec.Speculation})
+	m.mu.Unlock()
+	if !rec.State.Ended() {
+		m.handle(ev)
+	}
 }
 
 // Submit validates, stores and starts a job, and returns its ID.
@@ -200,7 +252,9 @@ func (m *Master) Submit(ctx context.Context, spec mr.JobSpec) (string, error) {
 		}
 		return "", fmt.Errorf("store job: %w", err)
 	}
-	m.admit(rec)
+	reused, unpin := m.reuse(ctx, spec, spec.MapSplits())
+	defer unpin()
+	m.admit(rec, reused)
 	return spec.ID, nil
 }
 
@@ -212,18 +266,25 @@ func (m *Master) onCommit(data []byte) {
 	id := TaskID{Job: c.Job, Phase: c.Phase, Index: c.Index}
 	m.mu.Lock()
 	if v := m.jobs[c.Job]; v != nil {
-		if _, seen := v.commits[id]; !seen {
-			v.commits[id] = c
-			v.counters.Add(c.Counters)
-			if in := v.input(id); in != "" {
-				for _, off := range c.Skipped {
-					v.notes = append(v.notes, fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
-				}
-			}
-		}
+		v.noteCommit(c)
 	}
 	m.mu.Unlock()
 	m.handle(Committed{Task: id, Attempt: c.Attempt})
+}
+
+// noteCommit adds a commit, seen for the first time, to the view.
+func (v *jobView) noteCommit(c mr.Commit) {
+	id := TaskID{Job: c.Job, Phase: c.Phase, Index: c.Index}
+	if _, seen := v.commits[id]; seen {
+		return
+	}
+	v.commits[id] = c
+	v.counters.Add(c.Counters)
+	if in := v.input(id); in != "" {
+		for _, off := range c.Skipped {
+			v.notes = append(v.notes, fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
+		}
+	}
 }
 
 func (m *Master) onEvent(data []byte) {
@@ -370,6 +431,9 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 		switch tid.Phase {
 		case mr.PhaseMap:
 			st.MapsDone++
+			if c.Reused != "" {
+				st.MapsReused++
+			}
 		case mr.PhaseReduce:
 			st.ReduceDone++
 			if tid.Index < len(st.Outputs) && len(c.Outputs) > 0 {

@@ -27,10 +27,17 @@ type cluster struct {
 	store  *mr.Store
 	apps   *mr.Registry
 	client *rpcq.Client
+	master *master.Master
 }
 
 // start runs a master and workers on an embedded broker until t ends.
 func start(t *testing.T, workers int, extra ...mr.App) *cluster {
+	return startWith(t, workers, master.Config{}, extra...)
+}
+
+// startWith is start with a master configured by cfg; its Apps, Tick and
+// Logger are the test's.
+func startWith(t *testing.T, workers int, cfg master.Config, extra ...mr.App) *cluster {
 	t.Helper()
 	ctx, b, store := mrtest.Start(t, 3*time.Second)
 	reg := mrtest.Registry()
@@ -38,7 +45,8 @@ func start(t *testing.T, workers int, extra ...mr.App) *cluster {
 		reg.Register(app.Name(), func([]string) (mr.App, error) { return app, nil })
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	m, err := master.New(b.Connect(), store, master.Config{Apps: reg, Tick: 50 * time.Millisecond, Logger: quiet})
+	cfg.Apps, cfg.Tick, cfg.Logger = reg, 50*time.Millisecond, quiet
+	m, err := master.New(b.Connect(), store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +71,7 @@ func start(t *testing.T, workers int, extra ...mr.App) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	return &cluster{ctx: ctx, store: store, apps: reg, client: client}
+	return &cluster{ctx: ctx, store: store, apps: reg, client: client, master: m}
 }
 
 func (c *cluster) submit(t *testing.T, spec mr.JobSpec) string {

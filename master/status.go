@@ -12,6 +12,7 @@ type JobStatus struct {
 	Error      string      `json:"error,omitempty"`
 	Maps       int         `json:"maps"`
 	MapsDone   int         `json:"maps_done"`
+	MapsReused int         `json:"maps_reused"` // of MapsDone, committed with an earlier job's output
 	Reduces    int         `json:"reduces"`
 	ReduceDone int         `json:"reduces_done"`
 	Counters   mr.Counters `json:"counters"` // summed over committed attempts only

@@ -3,6 +3,7 @@ package mr
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Every subject, stream, bucket and object name of the MapReduce protocol.
@@ -76,6 +77,17 @@ func InputObject(digest string) string { return "inputs/" + digest }
 // and a loser's output can be removed without touching the winner's.
 func MapOutputObject(job string, n, attempt, r int) string {
 	return fmt.Sprintf("jobs/%s/map/%d/%d/part-%d", job, n, attempt, r)
+}
+
+// MapOutputJob is the job of a map output object's name; ok is false for
+// any other object.
+func MapOutputJob(name string) (job string, ok bool) {
+	rest, found := strings.CutPrefix(name, "jobs/")
+	if !found {
+		return "", false
+	}
+	job, rest, _ = strings.Cut(rest, "/")
+	return job, strings.HasPrefix(rest, "map/")
 }
 
 // ReduceOutputObject is where an attempt of reduce task r writes.

@@ -40,6 +40,9 @@ type JobSpec struct {
 	// Speculation runs backup attempts of stragglers near the end of a
 	// phase; the first attempt to commit wins.
 	Speculation bool `json:"speculation,omitempty"`
+	// NoReuse runs every map task, even one whose lineage matches a map
+	// output an earlier job committed.
+	NoReuse bool `json:"no_reuse,omitempty"`
 }
 
 // Validate checks the spec against the apps reg knows and fills in the

@@ -39,6 +39,12 @@ type Commit struct {
 	Counters Counters `json:"counters"`
 	Skipped  []int64  `json:"skipped,omitempty"` // offsets of the input records the attempt skipped
 	At       int64    `json:"at"`                // Unix nanoseconds, the worker's clock
+	// Lineage is a map output's lineage key, when another job may reuse
+	// it: not for a path input, nor for an attempt that skipped records.
+	Lineage string `json:"lineage,omitempty"`
+	// Reused names the earlier job whose map output this commit adopts:
+	// no attempt of this task ran.
+	Reused string `json:"reused,omitempty"`
 }
 
 // Event is what a worker reports on EventSubject.

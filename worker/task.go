@@ -106,6 +106,7 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Warn("worker: ack after commit", "error", err) // the commit stands; a redelivery is skipped
 		}
+		w.index(ctx, commit, log)
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Outputs)
 		msg.Ack()
@@ -114,6 +115,20 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		w.event(task, mr.Event{Kind: mr.EventFailed, Error: "commit: " + err.Error()})
 		msg.Nak()
 		log.Warn("worker: commit failed", "error", err)
+	}
+}
+
+// index records a committed map output under its lineage key, for later
+// jobs to reuse. Without the entry the output is only not reused, and the
+// master's collection removes it with its job's other outputs.
+func (w *Worker) index(ctx context.Context, commit mr.Commit, log *slog.Logger) {
+	if commit.Lineage == "" {
+		return
+	}
+	entry, _ := json.Marshal(mr.LineageEntry{Job: commit.Job, Index: commit.Index, Attempt: commit.Attempt,
+		Outputs: commit.Outputs, Counters: commit.Counters, Used: commit.At})
+	if _, err := w.store.Lineage.Put(ctx, commit.Lineage, entry); err != nil {
+		log.Warn("worker: lineage not recorded; the output will not be reused", "error", err)
 	}
 }
 
@@ -163,6 +178,10 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *m
 	commit.Counters = counters
 	if err != nil {
 		return err
+	}
+	// An attempt that skipped records wrote less than its lineage says.
+	if l, ok := mr.MapLineage(task.Input, task.Split, app, task.Args, task.R); ok && len(commit.Skipped) == 0 {
+		commit.Lineage = l.Key()
 	}
 	for r, part := range parts {
 		if len(part) == 0 {

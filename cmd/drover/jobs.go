@@ -64,6 +64,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
 	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
 	speculation := fs.Bool("speculation", false, "run backup attempts of stragglers near the end of a phase")
+	noReuse := fs.Bool("no-reuse", false, "run every map task, even one an earlier job ran on the same input")
 	shared := fs.Bool("shared", false, "do not upload: every worker reads the files at these paths")
 	wait := fs.Bool("wait", false, "show progress and wait for the job to end")
 	files, err := parse(fs, args)
@@ -73,7 +74,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *appName == "" || len(files) == 0 {
 		return usagef("submit takes --app and at least one file")
 	}
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad, Speculation: *speculation}
+	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad, Speculation: *speculation, NoReuse: *noReuse}
 	s, err := connect(ctx, &conn)
 	if err != nil {
 		return err
@@ -119,7 +120,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "job\t%s\napp\t%s\nstate\t%s\n", st.ID, st.App, st.State)
-	fmt.Fprintf(w, "maps\t%d/%d\nreduces\t%d/%d\n", st.MapsDone, st.Maps, st.ReduceDone, st.Reduces)
+	fmt.Fprintf(w, "maps\t%d/%d", st.MapsDone, st.Maps)
+	if st.MapsReused > 0 {
+		fmt.Fprintf(w, " (%d reused from earlier jobs)", st.MapsReused)
+	}
+	fmt.Fprintf(w, "\nreduces\t%d/%d\n", st.ReduceDone, st.Reduces)
 	c := st.Counters
 	fmt.Fprintf(w, "counters\tinput records %d, input bytes %d, output records %d, combine in %d, combine out %d\n",
 		c.InputRecords, c.InputBytes, c.OutputRecords, c.CombineIn, c.CombineOut)

@@ -2,7 +2,7 @@
 // JetStream until SIGINT or SIGTERM: it serves the Master rpcq service
 // (Submit, Status, List, Cancel) and the time service.
 //
-//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s]
+//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s] [--retention 24h]
 //
 // Run several for failover: one leads, holding a lease in the jobs bucket;
 // the others stand by, and one takes over within a few leader TTLs of the
@@ -28,6 +28,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	replicas := fs.Int("replicas", 1, "replicas of every stream and bucket: 1 on one server, 3 on a cluster")
 	lease := fs.Duration("lease", mr.DefaultLease, "how long a silent worker keeps a task")
 	leaderTTL := fs.Duration("leader-ttl", master.DefaultLeaderTTL, "how long a silent leader keeps its leadership before a standby takes over")
+	retention := fs.Duration("retention", master.DefaultRetention, "how long a map output no job uses is kept for later jobs to reuse")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -45,6 +46,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
 	return master.RunLeader(ctx, store, holder, *leaderTTL, log, func() (*master.Master, error) {
-		return master.New(nc, store, master.Config{Apps: reg, Logger: log})
+		return master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention})
 	})
 }

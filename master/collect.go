@@ -1,0 +1,161 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// DefaultRetention is how long a map output that no job uses is kept for
+// later jobs to reuse.
+const DefaultRetention = 24 * time.Hour
+
+// Collected counts what a collection removed.
+type Collected struct {
+	Entries int // lineage entries unused for the retention period
+	Objects int // map output objects of ended jobs that nothing references
+}
+
+// Collect removes the map outputs nobody needs. First the lineage entries
+// that no job has used for the retention period and whose outputs no
+// running job reads; then every map output object of an ended job that no
+// remaining entry and no running job references: those of the entries
+// removed, outputs a later commit replaced in the index, and the
+// leftovers of attempts that lost or died. Objects of running jobs are
+// never touched, nor final outputs, nor inputs.
+func (m *Master) Collect(ctx context.Context) (Collected, error) {
+	var col Collected
+	if !m.caughtUp.Load() {
+		return col, nil // the commits of running jobs are not all known yet
+	}
+	entries, err := m.lineageEntries(ctx)
+	if err != nil {
+		return col, err
+	}
+	m.mu.Lock()
+	live, ended := m.referencesLocked()
+	m.mu.Unlock()
+
+	referenced := func(e lineageEntry) bool {
+		return slices.ContainsFunc(e.Outputs, func(o string) bool { return o != "" && live[o] })
+	}
+	stale := m.cfg.Clock().Add(-m.cfg.Retention).UnixNano()
+	for _, e := range entries {
+		if e.Used < stale && !referenced(e) {
+			// At the revision judged stale only: a job that adopted the
+			// output meanwhile renewed it, and then this delete fails.
+			err := m.store.Lineage.Delete(ctx, e.key, jetstream.LastRevision(e.revision))
+			if err == nil {
+				col.Entries++
+				continue
+			}
+		}
+		for _, o := range e.Outputs {
+			live[o] = true
+		}
+	}
+
+	objects, err := m.store.Data.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return col, nil
+	}
+	if err != nil {
+		return col, fmt.Errorf("list objects: %w", err)
+	}
+	for _, o := range objects {
+		job, ok := mr.MapOutputJob(o.Name)
+		if !ok || !ended[job] || live[o.Name] {
+			continue
+		}
+		if err := m.store.Data.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return col, fmt.Errorf("remove %s: %w", o.Name, err)
+		}
+		col.Objects++
+	}
+	return col, nil
+}
+
+// pin keeps objects from the collection while a job adopts them, until
+// its commits are in the master's view.
+func (m *Master) pin(objects []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range objects {
+		m.pinned[o]++
+	}
+}
+
+func (m *Master) unpin(objects []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range objects {
+		if m.pinned[o]--; m.pinned[o] <= 0 {
+			delete(m.pinned, o)
+		}
+	}
+}
+
+// lineageEntry is an entry of the lineage index with its key and revision.
+type lineageEntry struct {
+	mr.LineageEntry
+	key      string
+	revision uint64
+}
+
+func (m *Master) lineageEntries(ctx context.Context) ([]lineageEntry, error) {
+	w, err := m.store.Lineage.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read lineage: %w", err)
+	}
+	defer w.Stop()
+	var entries []lineageEntry
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case kv := <-w.Updates():
+			if kv == nil {
+				return entries, nil // every entry there is
+			}
+			e := lineageEntry{key: kv.Key(), revision: kv.Revision()}
+			if json.Unmarshal(kv.Value(), &e.LineageEntry) == nil {
+				entries = append(entries, e)
+			}
+		}
+	}
+}
+
+// referencesLocked returns the objects that the map commits of running
+// jobs reference or that a job being submitted is adopting, and the IDs
+// of ended jobs.
+func (m *Master) referencesLocked() (live, ended map[string]bool) {
+	live, ended = map[string]bool{}, map[string]bool{}
+	for o := range m.pinned {
+		live[o] = true
+	}
+	for id, v := range m.jobs {
+		state := v.rec.State
+		if s, _, ok := m.core.State(id); ok {
+			state = s
+		}
+		if state.Ended() {
+			ended[id] = true
+			continue
+		}
+		for tid, c := range v.commits {
+			if tid.Phase == mr.PhaseMap {
+				for _, o := range c.Outputs {
+					live[o] = true
+				}
+			}
+		}
+	}
+	return live, ended
+}
