@@ -268,7 +268,9 @@ func (c *Core) commit(now time.Time, ev Committed) []Action {
 		return nil
 	}
 	t.committed = true
-	if t.started {
+	// A rebuilding core sees an attempt start and commit at one instant:
+	// that says nothing of how long tasks take.
+	if t.started && now.After(t.startedAt) {
 		j.durations[ev.Task.Phase] = append(j.durations[ev.Task.Phase], now.Sub(t.startedAt))
 	}
 	switch {
@@ -341,8 +343,15 @@ func (c *Core) fail(t *task, reason string) []Action {
 // by the master before it (a restarted or new leader rebuilding its state
 // from the event stream, which does not record every publication): the
 // core takes it as the newest.
+//
+// A newer attempt seen while the core's newest is running is taken for a
+// backup (it may have been a deadline's retry, which the stream does not
+// record either): a rebuilt core launches no second one.
 func (c *Core) adopt(t *task, attempt int) bool {
 	if attempt > t.attempt {
+		if t.started && t.backup == 0 {
+			t.backup = attempt
+		}
 		t.attempt = attempt
 		t.started, t.waiting = false, false
 	}

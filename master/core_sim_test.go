@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +15,10 @@ import (
 )
 
 // The simulation runs a job through the core with simulated workers that
-// crash, stall, fail, report commits twice and commit late, on a virtual
-// clock, and checks the invariants a MapReduce master must keep.
+// crash, stall, fail, lose map output, report commits twice and commit
+// late, on a virtual clock, with map outputs reused from an earlier job
+// and with master crashes, and checks the invariants a MapReduce master
+// must keep.
 
 const (
 	simStep    = 10 * time.Millisecond
@@ -48,7 +52,8 @@ type sim struct {
 	commits     map[TaskID]int
 	poison      map[TaskID]bool
 	finished    []Finish
-	extra       map[TaskID]int // attempts that are recomputations, not failures
+	extra       map[TaskID]int  // attempts that are recomputations, not failures
+	reused      map[TaskID]bool // maps committed at submission with an earlier job's output
 	speculation bool
 	// What a restarted master rebuilds from: the job, the event stream and
 	// the commit bucket. Publications are deduplicated by message ID.
@@ -71,6 +76,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		now:         time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		commits:     map[TaskID]int{},
 		extra:       map[TaskID]int{},
+		reused:      map[TaskID]bool{},
 		published:   map[string]bool{},
 		poison:      map[TaskID]bool{},
 		maxAttempts: 4,
@@ -99,6 +105,9 @@ func (s *sim) handle(ev Event) {
 				continue // the stream's deduplication by message ID
 			}
 			s.published[key] = true
+			if s.reused[a.Task] && s.extra[a.Task] == 0 && s.crashes == 0 {
+				s.fatalf("published %v, whose output was reused", a.Task)
+			}
 			if a.Task.Phase == mr.PhaseReduce {
 				for i := range s.maps {
 					if _, ok := s.commits[TaskID{a.Task.Job, mr.PhaseMap, i}]; !ok {
@@ -143,6 +152,8 @@ func (s *sim) crash() {
 	s.log = append(s.log, "-- the master crashes; a new one rebuilds --")
 	s.core = NewCore()
 	s.replaying = true
+	// As the shell restores a job: its reused maps are commits like any.
+	s.submitted.Reused = nil
 	s.handle(s.submitted)
 	for _, ev := range s.persisted {
 		s.handle(ev)
@@ -224,6 +235,9 @@ func (s *sim) step() {
 
 func TestCoreSimulation(t *testing.T) {
 	seeds := 3000
+	if n, err := strconv.Atoi(os.Getenv("DROVER_SIM_SEEDS")); err == nil {
+		seeds = n // for a longer search
+	}
 	if testing.Short() {
 		seeds = 300
 	}
@@ -238,7 +252,16 @@ func TestCoreSimulation(t *testing.T) {
 			s.poison[TaskID{"job", mr.PhaseMap, s.rand.IntN(s.maps)}] = true
 		}
 		s.speculation = s.rand.IntN(2) == 0
-		s.handle(Submitted{Job: "job", Maps: s.maps, Reduces: reduces, MaxAttempts: s.maxAttempts, Timeout: simTimeout, Speculation: s.speculation})
+		sub := Submitted{Job: "job", Maps: s.maps, Reduces: reduces, MaxAttempts: s.maxAttempts, Timeout: simTimeout, Speculation: s.speculation}
+		if s.rand.IntN(3) == 0 { // an earlier job's map outputs are reused
+			for i := range s.maps {
+				if id := (TaskID{"job", mr.PhaseMap, i}); s.rand.IntN(2) == 0 && !s.poison[id] {
+					s.reused[id], s.commits[id] = true, 0
+					sub.Reused = append(sub.Reused, i)
+				}
+			}
+		}
+		s.handle(sub)
 		start := s.now
 		for len(s.finished) == 0 && s.now.Sub(start) < simLimit {
 			s.step()
