@@ -89,32 +89,58 @@ type InputLost struct {
 	Err     string
 }
 
+// Republished is a publication of an attempt but the first, as the event
+// stream recorded it (see Publish.Why). A rebuilding core learns from it
+// the attempt numbers, failures and backups of the master before it, so
+// that it never publishes an attempt number already used: the work queue
+// would drop it as a duplicate.
+type Republished struct {
+	Task    TaskID
+	Attempt int
+	Why     Why
+}
+
 // Cancelled is a user's cancellation of a job.
 type Cancelled struct{ Job string }
 
 // Tick is the passing of time: attempts past their deadline are retried.
 type Tick struct{}
 
-func (Submitted) event()  {}
-func (Started) event()    {}
-func (Progressed) event() {}
-func (Committed) event()  {}
-func (Failed) event()     {}
-func (InputLost) event()  {}
-func (Cancelled) event()  {}
-func (Tick) event()       {}
+func (Submitted) event()   {}
+func (Started) event()     {}
+func (Progressed) event()  {}
+func (Committed) event()   {}
+func (Failed) event()      {}
+func (InputLost) event()   {}
+func (Republished) event() {}
+func (Cancelled) event()   {}
+func (Tick) event()        {}
 
 // Actions are what the core asks its shell to carry out, in order.
 type Action interface{ action() }
 
 // Publish sends an attempt of a task to the work queue. The worker that
-// takes it gives up Timeout after it starts.
+// takes it gives up Timeout after it starts. The shell records every
+// attempt but the first in the event stream first, as Republished.
 type Publish struct {
 	Task    TaskID
 	Attempt int
 	Timeout time.Duration
 	Skip    []int64 // offsets of the input records the attempt skips
+	Why     Why
 }
+
+// Why says why an attempt was published.
+type Why string
+
+// The reasons for a new attempt.
+const (
+	WhyFirst     Why = ""          // the task's first attempt
+	WhyFailed    Why = "failed"    // the attempt before failed, as its worker reported
+	WhyDeadline  Why = "deadline"  // the attempt before passed its deadline: a failure
+	WhyBackup    Why = "backup"    // a backup of a straggler
+	WhyRecompute Why = "recompute" // a map whose output was lost, or a reduce that waited for one
+)
 
 // Uncommit deletes a map's commit record, whose output was lost, so that
 // its next attempt can commit.
@@ -217,11 +243,22 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 	case Failed:
 		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
 			c.noteBadRecord(t, ev.Record)
-			return c.fail(t, ev.Err)
+			return c.fail(t, ev.Err, WhyFailed)
 		}
 	case InputLost:
 		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) && ev.Task.Phase == mr.PhaseReduce {
 			return c.lost(t, ev)
+		}
+	case Republished:
+		if t := c.live(ev.Task); t != nil && ev.Attempt > t.attempt {
+			c.adopt(t, ev.Attempt)
+			switch ev.Why {
+			case WhyDeadline:
+				t.failures++
+			case WhyBackup:
+				t.backup = ev.Attempt
+				c.jobs[ev.Task.Job].backups.Launched++
+			}
 		}
 	case Cancelled:
 		if j := c.jobs[ev.Job]; j != nil && !j.state.Ended() {
@@ -295,7 +332,7 @@ func (c *Core) commit(now time.Time, ev Committed) []Action {
 		for _, t := range j.tasks[mr.PhaseReduce] {
 			if t.waiting && !t.committed {
 				t.waiting = false
-				actions = append(actions, c.publish(j, t))
+				actions = append(actions, c.publish(j, t, WhyRecompute))
 			}
 		}
 		return actions
@@ -318,12 +355,12 @@ func (c *Core) lost(t *task, ev InputLost) []Action {
 	m.committed = false
 	j.state = JobMapping
 	reason := fmt.Sprintf("map %d ran again: %s could not read its output (%s)", ev.Map, t.id, ev.Err)
-	return []Action{Uncommit{Task: m.id, Reason: reason}, c.publish(j, m)}
+	return []Action{Uncommit{Task: m.id, Reason: reason}, c.publish(j, m, WhyRecompute)}
 }
 
 // fail counts a failed attempt of t and retries it, or fails the job when
 // it has failed too often.
-func (c *Core) fail(t *task, reason string) []Action {
+func (c *Core) fail(t *task, reason string, why Why) []Action {
 	j := c.jobs[t.id.Job]
 	t.failures++
 	t.lastErr = reason
@@ -335,23 +372,15 @@ func (c *Core) fail(t *task, reason string) []Action {
 		t.waiting, t.started = true, false
 		return nil
 	}
-	return []Action{c.publish(j, t)}
+	return []Action{c.publish(j, t, why)}
 }
 
 // adopt reports whether an event about attempt concerns t's newest
 // attempt. An attempt newer than any this core published was published
 // by the master before it (a restarted or new leader rebuilding its state
-// from the event stream, which does not record every publication): the
-// core takes it as the newest.
-//
-// A newer attempt seen while the core's newest is running is taken for a
-// backup (it may have been a deadline's retry, which the stream does not
-// record either): a rebuilt core launches no second one.
+// from the event stream): the core takes it as the newest.
 func (c *Core) adopt(t *task, attempt int) bool {
 	if attempt > t.attempt {
-		if t.started && t.backup == 0 {
-			t.backup = attempt
-		}
 		t.attempt = attempt
 		t.started, t.waiting = false, false
 	}
@@ -386,11 +415,11 @@ func (c *Core) tick(now time.Time) []Action {
 					break
 				}
 				if t.started && !t.committed && !now.Before(t.deadline) {
-					actions = append(actions, c.fail(t, fmt.Sprintf("attempt %d passed its deadline", t.attempt))...)
+					actions = append(actions, c.fail(t, fmt.Sprintf("attempt %d passed its deadline", t.attempt), WhyDeadline)...)
 				} else if c.straggling(now, j, t) {
 					t.backup = t.attempt + 1
 					j.backups.Launched++
-					actions = append(actions, c.publish(j, t))
+					actions = append(actions, c.publish(j, t, WhyBackup))
 				}
 			}
 		}
@@ -458,20 +487,28 @@ func (c *Core) Backups(jobID string) BackupStats {
 	return BackupStats{}
 }
 
+// publishPhase publishes the phase's tasks. A rebuilt core may already
+// know of an attempt its predecessor published: that one is queued or
+// running, and only a task that waited after a failure needs another.
 func (c *Core) publishPhase(j *job, phase mr.Phase) []Action {
 	var actions []Action
 	for _, t := range j.tasks[phase] {
-		if !t.committed {
-			actions = append(actions, c.publish(j, t))
+		switch {
+		case t.committed:
+		case t.attempt == 0:
+			actions = append(actions, c.publish(j, t, WhyFirst))
+		case t.waiting:
+			t.waiting = false
+			actions = append(actions, c.publish(j, t, WhyFailed))
 		}
 	}
 	return actions
 }
 
-func (c *Core) publish(j *job, t *task) Publish {
+func (c *Core) publish(j *job, t *task, why Why) Publish {
 	t.attempt++
 	t.started, t.worker, t.fraction = false, "", 0
-	return Publish{Task: t.id, Attempt: t.attempt, Timeout: j.timeout, Skip: slices.Clone(t.skip)}
+	return Publish{Task: t.id, Attempt: t.attempt, Timeout: j.timeout, Skip: slices.Clone(t.skip), Why: why}
 }
 
 func (c *Core) end(j *job, state JobState, reason string) []Action {

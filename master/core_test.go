@@ -37,6 +37,12 @@ func pub(phase mr.Phase, n, attempt int) Publish {
 	return Publish{Task: id(phase, n), Attempt: attempt, Timeout: time.Second}
 }
 
+func repub(phase mr.Phase, n, attempt int, why Why) Publish {
+	p := pub(phase, n, attempt)
+	p.Why = why
+	return p
+}
+
 func TestCoreRules(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -56,7 +62,7 @@ func TestCoreRules(t *testing.T) {
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
 			{5 * time.Second, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "w"}, nil},
 			{5*time.Second + 999*time.Millisecond, Tick{}, nil},
-			{6 * time.Second, Tick{}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{6 * time.Second, Tick{}, []Action{repub(mr.PhaseMap, 0, 2, WhyDeadline)}},
 			// The old attempt's failure and its late commit change nothing
 			// more than the commit itself.
 			{7 * time.Second, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "x"}, nil},
@@ -66,11 +72,11 @@ func TestCoreRules(t *testing.T) {
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
 			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "w", Deadline: t0.Add(3 * time.Second)}, nil},
 			{2 * time.Second, Tick{}, nil},
-			{3 * time.Second, Tick{}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{3 * time.Second, Tick{}, []Action{repub(mr.PhaseMap, 0, 2, WhyDeadline)}},
 		}},
 		{"too many failures fail the job with the last error", []step{
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
-			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "first"}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "first"}, []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
 			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "second"}, []Action{
 				Purge{Job: "j"},
 				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: second"},
@@ -97,12 +103,12 @@ func TestCoreRules(t *testing.T) {
 			{3, Started{Task: id(mr.PhaseReduce, 0), Attempt: 1, Worker: "w"}, nil},
 			{4, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 1, Err: "gone"}, []Action{
 				Uncommit{Task: id(mr.PhaseMap, 1), Reason: "map 1 ran again: j/reduce/0 could not read its output (gone)"},
-				pub(mr.PhaseMap, 1, 2),
+				repub(mr.PhaseMap, 1, 2, WhyRecompute),
 			}},
 			// Another reduce lost the same output: the map is already on its way.
 			{5, InputLost{Task: id(mr.PhaseReduce, 1), Attempt: 1, Map: 1, Err: "gone"}, nil},
 			{10 * time.Second, Tick{}, nil}, // waiting reduces have no deadline
-			{11 * time.Second, Committed{id(mr.PhaseMap, 1), 2}, []Action{pub(mr.PhaseReduce, 0, 2), pub(mr.PhaseReduce, 1, 2)}},
+			{11 * time.Second, Committed{id(mr.PhaseMap, 1), 2}, []Action{repub(mr.PhaseReduce, 0, 2, WhyRecompute), repub(mr.PhaseReduce, 1, 2, WhyRecompute)}},
 			{12 * time.Second, Committed{id(mr.PhaseReduce, 0), 2}, nil},
 			{13 * time.Second, Committed{id(mr.PhaseReduce, 1), 2}, []Action{Purge{Job: "j"}, Finish{Job: "j", State: JobDone}}},
 		}},
@@ -111,20 +117,20 @@ func TestCoreRules(t *testing.T) {
 			{1, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
 			{2, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 0, Err: "corrupt"}, []Action{
 				Uncommit{Task: id(mr.PhaseMap, 0), Reason: "map 0 ran again: j/reduce/0 could not read its output (corrupt)"},
-				pub(mr.PhaseMap, 0, 2),
+				repub(mr.PhaseMap, 0, 2, WhyRecompute),
 			}},
 			{3, Failed{Task: id(mr.PhaseReduce, 1), Attempt: 1, Err: "x"}, nil},
-			{4, Committed{id(mr.PhaseMap, 0), 2}, []Action{pub(mr.PhaseReduce, 0, 2), pub(mr.PhaseReduce, 1, 2)}},
+			{4, Committed{id(mr.PhaseMap, 0), 2}, []Action{repub(mr.PhaseReduce, 0, 2, WhyRecompute), repub(mr.PhaseReduce, 1, 2, WhyRecompute)}},
 		}},
 		{"a record on which two attempts failed is skipped", []step{
 			{0, Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: 4, Timeout: time.Second, SkipBadRecords: true}, []Action{pub(mr.PhaseMap, 0, 1)}},
-			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
 			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "bad", Record: ptr(int64(7))},
-				[]Action{Publish{Task: id(mr.PhaseMap, 0), Attempt: 3, Timeout: time.Second, Skip: []int64{7}}}},
+				[]Action{Publish{Task: id(mr.PhaseMap, 0), Attempt: 3, Timeout: time.Second, Skip: []int64{7}, Why: WhyFailed}}},
 		}},
 		{"without skipping, a bad record fails the job", []step{
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
-			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{pub(mr.PhaseMap, 0, 2)}},
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
 			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "bad", Record: ptr(int64(7))}, []Action{
 				Purge{Job: "j"},
 				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: bad"},
@@ -144,9 +150,20 @@ func TestCoreRules(t *testing.T) {
 			{200 * time.Millisecond, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.5}, nil},
 			{200 * time.Millisecond, Tick{}, nil}, // as far along as its peers were
 			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.1}, nil},
-			{time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute}}},
+			{time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
 			{2 * time.Second, Tick{}, nil}, // one backup only
 			{3 * time.Second, Committed{id(mr.PhaseMap, 2), 1}, []Action{Publish{Task: id(mr.PhaseReduce, 0), Attempt: 1, Timeout: time.Minute}}},
+		}},
+		{"a rebuilt core takes its predecessor's attempt numbers and deadline failures", []step{
+			{0, Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: 3, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 2, Why: WhyDeadline}, nil},
+			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 3, Why: WhyBackup}, nil},
+			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 2, Why: WhyDeadline}, nil}, // seen again
+			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 3, Err: "x"}, []Action{repub(mr.PhaseMap, 0, 4, WhyFailed)}},
+			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 4, Err: "y"}, []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 3 times; last: y"},
+			}},
 		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},

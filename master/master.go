@@ -302,6 +302,8 @@ func (m *Master) onEvent(data []byte) {
 		m.handle(Failed{Task: id, Attempt: ev.Attempt, Err: ev.Error, Record: ev.Record})
 	case mr.EventInputLost:
 		m.handle(InputLost{Task: id, Attempt: ev.Attempt, Map: ev.Map, Err: ev.Error})
+	case mr.EventPublished:
+		m.handle(Republished{Task: id, Attempt: ev.Attempt, Why: Why(ev.Why)})
 	}
 }
 
@@ -354,7 +356,19 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 			return func(context.Context) error { return err }
 		}
 		data, _ := json.Marshal(task)
+		var record []byte // the publication, as the event stream keeps it
+		if a.Attempt > 1 {
+			record, _ = json.Marshal(mr.Event{Kind: mr.EventPublished, Job: task.Job, Phase: task.Phase, Index: task.Index,
+				Attempt: task.Attempt, Worker: "master", Why: string(a.Why)})
+		}
 		return func(ctx context.Context) error {
+			// Recorded first: a master that takes over after the task is
+			// out must know its number, and recording it twice is harmless.
+			if record != nil {
+				if _, err := m.store.JS.Publish(ctx, mr.EventSubject(task.Job, mr.EventPublished), record); err != nil {
+					return err
+				}
+			}
 			_, err := m.store.JS.Publish(ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data,
 				jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt)))
 			return err

@@ -9,4 +9,5 @@ const (
 	EventProgress  EventKind = "progress"  // an attempt's fraction done
 	EventFailed    EventKind = "failed"    // an attempt failed; Error says why
 	EventInputLost EventKind = "inputlost" // a reducer could not read a committed map output
+	EventPublished EventKind = "published" // the master published an attempt but the first; Why says why
 )

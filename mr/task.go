@@ -60,4 +60,5 @@ type Event struct {
 	Error    string    `json:"error,omitempty"`    // failed, inputlost
 	Map      int       `json:"map"`                // inputlost: the map task whose output is lost
 	Record   *int64    `json:"record,omitempty"`   // failed: the offset of the input record a map failed on
+	Why      string    `json:"why,omitempty"`      // published: failed, deadline, backup or recompute
 }
