@@ -162,8 +162,8 @@ func TestCollection(t *testing.T) {
 	}
 
 	// A leftover of an attempt that died, and one of a job still running.
-	c.store.Data.PutBytes(c.ctx, mr.MapOutputObject(first.ID, 0, 9, 0), []byte("left over"))
-	c.store.Data.PutBytes(c.ctx, mr.MapOutputObject("running-elsewhere", 0, 1, 0), []byte("in use"))
+	c.store.Data.PutBytes(c.ctx, mr.MapOutputObject(first.ID, 0, "9-deadbeef", 0), []byte("left over"))
+	c.store.Data.PutBytes(c.ctx, mr.MapOutputObject("running-elsewhere", 0, "1-deadbeef", 0), []byte("in use"))
 	ahead.Store(int64(4 * time.Hour))
 	if col, err = c.master.Collect(c.ctx); err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestCollection(t *testing.T) {
 			maps = append(maps, o.Name)
 		}
 	}
-	if want := mr.MapOutputObject("running-elsewhere", 0, 1, 0); len(maps) != 1 || maps[0] != want {
+	if want := mr.MapOutputObject("running-elsewhere", 0, "1-deadbeef", 0); len(maps) != 1 || maps[0] != want {
 		t.Errorf("map outputs left: %q; want only %s, whose job the master does not know to have ended", maps, want)
 	}
 

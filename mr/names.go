@@ -1,6 +1,8 @@
 package mr
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -72,11 +74,20 @@ func CommitKey(job string, phase Phase, n int) string {
 // InputObject is the name of an uploaded input, content-addressed.
 func InputObject(digest string) string { return "inputs/" + digest }
 
-// MapOutputObject is where an attempt of map task n writes partition r.
-// Names are attempt-scoped, so that attempts never overwrite each other
-// and a loser's output can be removed without touching the winner's.
-func MapOutputObject(job string, n, attempt, r int) string {
-	return fmt.Sprintf("jobs/%s/map/%d/%d/part-%d", job, n, attempt, r)
+// Execution names one execution of an attempt: its number and 32 random
+// bits. The queue may hand one attempt to two workers (a redelivery after
+// heartbeats went missing, a republication after a failover); outputs
+// named by execution never overwrite each other, and a loser removing its
+// own never touches the winner's.
+func Execution(attempt int) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return strconv.Itoa(attempt) + "-" + hex.EncodeToString(b[:])
+}
+
+// MapOutputObject is where an execution of map task n writes partition r.
+func MapOutputObject(job string, n int, execution string, r int) string {
+	return fmt.Sprintf("jobs/%s/map/%d/%s/part-%d", job, n, execution, r)
 }
 
 // MapOutputJob is the job of a map output object's name; ok is false for
@@ -90,9 +101,9 @@ func MapOutputJob(name string) (job string, ok bool) {
 	return job, strings.HasPrefix(rest, "map/")
 }
 
-// ReduceOutputObject is where an attempt of reduce task r writes.
-func ReduceOutputObject(job string, r, attempt int) string {
-	return fmt.Sprintf("jobs/%s/reduce/%d/%d/out", job, r, attempt)
+// ReduceOutputObject is where an execution of reduce task r writes.
+func ReduceOutputObject(job string, r int, execution string) string {
+	return fmt.Sprintf("jobs/%s/reduce/%d/%s/out", job, r, execution)
 }
 
 // OutputFile is the name `drover get` gives partition r's output.

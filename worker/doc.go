@@ -12,9 +12,10 @@
 //     from being redelivered, and a progress event carries the fraction
 //     done; a worker that dies stops heartbeating, and JetStream hands the
 //     task to another after the lease;
-//   - writes its output under attempt-scoped object names and commits with
-//     a KV create of the commit record: the first attempt wins, a loser
-//     removes its output;
+//   - writes its output under object names of its own execution (the
+//     attempt and a nonce: one attempt may be handed out twice) and
+//     commits with a KV create of the commit record: the first attempt
+//     wins, a loser removes its output;
 //   - reports a failure as an event with the attempt and its error, and
 //     leaves retrying to the master.
 //

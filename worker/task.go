@@ -132,7 +132,7 @@ func (w *Worker) index(ctx context.Context, commit mr.Commit, log *slog.Logger) 
 	}
 }
 
-// run computes the task's output and writes it under attempt-scoped names.
+// run computes the task's output and writes it under names of its own.
 func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr.Commit, error) {
 	commit := mr.Commit{Job: task.Job, Phase: task.Phase, Index: task.Index, Attempt: task.Attempt, Worker: w.cfg.ID}
 	app, err := w.cfg.Apps.New(task.App, task.Args)
@@ -144,11 +144,12 @@ func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr
 		info.Input = task.Input.Name
 	}
 	ctx = mr.WithTaskInfo(ctx, info)
+	execution := mr.Execution(task.Attempt)
 	switch task.Phase {
 	case mr.PhaseMap:
-		err = w.runMap(ctx, app, task, &commit, done)
+		err = w.runMap(ctx, app, task, execution, &commit, done)
 	case mr.PhaseReduce:
-		err = w.runReduce(ctx, app, task, &commit, done)
+		err = w.runReduce(ctx, app, task, execution, &commit, done)
 	default:
 		err = fmt.Errorf("unknown phase %q", task.Phase)
 	}
@@ -156,7 +157,7 @@ func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr
 	return commit, err
 }
 
-func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *mr.Commit, done *atomic.Uint64) error {
+func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *atomic.Uint64) error {
 	if task.Input == nil {
 		return errors.New("map task without an input")
 	}
@@ -188,7 +189,7 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, commit *m
 			commit.Outputs = append(commit.Outputs, "") // an empty partition needs no object
 			continue
 		}
-		name := mr.MapOutputObject(task.Job, task.Index, task.Attempt, r)
+		name := mr.MapOutputObject(task.Job, task.Index, execution, r)
 		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
 		pctx, stop := withoutDeadline(ctx)
 		_, err := w.store.Data.PutBytes(pctx, name, part)
@@ -224,7 +225,7 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 	return bytes.NewReader(data), int64(len(data)), nil
 }
 
-func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit *mr.Commit, done *atomic.Uint64) error {
+func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *atomic.Uint64) error {
 	var runs []io.Reader
 	var runMaps []int // the map task of each run
 	var total int64
@@ -258,7 +259,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, commit
 	}
 	// The output streams into its object as it is made: neither the
 	// partition nor the output is held in memory.
-	name := mr.ReduceOutputObject(task.Job, task.Index, task.Attempt)
+	name := mr.ReduceOutputObject(task.Job, task.Index, execution)
 	commit.Outputs = []string{name}
 	pr, pw := io.Pipe()
 	stored := make(chan error, 1)

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/mr/mrtest"
@@ -26,10 +29,13 @@ type env struct {
 	apps  *mr.Registry
 }
 
-func setup(t *testing.T, workers int) *env {
+func setup(t *testing.T, workers int, extra ...mr.App) *env {
 	t.Helper()
 	ctx, _, store := mrtest.Start(t, 3*time.Second)
 	reg := mrtest.Registry()
+	for _, app := range extra {
+		reg.Register(app.Name(), func([]string) (mr.App, error) { return app, nil })
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{}, workers)
 	for range workers {
@@ -52,9 +58,13 @@ func setup(t *testing.T, workers int) *env {
 func (e *env) publish(task mr.Task) {
 	e.t.Helper()
 	task.Attempt = 1
+	e.publishAs(task, mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
+}
+
+func (e *env) publishAs(task mr.Task, msgID string) {
+	e.t.Helper()
 	data, _ := json.Marshal(task)
-	if _, err := e.store.JS.Publish(e.ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data,
-		jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))); err != nil {
+	if _, err := e.store.JS.Publish(e.ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data, jetstream.WithMsgID(msgID)); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -172,5 +182,56 @@ func TestFailingMapReportsAndCommitsNothing(t *testing.T) {
 	}
 	if len(lister) != 0 {
 		t.Errorf("a failed map left %d objects", len(lister))
+	}
+}
+
+// meeting is wordcount whose maps wait until two executions are mapping.
+type meeting struct {
+	apps.WordCount
+	pair *sync.WaitGroup // of two
+}
+
+func (meeting) Name() string { return "meeting" }
+
+func (m meeting) MapSplit(ctx context.Context, recs iter.Seq2[mr.Record, error], emit mr.Emit) error {
+	m.pair.Done()
+	m.pair.Wait()
+	for rec, err := range recs {
+		if err != nil {
+			return err
+		}
+		if err := m.Map(ctx, rec, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestOneAttemptRunTwice: the queue hands one attempt to two workers at
+// once, as after a redelivery or a master's failover. One commits; the
+// other, losing, removes its own output and not the winner's.
+func TestOneAttemptRunTwice(t *testing.T) {
+	var pair sync.WaitGroup
+	pair.Add(2)
+	e := setup(t, 2, meeting{pair: &pair})
+	path := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(path, []byte("the cat\nthe hat\n"), 0o644)
+	task := mr.Task{Job: "twice", Phase: mr.PhaseMap, Index: 0, Attempt: 1, App: "meeting", R: 2, Timeout: time.Minute,
+		Input: &mr.Input{Name: "in.txt", Path: path, Size: 16}, Split: mr.Split{End: 16}}
+	e.publishAs(task, "first")
+	e.publishAs(task, "again")
+	commit := e.waitCommits("twice", mr.PhaseMap, 1)[0]
+	brokertest.WaitFor(t, time.Minute, func() bool {
+		info, err := e.store.Workers.Info(e.ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	}, "both executions to end")
+	for _, name := range commit.Outputs {
+		if _, err := e.store.Data.GetInfo(e.ctx, name); err != nil {
+			t.Errorf("the winner's output %s: %v", name, err)
+		}
+	}
+	objects, _ := e.store.Data.List(e.ctx)
+	if len(objects) != len(commit.Outputs) {
+		t.Errorf("%d objects, want only the winner's %d", len(objects), len(commit.Outputs))
 	}
 }
