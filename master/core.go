@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,8 +33,11 @@ type Submitted struct {
 	// SkipBadRecords lets a map skip a record on which two attempts
 	// failed, as the MapReduce paper's §3.7 does.
 	SkipBadRecords bool
-	// Speculation launches backup attempts of stragglers (see speculate).
-	Speculation bool
+	// Speculation launches backup attempts of stragglers (see
+	// straggling), with its thresholds; zero ones take mr's defaults.
+	Speculation         bool
+	SpeculationAfter    float64
+	SpeculationSlowdown float64
 	// Reused lists the map tasks already committed with an earlier job's
 	// output: they are not run.
 	Reused []int
@@ -193,6 +197,8 @@ type job struct {
 	reducing    bool // the reduces have been published
 	skipBad     bool
 	speculate   bool
+	after       float64                      // of a phase finished before any backup
+	slowdown    float64                      // behind its finished peers, for a backup
 	durations   map[mr.Phase][]time.Duration // of the phase's committed attempts
 	backups     BackupStats
 	maxAttempts int
@@ -275,7 +281,8 @@ func (c *Core) submit(now time.Time, ev Submitted) []Action {
 		return nil // seen before: a restarted shell replays it
 	}
 	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, skipBad: ev.SkipBadRecords,
-		speculate: ev.Speculation, durations: map[mr.Phase][]time.Duration{}, tasks: map[mr.Phase][]*task{}}
+		speculate: ev.Speculation, after: cmp.Or(ev.SpeculationAfter, mr.DefaultSpeculationAfter),
+		slowdown: cmp.Or(ev.SpeculationSlowdown, mr.DefaultSpeculationSlowdown), durations: map[mr.Phase][]time.Duration{}, tasks: map[mr.Phase][]*task{}}
 	for _, p := range []struct {
 		phase mr.Phase
 		n     int
@@ -435,22 +442,11 @@ type BackupStats struct {
 	Wasted   int `json:"wasted"`
 }
 
-// Speculation thresholds: a task gets a backup only when its phase is
-// nearly done and it is far behind the tasks that finished, so that a
-// task that runs normally is never run twice.
-const (
-	// phaseNearlyDone is the fraction of a phase's tasks committed before
-	// any backup is considered.
-	phaseNearlyDone = 0.5
-	// behind is how many times the median duration of the phase's
-	// finished attempts a task must already have run, and still expect to
-	// run, to get a backup.
-	behind = 3
-)
-
 // straggling reports whether t deserves a backup attempt, as Hadoop's
 // LATE scheduler judges it: its estimated time left, from its progress
-// rate, is far longer than its finished peers took.
+// rate, is far longer than its finished peers took. Only when the phase
+// is nearly done (the job's after), and only when far behind (its
+// slowdown): a task that runs normally is never run twice.
 func (c *Core) straggling(now time.Time, j *job, t *task) bool {
 	if !j.speculate || !t.started || t.committed || t.backup != 0 || t.waiting ||
 		t.id.Phase == mr.PhaseReduce && j.state != JobReducing { // a map is being recomputed
@@ -458,19 +454,20 @@ func (c *Core) straggling(now time.Time, j *job, t *task) bool {
 	}
 	tasks := j.tasks[t.id.Phase]
 	done := len(j.durations[t.id.Phase])
-	if done == 0 || float64(done) < phaseNearlyDone*float64(len(tasks)) {
+	if done == 0 || float64(done) < j.after*float64(len(tasks)) {
 		return false
 	}
-	typical := median(j.durations[t.id.Phase])
+	// How long a straggler has run, and still expects to run.
+	far := time.Duration(j.slowdown * float64(median(j.durations[t.id.Phase])))
 	elapsed := now.Sub(t.startedAt)
-	if elapsed < behind*typical {
+	if elapsed < far {
 		return false
 	}
 	if t.fraction <= 0 {
 		return true // no progress at all in that long
 	}
 	left := time.Duration(float64(elapsed) * (1 - t.fraction) / t.fraction)
-	return left > behind*typical
+	return left > far
 }
 
 func median(d []time.Duration) time.Duration {

@@ -165,6 +165,22 @@ func TestCoreRules(t *testing.T) {
 				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 3 times; last: y"},
 			}},
 		}},
+		{"a job's own slowdown threshold holds a backup back", []step{
+			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true, SpeculationSlowdown: 20}, []Action{
+				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
+			}},
+			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
+			{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
+			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
+			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
+			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.1}, nil},
+			{time.Second, Tick{}, nil}, // 10 times behind: a backup at the default 3, not at 20
+			{5 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.2}, nil},
+			{5 * time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
+		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},

@@ -12,6 +12,11 @@ const (
 	DefaultSplitSize   = 16 << 20 // bytes of input per map task
 	DefaultMaxAttempts = 4
 	DefaultTaskTimeout = 10 * time.Minute
+	// Backups are conservative: only near the end of a phase, and only of
+	// a task far behind its finished peers, so that a task that runs
+	// normally is never run twice.
+	DefaultSpeculationAfter    = 0.5
+	DefaultSpeculationSlowdown = 3.0
 )
 
 // Input is one input of a job: an object in the data store, uploaded and
@@ -38,8 +43,12 @@ type JobSpec struct {
 	// attempts failed; the job reports what it skipped.
 	SkipBadRecords bool `json:"skip_bad_records,omitempty"`
 	// Speculation runs backup attempts of stragglers near the end of a
-	// phase; the first attempt to commit wins.
-	Speculation bool `json:"speculation,omitempty"`
+	// phase; the first attempt to commit wins. A task gets a backup once
+	// SpeculationAfter of its phase's tasks have finished, if it has run,
+	// and expects to run, SpeculationSlowdown times as long as they took.
+	Speculation         bool    `json:"speculation,omitempty"`
+	SpeculationAfter    float64 `json:"speculation_after,omitempty"`    // default DefaultSpeculationAfter
+	SpeculationSlowdown float64 `json:"speculation_slowdown,omitempty"` // default DefaultSpeculationSlowdown
 	// NoReuse runs every map task, even one whose lineage matches a map
 	// output an earlier job committed.
 	NoReuse bool `json:"no_reuse,omitempty"`
@@ -61,6 +70,10 @@ func (s *JobSpec) Validate(reg *Registry) error {
 		return bad("no inputs")
 	case s.SplitSize < 0 || s.MaxAttempts < 0 || s.Timeout < 0:
 		return bad("negative split size, attempts or timeout")
+	case s.SpeculationAfter < 0 || s.SpeculationAfter > 1:
+		return bad("speculation after %g of a phase: want a fraction from 0 to 1", s.SpeculationAfter)
+	case s.SpeculationSlowdown != 0 && s.SpeculationSlowdown < 1:
+		return bad("speculation slowdown %g: want 1 or more, times the finished tasks' time", s.SpeculationSlowdown)
 	}
 	for i, in := range s.Inputs {
 		switch {
@@ -83,6 +96,12 @@ func (s *JobSpec) Validate(reg *Registry) error {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTaskTimeout
+	}
+	if s.SpeculationAfter == 0 {
+		s.SpeculationAfter = DefaultSpeculationAfter
+	}
+	if s.SpeculationSlowdown == 0 {
+		s.SpeculationSlowdown = DefaultSpeculationSlowdown
 	}
 	return nil
 }

@@ -57,13 +57,8 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flagSet("submit", stderr, "--app APP [flags] FILE...")
 	var conn cli.NATSFlags
 	conn.Register(fs)
-	appName := fs.String("app", "", "the app to run: "+fmt.Sprint(builtinApps().Names()))
-	var appArgs stringList
-	fs.Var(&appArgs, "arg", "an argument of the app (repeat for more)")
-	r := fs.Int("r", 3, "reduce tasks, and output files")
-	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
-	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
-	speculation := fs.Bool("speculation", false, "run backup attempts of stragglers near the end of a phase")
+	var job jobFlags
+	job.register(fs)
 	noReuse := fs.Bool("no-reuse", false, "run every map task, even one an earlier job ran on the same input")
 	shared := fs.Bool("shared", false, "do not upload: every worker reads the files at these paths")
 	wait := fs.Bool("wait", false, "show progress and wait for the job to end")
@@ -71,10 +66,11 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *appName == "" || len(files) == 0 {
+	if job.app == "" || len(files) == 0 {
 		return usagef("submit takes --app and at least one file")
 	}
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad, Speculation: *speculation, NoReuse: *noReuse}
+	spec := job.spec()
+	spec.NoReuse = *noReuse
 	s, err := connect(ctx, &conn)
 	if err != nil {
 		return err
@@ -90,7 +86,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			spec.Inputs = append(spec.Inputs, mr.Input{Name: filepath.Base(f), Path: abs, Size: st.Size()})
 			continue
 		}
-		inputs, err := mr.Upload(ctx, s.store, f, *splitSize)
+		inputs, err := mr.Upload(ctx, s.store, f, spec.SplitSize)
 		if err != nil {
 			return err
 		}

@@ -15,44 +15,33 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet("run", stderr, "--app APP -o DIR [flags] FILE...")
-	appName := fs.String("app", "", "the app to run: "+fmt.Sprint(builtinApps().Names()))
-	var appArgs stringList
-	fs.Var(&appArgs, "arg", "an argument of the app (repeat for more)")
+	var job jobFlags
+	job.register(fs)
 	out := fs.String("o", "", "directory to write the output files into")
-	r := fs.Int("r", 3, "reduce tasks, and output files")
 	workers := fs.Int("workers", 2, "workers to run")
-	splitSize := fs.Int64("split-size", mr.DefaultSplitSize, "bytes of input per map task")
-	skipBad := fs.Bool("skip-bad-records", false, "skip an input record on which two attempts of a map failed")
-	speculation := fs.Bool("speculation", false, "run backup attempts of stragglers near the end of a phase")
 	allowExec := fs.Bool("allow-exec", false, "let the streaming app run its commands")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	switch {
-	case *appName == "streaming" && !*allowExec:
+	case job.app == "streaming" && !*allowExec:
 		return usagef("the streaming app runs commands: add --allow-exec")
-	case *appName == "":
+	case job.app == "":
 		return usagef("--app is required")
 	case *out == "":
 		return usagef("-o DIR is required")
 	case len(files) == 0:
 		return usagef("no input files")
-	case *r < 1:
-		return usagef("-r %d: a job needs at least one reduce task", *r)
+	case job.r < 1:
+		return usagef("-r %d: a job needs at least one reduce task", job.r)
 	case *workers < 1:
 		return usagef("--workers %d: need at least one", *workers)
 	}
 	reg := builtinApps(*allowExec)
-	spec := mr.JobSpec{App: *appName, Args: appArgs, R: *r, SplitSize: *splitSize, SkipBadRecords: *skipBad, Speculation: *speculation}
+	spec := job.spec()
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {

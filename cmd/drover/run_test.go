@@ -64,6 +64,9 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "--app", "wordcount", "-r", "0", "-o", t.TempDir(), file}, 2, "at least one reduce"},
 		{[]string{"run", "--app", "grep", "-o", t.TempDir(), file}, 2, "one argument"},
 		{[]string{"run", "--app", "wordcount", "-o", t.TempDir(), file + ".missing"}, 1, "no such file"},
+		{[]string{"run", "--app", "wordcount", "--speculation", "maybe", "-o", t.TempDir(), file}, 2, "want on or off"},
+		{[]string{"run", "--app", "wordcount", "--speculation", "on", "--speculation-after", "2", "-o", t.TempDir(), file}, 2, "want a fraction"},
+		{[]string{"run", "--app", "wordcount", "--speculation-slowdown", "0.5", "-o", t.TempDir(), file}, 2, "want 1 or more"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

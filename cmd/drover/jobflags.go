@@ -1,0 +1,67 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// jobFlags are the flags of a job spec that `run` and `submit` share.
+type jobFlags struct {
+	app         string
+	args        stringList
+	r           int
+	splitSize   int64
+	skipBad     bool
+	speculation onOff
+	after       float64
+	slowdown    float64
+}
+
+func (f *jobFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.app, "app", "", "the app to run: "+fmt.Sprint(builtinApps().Names()))
+	fs.Var(&f.args, "arg", "an argument of the app (repeat for more)")
+	fs.IntVar(&f.r, "r", 3, "reduce tasks, and output files")
+	fs.Int64Var(&f.splitSize, "split-size", mr.DefaultSplitSize, "bytes of input per map task")
+	fs.BoolVar(&f.skipBad, "skip-bad-records", false, "skip an input record on which two attempts of a map failed")
+	fs.Var(&f.speculation, "speculation", "on or off: run backup attempts of stragglers near the end of a phase")
+	fs.Float64Var(&f.after, "speculation-after", mr.DefaultSpeculationAfter,
+		"with speculation, the fraction of a phase's tasks that must have finished before any backup")
+	fs.Float64Var(&f.slowdown, "speculation-slowdown", mr.DefaultSpeculationSlowdown,
+		"with speculation, a task gets a backup when it has run, and expects to run, this many times as long as its finished peers took")
+}
+
+// spec is the job these flags describe, without its inputs.
+func (f *jobFlags) spec() mr.JobSpec {
+	return mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad,
+		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// onOff is a flag of on or off (true and false are taken too).
+type onOff bool
+
+func (b *onOff) String() string {
+	if *b {
+		return "on"
+	}
+	return "off"
+}
+
+func (b *onOff) Set(v string) error {
+	switch v {
+	case "on", "true", "1":
+		*b = true
+	case "off", "false", "0":
+		*b = false
+	default:
+		return fmt.Errorf("want on or off, not %q", v)
+	}
+	return nil
+}
