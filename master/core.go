@@ -443,10 +443,11 @@ type BackupStats struct {
 }
 
 // straggling reports whether t deserves a backup attempt, as Hadoop's
-// LATE scheduler judges it: its estimated time left, from its progress
-// rate, is far longer than its finished peers took. Only when the phase
-// is nearly done (the job's after), and only when far behind (its
-// slowdown): a task that runs normally is never run twice.
+// LATE scheduler judges it: from its progress rate, it will take far
+// longer in all than its finished peers took, and a backup started now
+// would finish before it. Only when the phase is nearly done (the job's
+// after), and only when far behind (its slowdown): a task that runs
+// normally is never run twice.
 func (c *Core) straggling(now time.Time, j *job, t *task) bool {
 	if !j.speculate || !t.started || t.committed || t.backup != 0 || t.waiting ||
 		t.id.Phase == mr.PhaseReduce && j.state != JobReducing { // a map is being recomputed
@@ -457,17 +458,17 @@ func (c *Core) straggling(now time.Time, j *job, t *task) bool {
 	if done == 0 || float64(done) < j.after*float64(len(tasks)) {
 		return false
 	}
-	// How long a straggler has run, and still expects to run.
-	far := time.Duration(j.slowdown * float64(median(j.durations[t.id.Phase])))
+	typical := median(j.durations[t.id.Phase]) // what a backup will take
+	far := time.Duration(j.slowdown * float64(typical))
 	elapsed := now.Sub(t.startedAt)
-	if elapsed < far {
-		return false
+	switch {
+	case elapsed < typical:
+		return false // too soon to judge its rate
+	case t.fraction <= 0:
+		return elapsed >= far // no progress at all in that long
 	}
-	if t.fraction <= 0 {
-		return true // no progress at all in that long
-	}
-	left := time.Duration(float64(elapsed) * (1 - t.fraction) / t.fraction)
-	return left > far
+	total := time.Duration(float64(elapsed) / t.fraction)
+	return total > far && total-elapsed > typical
 }
 
 func median(d []time.Duration) time.Duration {

@@ -147,9 +147,9 @@ func TestCoreRules(t *testing.T) {
 			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
-			{200 * time.Millisecond, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.5}, nil},
-			{200 * time.Millisecond, Tick{}, nil}, // as far along as its peers were
-			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.1}, nil},
+			{200 * time.Millisecond, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.8}, nil},
+			{200 * time.Millisecond, Tick{}, nil}, // 2.5 times its peers' time in all: not far enough behind
+			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.85}, nil},
 			{time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
 			{2 * time.Second, Tick{}, nil}, // one backup only
 			{3 * time.Second, Committed{id(mr.PhaseMap, 2), 1}, []Action{Publish{Task: id(mr.PhaseReduce, 0), Attempt: 1, Timeout: time.Minute}}},
@@ -176,9 +176,9 @@ func TestCoreRules(t *testing.T) {
 			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
-			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.1}, nil},
-			{time.Second, Tick{}, nil}, // 10 times behind: a backup at the default 3, not at 20
-			{5 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.2}, nil},
+			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.85}, nil},
+			{time.Second, Tick{}, nil}, // 12 times its peers' time in all: a backup at the default 3, not at 20
+			{5 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.9}, nil},
 			{5 * time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
 		}},
 		{"unknown tasks are ignored", []step{

@@ -49,16 +49,16 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
 	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano()})
-	var done atomic.Uint64 // math.Float64bits of the fraction done
+	done := &progress{slow: max(w.cfg.SlowFactor, 1)}
 	var beaten atomic.Bool // another attempt of the task committed first
-	stop := w.heartbeat(runCtx, msg, task, &done, func() {
+	stop := w.heartbeat(runCtx, msg, task, done, func() {
 		beaten.Store(true)
 		cancel()
 	})
 	began := time.Now()
-	commit, err := w.run(runCtx, task, &done)
+	commit, err := w.run(runCtx, task, done)
 	if err == nil && w.cfg.SlowFactor > 1 {
-		err = w.dawdle(runCtx, time.Since(began))
+		err = w.dawdle(runCtx, time.Since(began), done)
 	}
 	stop()
 
@@ -133,7 +133,7 @@ func (w *Worker) index(ctx context.Context, commit mr.Commit, log *slog.Logger) 
 }
 
 // run computes the task's output and writes it under names of its own.
-func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr.Commit, error) {
+func (w *Worker) run(ctx context.Context, task mr.Task, done *progress) (mr.Commit, error) {
 	commit := mr.Commit{Job: task.Job, Phase: task.Phase, Index: task.Index, Attempt: task.Attempt, Worker: w.cfg.ID}
 	app, err := w.cfg.Apps.New(task.App, task.Args)
 	if err != nil {
@@ -157,7 +157,7 @@ func (w *Worker) run(ctx context.Context, task mr.Task, done *atomic.Uint64) (mr
 	return commit, err
 }
 
-func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *atomic.Uint64) error {
+func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *progress) error {
 	if task.Input == nil {
 		return errors.New("map task without an input")
 	}
@@ -174,7 +174,7 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 		recs = skipping(recs, task.Skip, &commit.Skipped)
 	}
 	parts, counters, err := mr.RunMap(ctx, app, recs, task.R, func(c mr.Counters) {
-		setFraction(done, float64(c.InputBytes)/span)
+		done.set(float64(c.InputBytes) / span)
 	})
 	commit.Counters = counters
 	if err != nil {
@@ -225,7 +225,7 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 	return bytes.NewReader(data), int64(len(data)), nil
 }
 
-func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *atomic.Uint64) error {
+func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *progress) error {
 	var runs []io.Reader
 	var runMaps []int // the map task of each run
 	var total int64
@@ -271,7 +271,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 		stored <- err
 	}()
 	counters, err := mr.RunReduce(ctx, app, runs, pw, func(mr.Counters) {
-		setFraction(done, float64(read.n.Load())/float64(max(total, 1)))
+		done.set(float64(read.n.Load()) / float64(max(total, 1)))
 	})
 	pw.CloseWithError(err) // a failed reduce aborts the put: no partial object
 	commit.Counters = counters
@@ -285,13 +285,23 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 }
 
 // dawdle waits (SlowFactor-1) times took, as a slow machine would have
-// taken longer; an attempt beaten meanwhile stops at once.
-func (w *Worker) dawdle(ctx context.Context, took time.Duration) error {
-	select {
-	case <-time.After(time.Duration(float64(took) * (w.cfg.SlowFactor - 1))):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// taken longer, with its progress rising to 1 meanwhile; an attempt beaten
+// meanwhile stops at once.
+func (w *Worker) dawdle(ctx context.Context, took time.Duration, done *progress) error {
+	wait := time.Duration(float64(took) * (w.cfg.SlowFactor - 1))
+	start, end := time.Now(), time.After(wait)
+	tick := time.NewTicker(max(wait/50, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-end:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			f := 1 / w.cfg.SlowFactor
+			done.store(f + (1-f)*float64(time.Since(start))/float64(wait))
+		}
 	}
 }
 
@@ -353,16 +363,20 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 	}
 }
 
+// progressEvery is how often, at most, an attempt reports its progress:
+// the master judges stragglers by it, in tasks of a few seconds too.
+const progressEvery = 500 * time.Millisecond
+
 // heartbeat keeps the task with this worker (InProgress) and reports its
-// progress every third of the lease, until stop. If another attempt of the
+// progress every third of the lease, or progressEvery, until stop. If another attempt of the
 // task has committed meanwhile, it calls beaten: the attempt should stop.
-func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *atomic.Uint64, beaten func()) (stop func()) {
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, beaten func()) (stop func()) {
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(w.store.Lease / 3)
+		tick := time.NewTicker(min(w.store.Lease/3, progressEvery))
 		defer tick.Stop()
 		for {
 			select {
@@ -374,7 +388,7 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task,
 					return
 				}
 				msg.InProgress()
-				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: math.Float64frombits(done.Load())})
+				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: done.get()})
 			}
 		}
 	}()
@@ -384,7 +398,18 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task,
 	}
 }
 
-func setFraction(done *atomic.Uint64, f float64) { done.Store(math.Float64bits(min(f, 1))) }
+// progress is an attempt's fraction done, for its heartbeats. A worker
+// made slow (SlowFactor) works at full speed and then waits; its progress
+// is told as a slow machine's would be, spread over the whole time, so
+// that the master judges it as it would judge one.
+type progress struct {
+	bits atomic.Uint64 // math.Float64bits of the fraction
+	slow float64       // the SlowFactor, at least 1
+}
+
+func (p *progress) set(f float64)   { p.store(min(f, 1) / p.slow) }
+func (p *progress) store(f float64) { p.bits.Store(math.Float64bits(f)) }
+func (p *progress) get() float64    { return math.Float64frombits(p.bits.Load()) }
 
 // countingReaders counts the bytes read through the readers it wraps.
 type countingReaders struct{ n atomic.Int64 }

@@ -92,17 +92,30 @@ func runJobOn(b *testing.B, spec mr.JobSpec, cfg local.Config) master.JobStatus 
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	c, client := startCluster(b, ctx, cfg)
+	return runJobIn(b, ctx, c, client, spec)
+}
+
+func startCluster(b *testing.B, ctx context.Context, cfg local.Config) (*local.Cluster, *rpcq.Client) {
+	b.Helper()
 	cfg.Apps = apps.Registry(false)
 	c, err := local.Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	b.Cleanup(c.Close)
 	client, err := rpcq.NewClient(c.NC, rpcq.ClientConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer client.Close()
+	b.Cleanup(func() { client.Close() })
+	return c, client
+}
+
+// runJobIn runs spec on c and returns its status once it is done and its
+// outputs are read.
+func runJobIn(b *testing.B, ctx context.Context, c *local.Cluster, client *rpcq.Client, spec mr.JobSpec) master.JobStatus {
+	b.Helper()
 	var reply master.SubmitReply
 	if err := client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
 		b.Fatal(err)
@@ -175,7 +188,8 @@ func BenchmarkEmptyTasks(b *testing.B) {
 
 // BenchmarkStraggler: a word count on 3 workers, one of them 10 times
 // slower than the others, with backup tasks and without, against the same
-// job with no slow worker. Run it with -benchtime 1x.
+// job with no slow worker (with backup tasks on too: there should be
+// none). Run it with -benchtime 1x.
 func BenchmarkStraggler(b *testing.B) {
 	paths := corpus(b, 48<<20, 6)
 	spec := mr.JobSpec{App: "wordcount", R: 3, SplitSize: 2 << 20, Inputs: inputs(b, paths)}
@@ -187,6 +201,7 @@ func BenchmarkStraggler(b *testing.B) {
 		slow int
 	}{
 		{"baseline-noslow", spec, 0},
+		{"noslow-speculation", speculating, 0}, // conservative: no backup at all
 		{"slow-nospeculation", spec, 1},
 		{"slow-speculation", speculating, 1},
 	} {
@@ -194,6 +209,37 @@ func BenchmarkStraggler(b *testing.B) {
 			for b.Loop() {
 				st := runJobOn(b, run.spec, local.Config{Workers: 3, SlowWorkers: run.slow, SlowFactor: 10})
 				b.ReportMetric(float64(st.Backups.Launched), "backups")
+			}
+		})
+	}
+}
+
+// BenchmarkReuse: the same word count of 64 MB of uploaded text, run
+// again on one deployment: every map output of the first run is reused.
+// The baseline runs every map (--no-reuse). Run it with -benchtime 1x.
+func BenchmarkReuse(b *testing.B) {
+	paths := corpus(b, 64<<20, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	c, client := startCluster(b, ctx, local.Config{Workers: 2})
+	spec := mr.JobSpec{App: "wordcount", R: 4}
+	for _, p := range paths {
+		in, err := mr.Upload(ctx, c.Store, p, 8<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		spec.Inputs = append(spec.Inputs, in...)
+	}
+	fresh := spec
+	fresh.NoReuse = true
+	for _, run := range []struct {
+		name string
+		spec mr.JobSpec
+	}{{"baseline-noreuse", fresh}, {"reuse", spec}} {
+		b.Run(run.name, func(b *testing.B) {
+			for b.Loop() {
+				st := runJobIn(b, ctx, c, client, run.spec)
+				b.ReportMetric(float64(st.MapsReused)/float64(st.Maps), "reused")
 			}
 		})
 	}
