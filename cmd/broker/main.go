@@ -36,11 +36,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxPayload := fs.Int("max-payload", broker.DefaultMaxPayload, "largest message in bytes")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "nats-server configuration file; flags given override it")
 	logs.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := cli.Parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
