@@ -20,26 +20,35 @@ const DefaultLeaderTTL = 5 * time.Second
 // which no job ID does.
 const leaderKey = "master.leader"
 
-// leaseRecord is the leader lease: who holds it, and until when by the
-// holder's clock.
+// leaseRecord is the leader lease: who holds it, and for how long each
+// renewal lasts. Expiry is judged by each master on its own clock, from
+// how long the record has gone unchanged, so that masters need not agree
+// on the time.
 type leaseRecord struct {
-	Holder  string `json:"holder"`
-	Expires int64  `json:"expires"` // Unix nanoseconds
+	Holder string        `json:"holder"`
+	TTL    time.Duration `json:"ttl"`
 }
 
 // lease is one master's hold on the leader lease. It is taken with a KV
-// create, or over an expired holder with a compare-and-set, and renewed
-// by compare-and-set: two masters can never both hold it.
+// create, or over a holder whose record has not changed for a whole TTL
+// with a compare-and-set, and renewed by compare-and-set: two masters can
+// never both hold it.
 type lease struct {
 	kv     jetstream.KeyValue
 	holder string
 	ttl    time.Duration
 	rev    uint64 // of our last write, while we hold it
+
+	// A standby's view of another holder's record: the revision it last
+	// saw and when it first saw it, by its own clock.
+	seenRev uint64
+	seenAt  time.Time
 }
 
-// acquire takes the lease if it is free, expired, or already ours.
+// acquire takes the lease if it is free, ours, or unchanged for a whole
+// TTL since this master first saw it: its holder has stopped renewing.
 func (l *lease) acquire(ctx context.Context, now time.Time) (bool, error) {
-	rec, _ := json.Marshal(leaseRecord{Holder: l.holder, Expires: now.Add(l.ttl).UnixNano()})
+	rec, _ := json.Marshal(leaseRecord{Holder: l.holder, TTL: l.ttl})
 	entry, err := l.kv.Get(ctx, leaderKey)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -53,20 +62,32 @@ func (l *lease) acquire(ctx context.Context, now time.Time) (bool, error) {
 		return false, err
 	}
 	var cur leaseRecord
-	if json.Unmarshal(entry.Value(), &cur) == nil && cur.Holder != l.holder && now.UnixNano() < cur.Expires {
-		return false, nil
+	if json.Unmarshal(entry.Value(), &cur) == nil && cur.Holder != l.holder {
+		if entry.Revision() != l.seenRev {
+			l.seenRev, l.seenAt = entry.Revision(), now
+			return false, nil
+		}
+		if now.Sub(l.seenAt) < max(cur.TTL, l.ttl) {
+			return false, nil
+		}
 	}
 	rev, err := l.kv.Update(ctx, leaderKey, rec, entry.Revision())
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+	if taken(err) {
 		return false, nil
 	}
 	l.rev = rev
 	return err == nil, err
 }
 
+// taken reports whether a lease write failed because another master wrote
+// or removed it first.
+func taken(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound)
+}
+
 // renew extends the lease; an error means it is no longer ours.
-func (l *lease) renew(ctx context.Context, now time.Time) error {
-	rec, _ := json.Marshal(leaseRecord{Holder: l.holder, Expires: now.Add(l.ttl).UnixNano()})
+func (l *lease) renew(ctx context.Context) error {
+	rec, _ := json.Marshal(leaseRecord{Holder: l.holder, TTL: l.ttl})
 	rev, err := l.kv.Update(ctx, leaderKey, rec, l.rev)
 	if err != nil {
 		return fmt.Errorf("master: leadership lost: %w", err)
@@ -118,7 +139,11 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 	}
 }
 
-// lead runs a master for as long as the lease is renewed.
+// lead runs a master for as long as the lease is renewed. A standby takes
+// over no sooner than a TTL after it saw the last renewal, which was
+// written after it was sent: a leader stops once a TTL has passed since it
+// sent its last successful renewal, before any standby can lead. A
+// renewal that fails for want of the broker is retried meanwhile.
 func lead(ctx context.Context, l *lease, tick *time.Ticker, log *slog.Logger, newMaster func() (*Master, error)) error {
 	m, err := newMaster()
 	if err != nil {
@@ -128,17 +153,30 @@ func lead(ctx context.Context, l *lease, tick *time.Ticker, log *slog.Logger, ne
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- m.Run(term) }()
+	expiry := time.NewTimer(l.ttl) // from the lease's taking, no later than its write
+	defer expiry.Stop()
 	for {
 		select {
 		case err := <-done:
 			return err
+		case <-expiry.C:
+			log.Warn("master: leadership lost: the lease expired unrenewed")
 		case <-tick.C:
-			if err := l.renew(term, time.Now()); err != nil {
-				log.Warn("master: renew", "error", err)
-				cancel()
-				<-done
-				return nil
+			sent := time.Now()
+			rctx, cancelRenew := context.WithTimeout(term, l.ttl/3)
+			err := l.renew(rctx)
+			cancelRenew()
+			if err == nil {
+				expiry.Reset(l.ttl - time.Since(sent))
+				continue
+			}
+			log.Warn("master: renew", "error", err)
+			if !taken(err) {
+				continue // the expiry decides
 			}
 		}
+		cancel()
+		<-done
+		return nil
 	}
 }
