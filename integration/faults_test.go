@@ -14,14 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
-	"github.com/drover-dev/drover/rpcq"
 )
 
 // The lecture's word count as shell tools, for streaming jobs: a word is
@@ -36,26 +34,6 @@ const (
 // adds nothing to the command's output.
 func held(cond, release, command string) string {
 	return fmt.Sprintf("if %s; then while [ ! -e '%s' ]; do sleep 0.05; done; fi; %s", cond, release, command)
-}
-
-// deployLeasing is deploy, with no workers, of a master that leases tasks
-// for lease rather than the package's short one.
-func deployLeasing(t *testing.T, lease string) *deployment {
-	t.Helper()
-	b := runBroker(t)
-	d := &deployment{t: t, url: b.url(), broker: b}
-	d.masters = append(d.masters, start(t, "master", "--nats", d.url, "--lease", lease, "--leader-ttl", "1s", "--log-level", "warn"))
-	nc, err := nats.Connect(d.url, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	d.nc = nc
-	if d.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.client.Close() })
-	return d
 }
 
 // startWorkerWith is startWorker with more flags, which win over its own.
@@ -210,20 +188,14 @@ func TestLeaderKilledMidReduce(t *testing.T) {
 // TestStragglerBackedUp: three workers, one a thousand times slower than
 // the others, run a job with speculation; the straggler's map gets a
 // backup attempt, which wins, and the output is byte-identical to the
-// sequential run.
-//
-// A --slow-factor worker dawdles once its work is done, and its
-// heartbeats report the work done: the master's estimate of the time left
-// sees a straggler only before the first heartbeat, a third of the lease
-// into the attempt. Hence the default lease here, whose first heartbeat
-// comes 10s in, and a straggler slow enough that by then the master has
-// seen half the maps commit and it take three times as long as they did.
+// sequential run. So slow a straggler is behind by seconds, where the
+// master judges every half second: ten times slower would be behind by
+// less than one map's 20 ms times ten.
 func TestStragglerBackedUp(t *testing.T) {
-	longLease := mr.DefaultLease.String()
 	files, inputs := books(t)
-	d := deployLeasing(t, longLease)
-	slow := d.startWorkerWith(0, "--lease", longLease, "--slow-factor", "1000")
-	id := d.submit(files, "--app", "wordcount", "-r", "2", "--speculation")
+	d := deploy(t, 0)
+	slow := d.startWorkerWith(0, "--slow-factor", "1000")
+	id := d.submit(files, "--app", "wordcount", "-r", "2", "--speculation", "on")
 	js, err := jetstream.New(d.nc)
 	if err != nil {
 		t.Fatal(err)
@@ -237,10 +209,7 @@ func TestStragglerBackedUp(t *testing.T) {
 		info, err := cons.Info(timeout(t, 5*time.Second))
 		return err == nil && info.NumAckPending > 0
 	}, "the slow worker to take a map (output: %s)", slow)
-	d.workers = append(d.workers, slow)
-	for i := 1; i <= 2; i++ {
-		d.workers = append(d.workers, d.startWorkerWith(i, "--lease", longLease))
-	}
+	d.workers = append(d.workers, slow, d.startWorker(1), d.startWorker(2))
 	st := d.wait(id, nil)
 	d.checkOutput(id, "wordcount", inputs, 2)
 	if st.Backups.Launched < 1 || st.Backups.Won < 1 {
