@@ -188,9 +188,9 @@ func TestLeaderKilledMidReduce(t *testing.T) {
 // TestStragglerBackedUp: three workers, one a thousand times slower than
 // the others, run a job with speculation; the straggler's map gets a
 // backup attempt, which wins, and the output is byte-identical to the
-// sequential run. So slow a straggler is behind by seconds, where the
-// master judges every half second: ten times slower would be behind by
-// less than one map's 20 ms times ten.
+// sequential run. A thousand times, not ten: a map here takes some 20 ms,
+// and ten times that ends before the master, which judges stragglers
+// every half second, has looked at it once.
 func TestStragglerBackedUp(t *testing.T) {
 	files, inputs := books(t)
 	d := deploy(t, 0)
