@@ -115,6 +115,11 @@ func (m *Master) Run(ctx context.Context) error {
 		return fmt.Errorf("master: watch commits: %w", err)
 	}
 	defer watcher.Stop()
+	// The commits there are, before anything is served: a new leader must
+	// not report a job as less far along than its predecessor did.
+	if !m.catchUp(ctx, watcher) {
+		return nil // ctx ended
+	}
 	// All the events the stream keeps: a restarted master learns of the
 	// attempts that started and failed while it was away.
 	events, err := m.store.JS.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
@@ -151,14 +156,30 @@ func (m *Master) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case entry := <-watcher.Updates():
-			switch {
-			case entry == nil:
-				m.caughtUp.Store(true) // the watch's initial values are in
-			case entry.Operation() == jetstream.KeyValuePut:
+			if entry != nil && entry.Operation() == jetstream.KeyValuePut {
 				m.onCommit(entry.Value())
 			}
 		case <-tick.C:
 			m.handle(Tick{})
+		}
+	}
+}
+
+// catchUp reads the commit watch up to the end of its initial values,
+// unless ctx ends first.
+func (m *Master) catchUp(ctx context.Context, watcher jetstream.KeyWatcher) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case entry := <-watcher.Updates():
+			switch {
+			case entry == nil:
+				m.caughtUp.Store(true)
+				return true
+			case entry.Operation() == jetstream.KeyValuePut:
+				m.onCommit(entry.Value())
+			}
 		}
 	}
 }
