@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -113,6 +114,14 @@ func TestSumOverflow(t *testing.T) {
 		case tt.want != "" && (err != nil || string(out[0]) != tt.want):
 			t.Errorf("sum of %d = %q, %v; want %q", tt.values, out, err, tt.want)
 		}
+		// In one split, where the map keeps a running total.
+		var one []byte
+		for _, in := range inputs {
+			one = append(one, in.Data...)
+		}
+		if got, err := mapReduceOne(newApp(t, "sum"), one); got != tt.want || (tt.want == "") != errors.Is(err, apps.ErrOverflow) {
+			t.Errorf("sum of %d in one split = %q, %v; want %q", tt.values, got, err, tt.want)
+		}
 		if tt.want != "" {
 			slices.Reverse(inputs)
 			if got := distributed(t, newApp(t, "sum"), inputs, 1, 1<<10); string(got[0]) != tt.want {
@@ -120,6 +129,21 @@ func TestSumOverflow(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mapReduceOne runs app's map over data as one split, and its reduce.
+func mapReduceOne(app mr.App, data []byte) (string, error) {
+	ctx := context.Background()
+	parts, _, err := mr.RunMap(ctx, app, mr.ReadSplit(bytes.NewReader(data), int64(len(data)), mr.Split{End: int64(len(data))}, "one"), 1, nil)
+	if err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	_, err = mr.RunReduce(ctx, app, []io.Reader{bytes.NewReader(parts[0])}, &out, nil)
+	if err != nil {
+		return "", err
+	}
+	return out.String(), nil
 }
 
 func TestSumTakesNoArguments(t *testing.T) {

@@ -111,7 +111,10 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		p := keys[key]
 		if summing {
-			c.CombineOut++
+			c.CombineOut += int64(len(p.values)) + 1
+			for _, v := range p.values { // totals that would have overflowed
+				out[p.part] = appendPair(out[p.part], key, v)
+			}
 			out[p.part] = appendPair(out[p.part], key, strconv.FormatInt(p.total, 10))
 			continue
 		}
@@ -130,8 +133,9 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 	return out, c, nil
 }
 
-// pending is a key's values not yet written, or their running total, and
-// its partition.
+// pending is a key's values not yet written, or their running total (and
+// the totals that could not be added to it without overflow), and its
+// partition.
 type pending struct {
 	part   int
 	values []string
@@ -154,7 +158,14 @@ func (c *Counters) sum(keys map[string]*pending, app App, r int, key, value stri
 		p = &pending{part: Partition(app, key, r)}
 		keys[key] = p
 	}
-	p.total += n
+	if sum := p.total + n; (n > 0 && sum < p.total) || (n < 0 && sum > p.total) {
+		// Past int64: the total so far goes out as a value of its own,
+		// and the reduce, which sums exactly, judges the whole.
+		p.values = append(p.values, strconv.FormatInt(p.total, 10))
+		p.total = n
+	} else {
+		p.total = sum
+	}
 	return nil
 }
 
