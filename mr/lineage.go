@@ -12,6 +12,7 @@ import (
 // use an earlier one's instead of running its own.
 type Lineage struct {
 	Digest  string   `json:"digest"` // SHA-256 of the input
+	Offset  int64    `json:"offset"` // of the input in its file: records know it
 	Split   Split    `json:"split"`
 	App     string   `json:"app"`
 	Version string   `json:"version"`
@@ -25,7 +26,7 @@ func MapLineage(in *Input, split Split, app App, args []string, r int) (Lineage,
 	if in == nil || in.Digest == "" {
 		return Lineage{}, false
 	}
-	return Lineage{Digest: in.Digest, Split: split, App: app.Name(), Version: app.Version(), Args: args, R: r}, true
+	return Lineage{Digest: in.Digest, Offset: in.Offset, Split: split, App: app.Name(), Version: app.Version(), Args: args, R: r}, true
 }
 
 // Key is the lineage's key in BucketLineage: a digest of all of it.

@@ -2,6 +2,8 @@ package mr
 
 import (
 	"fmt"
+	"io"
+	"iter"
 	"time"
 
 	"github.com/drover-dev/drover/internal/token"
@@ -27,6 +29,26 @@ type Input struct {
 	Path   string `json:"path,omitempty"`   // or its path on a file system every worker shares
 	Size   int64  `json:"size"`
 	Digest string `json:"digest"` // SHA-256, hex
+	// Offset is where an uploaded piece starts in the file it was cut
+	// from: records are numbered by their place in the file.
+	Offset int64 `json:"offset,omitempty"`
+}
+
+// Records yields the records of split s of this input, read from r (size
+// bytes), numbered from the start of the input's file.
+func (in *Input) Records(r io.ReaderAt, size int64, s Split) iter.Seq2[Record, error] {
+	recs := ReadSplit(r, size, s, in.Name)
+	if in.Offset == 0 {
+		return recs
+	}
+	return func(yield func(Record, error) bool) {
+		for rec, err := range recs {
+			rec.Offset += in.Offset
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
 }
 
 // JobSpec is what a client submits.

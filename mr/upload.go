@@ -28,6 +28,7 @@ func Upload(ctx context.Context, store *Store, path string, splitSize int64) ([]
 	name := filepath.Base(path)
 	r := bufio.NewReaderSize(f, 64<<10)
 	var inputs []Input
+	var offset int64 // of the next piece in the file
 	for {
 		chunk, err := nextChunk(r, splitSize)
 		if err != nil {
@@ -46,7 +47,8 @@ func Upload(ctx context.Context, store *Store, path string, splitSize int64) ([]
 		} else if err != nil {
 			return nil, fmt.Errorf("upload %s: %w", path, err)
 		}
-		inputs = append(inputs, Input{Name: name, Object: object, Size: int64(len(chunk)), Digest: digest})
+		inputs = append(inputs, Input{Name: name, Object: object, Size: int64(len(chunk)), Digest: digest, Offset: offset})
+		offset += int64(len(chunk))
 		if len(chunk) == 0 {
 			return inputs, nil // an empty file is one empty input
 		}

@@ -3,6 +3,7 @@ package mr_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,11 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Repeat("a line of text\n", 100) + "last line without newline"
+	var lines strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&lines, "line %d of the text\n", i)
+	}
+	text := lines.String() + "last line without newline"
 	path := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(path, []byte(text), 0o644)
 
@@ -43,6 +48,12 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 		}
 		if i < len(inputs)-1 && !bytes.HasSuffix(data, []byte("\n")) {
 			t.Errorf("input %d does not end at a line's end", i)
+		}
+		// Records are numbered by their place in the file.
+		for rec, err := range in.Records(bytes.NewReader(data), in.Size, mr.Split{End: in.Size}) {
+			if err != nil || !strings.HasPrefix(text[rec.Offset:], rec.Text+"\n") && text[rec.Offset:] != rec.Text {
+				t.Fatalf("input %d: record %+v, %v is not at its offset in the file", i, rec, err)
+			}
 		}
 		joined = append(joined, data...)
 	}

@@ -169,7 +169,7 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 		defer c.Close()
 	}
 	span := float64(max(task.Split.End-task.Split.Start, 1))
-	recs := mr.ReadSplit(in, size, task.Split, task.Input.Name)
+	recs := task.Input.Records(in, size, task.Split)
 	if len(task.Skip) > 0 {
 		recs = skipping(recs, task.Skip, &commit.Skipped)
 	}
