@@ -90,7 +90,10 @@ type InputLost struct {
 	Task    TaskID // the reduce
 	Attempt int
 	Map     int // the map whose output is lost
-	Err     string
+	// MapAttempt is the attempt whose commit named the lost output, or -1
+	// if unknown: a report about a commit since replaced is stale.
+	MapAttempt int
+	Err        string
 }
 
 // Republished is a publication of an attempt but the first, as the event
@@ -215,6 +218,7 @@ type task struct {
 	backup    int       // the attempt number of a backup launched, or 0
 	deadline  time.Time // of the newest attempt, once started
 	committed bool
+	commit    int  // the attempt that committed: 0 for an earlier job's output
 	waiting   bool // a reduce waiting for a lost map output to be recomputed
 	failures  int
 	badRecord map[int64]int // attempts that failed on each record
@@ -311,7 +315,7 @@ func (c *Core) commit(now time.Time, ev Committed) []Action {
 	if t == nil || t.committed || j.state.Ended() {
 		return nil
 	}
-	t.committed = true
+	t.committed, t.commit = true, ev.Attempt
 	// A rebuilding core sees an attempt start and commit at one instant:
 	// that says nothing of how long tasks take.
 	if t.started && now.After(t.startedAt) {
@@ -350,7 +354,8 @@ func (c *Core) commit(now time.Time, ev Committed) []Action {
 
 // lost handles a reduce that could not read a map's output: the map's
 // commit is withdrawn and the map runs again; the reduce waits for it.
-// Neither counts as a failure.
+// Neither counts as a failure. A report about a commit that has since
+// been replaced, by the map recomputed, only runs the reduce again.
 func (c *Core) lost(t *task, ev InputLost) []Action {
 	j := c.jobs[t.id.Job]
 	t.waiting, t.started = true, false
@@ -359,6 +364,13 @@ func (c *Core) lost(t *task, ev InputLost) []Action {
 		return nil // unknown, or already being recomputed
 	}
 	m := maps[ev.Map]
+	if ev.MapAttempt >= 0 && ev.MapAttempt != m.commit {
+		if !allCommitted(maps) {
+			return nil // another map is being recomputed: wait for it
+		}
+		t.waiting = false
+		return []Action{c.publish(j, t, WhyRecompute)}
+	}
 	m.committed = false
 	j.state = JobMapping
 	reason := fmt.Sprintf("map %d ran again: %s could not read its output (%s)", ev.Map, t.id, ev.Err)

@@ -37,7 +37,10 @@ type simRun struct {
 	msg      simMsg
 	worker   int
 	finishAt time.Time
-	outcome  string // "ok", "fail", "crash"
+	outcome  string // "ok", "fail", "crash", "lost"
+	// A reduce that will find a map's output lost: which map, and the
+	// attempt whose commit it read (-1 if none).
+	lostMap, lostAttempt int
 }
 
 type sim struct {
@@ -55,6 +58,7 @@ type sim struct {
 	finished    []Finish
 	extra       map[TaskID]int  // attempts that are recomputations, not failures
 	reused      map[TaskID]bool // maps committed at submission with an earlier job's output
+	lostReport  map[TaskID]int  // the map commit a reduce last reported lost, by attempt
 	speculation bool
 	// What a restarted master rebuilds from: the job, the event stream and
 	// the commit bucket. Publications are deduplicated by message ID.
@@ -79,6 +83,7 @@ func newSim(t *testing.T, seed uint64) *sim {
 		commits:     map[TaskID]int{},
 		extra:       map[TaskID]int{},
 		reused:      map[TaskID]bool{},
+		lostReport:  map[TaskID]int{},
 		published:   map[string]bool{},
 		poison:      map[TaskID]bool{},
 		maxAttempts: 4,
@@ -133,6 +138,9 @@ func (s *sim) handle(ev Event) {
 		case Uncommit:
 			if _, ok := s.commits[a.Task]; !ok && !s.replaying {
 				s.fatalf("uncommit of %v, which has no commit", a.Task)
+			}
+			if lost, ok := s.lostReport[a.Task]; ok && lost >= 0 && lost != s.commits[a.Task] && !s.replaying {
+				s.fatalf("uncommit of %v attempt %d, but attempt %d's output was the one lost", a.Task, s.commits[a.Task], lost)
 			}
 			delete(s.commits, a.Task)
 			s.extra[a.Task]++
@@ -196,7 +204,8 @@ func (s *sim) step() {
 		case "lost":
 			// The reduce could not read a map's output: the object is gone.
 			s.extra[r.msg.task]++
-			s.handle(InputLost{Task: r.msg.task, Attempt: r.msg.attempt, Map: s.rand.IntN(s.maps), Err: "object not found"})
+			s.lostReport[TaskID{r.msg.task.Job, mr.PhaseMap, r.lostMap}] = r.lostAttempt
+			s.handle(InputLost{Task: r.msg.task, Attempt: r.msg.attempt, Map: r.lostMap, MapAttempt: r.lostAttempt, Err: "object not found"})
 		case "ok":
 			if _, done := s.commits[r.msg.task]; !done {
 				s.commits[r.msg.task] = r.msg.attempt
@@ -238,7 +247,14 @@ func (s *sim) step() {
 		case x < 17 && msg.task.Phase == mr.PhaseReduce && s.maps > 0:
 			outcome = "lost"
 		}
-		s.running = append(s.running, simRun{msg: msg, worker: w, finishAt: s.now.Add(d), outcome: outcome})
+		run := simRun{msg: msg, worker: w, finishAt: s.now.Add(d), outcome: outcome}
+		if outcome == "lost" { // the reduce reads the map's commit now, and reports later
+			run.lostMap, run.lostAttempt = s.rand.IntN(s.maps), -1
+			if attempt, ok := s.commits[TaskID{msg.task.Job, mr.PhaseMap, run.lostMap}]; ok {
+				run.lostAttempt = attempt
+			}
+		}
+		s.running = append(s.running, run)
 	}
 	s.handle(Tick{})
 }

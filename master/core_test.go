@@ -101,21 +101,34 @@ func TestCoreRules(t *testing.T) {
 			{1, Committed{id(mr.PhaseMap, 0), 1}, nil},
 			{2, Committed{id(mr.PhaseMap, 1), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
 			{3, Started{Task: id(mr.PhaseReduce, 0), Attempt: 1, Worker: "w"}, nil},
-			{4, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 1, Err: "gone"}, []Action{
+			{4, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 1, MapAttempt: 1, Err: "gone"}, []Action{
 				Uncommit{Task: id(mr.PhaseMap, 1), Reason: "map 1 ran again: j/reduce/0 could not read its output (gone)"},
 				repub(mr.PhaseMap, 1, 2, WhyRecompute),
 			}},
 			// Another reduce lost the same output: the map is already on its way.
-			{5, InputLost{Task: id(mr.PhaseReduce, 1), Attempt: 1, Map: 1, Err: "gone"}, nil},
+			{5, InputLost{Task: id(mr.PhaseReduce, 1), Attempt: 1, Map: 1, MapAttempt: 1, Err: "gone"}, nil},
 			{10 * time.Second, Tick{}, nil}, // waiting reduces have no deadline
 			{11 * time.Second, Committed{id(mr.PhaseMap, 1), 2}, []Action{repub(mr.PhaseReduce, 0, 2, WhyRecompute), repub(mr.PhaseReduce, 1, 2, WhyRecompute)}},
 			{12 * time.Second, Committed{id(mr.PhaseReduce, 0), 2}, nil},
 			{13 * time.Second, Committed{id(mr.PhaseReduce, 1), 2}, []Action{Purge{Job: "j"}, Finish{Job: "j", State: JobDone}}},
 		}},
+		{"a late report about a replaced map output only runs the reduce again", []step{
+			{0, Submitted{Job: "j", Maps: 1, Reduces: 2, MaxAttempts: 2, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
+			{2, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 0, MapAttempt: 1, Err: "gone"}, []Action{
+				Uncommit{Task: id(mr.PhaseMap, 0), Reason: "map 0 ran again: j/reduce/0 could not read its output (gone)"},
+				repub(mr.PhaseMap, 0, 2, WhyRecompute),
+			}},
+			{3, Committed{id(mr.PhaseMap, 0), 2}, []Action{repub(mr.PhaseReduce, 0, 2, WhyRecompute)}},
+			// Reduce 1 had read attempt 1's output too, and says so late.
+			{4, InputLost{Task: id(mr.PhaseReduce, 1), Attempt: 1, Map: 0, MapAttempt: 1, Err: "gone"}, []Action{
+				repub(mr.PhaseReduce, 1, 2, WhyRecompute),
+			}},
+		}},
 		{"a reduce that fails while a map is recomputed waits for it", []step{
 			{0, Submitted{Job: "j", Maps: 1, Reduces: 2, MaxAttempts: 3, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
 			{1, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
-			{2, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 0, Err: "corrupt"}, []Action{
+			{2, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 0, MapAttempt: -1, Err: "corrupt"}, []Action{
 				Uncommit{Task: id(mr.PhaseMap, 0), Reason: "map 0 ran again: j/reduce/0 could not read its output (corrupt)"},
 				repub(mr.PhaseMap, 0, 2, WhyRecompute),
 			}},

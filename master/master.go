@@ -323,7 +323,11 @@ func (m *Master) onEvent(data []byte) {
 	case mr.EventFailed:
 		m.handle(Failed{Task: id, Attempt: ev.Attempt, Err: ev.Error, Record: ev.Record})
 	case mr.EventInputLost:
-		m.handle(InputLost{Task: id, Attempt: ev.Attempt, Map: ev.Map, Err: ev.Error})
+		lost := InputLost{Task: id, Attempt: ev.Attempt, Map: ev.Map, MapAttempt: -1, Err: ev.Error}
+		if ev.MapAttempt != nil {
+			lost.MapAttempt = *ev.MapAttempt
+		}
+		m.handle(lost)
 	case mr.EventPublished:
 		m.handle(Republished{Task: id, Attempt: ev.Attempt, Why: Why(ev.Why)})
 	}

@@ -59,6 +59,9 @@ type Event struct {
 	Deadline int64     `json:"deadline,omitempty"` // started: Unix nanoseconds, the master's clock
 	Error    string    `json:"error,omitempty"`    // failed, inputlost
 	Map      int       `json:"map"`                // inputlost: the map task whose output is lost
-	Record   *int64    `json:"record,omitempty"`   // failed: the offset of the input record a map failed on
-	Why      string    `json:"why,omitempty"`      // published: failed, deadline, backup or recompute
+	// MapAttempt is, for inputlost, the attempt whose committed output
+	// was unreadable: a report about a commit since replaced is stale.
+	MapAttempt *int   `json:"map_attempt,omitempty"`
+	Record     *int64 `json:"record,omitempty"` // failed: the offset of the input record a map failed on
+	Why        string `json:"why,omitempty"`    // published: failed, deadline, backup or recompute
 }

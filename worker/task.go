@@ -78,10 +78,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	case err != nil:
 		w.remove(commit.Outputs)
 		ev := mr.Event{Kind: mr.EventFailed, Error: err.Error()}
-		if lost := (*mr.RunError)(nil); errors.As(err, &lost) {
+		if lost := (*lostInput)(nil); errors.As(err, &lost) {
 			// Not this task's fault: a map's output is gone. The master
 			// recomputes that map, then runs this reduce again.
-			ev = mr.Event{Kind: mr.EventInputLost, Map: lost.Run, Error: err.Error()}
+			ev = mr.Event{Kind: mr.EventInputLost, Map: lost.Map, MapAttempt: lost.Attempt, Error: err.Error()}
 		}
 		if bad := (*mr.RecordError)(nil); errors.As(err, &bad) && bad.Input != "" {
 			ev.Record = &bad.Offset // the master counts failures per record
@@ -227,7 +227,7 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 
 func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *progress) error {
 	var runs []io.Reader
-	var runMaps []int // the map task of each run
+	var runMaps []mr.Commit // the map commit of each run
 	var total int64
 	read := &countingReaders{}
 	// Reads bound each JetStream call rather than the whole attempt, so
@@ -237,7 +237,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 	for m := range task.Maps {
 		entry, err := w.store.Commits.Get(rctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
 		if err != nil {
-			return &mr.RunError{Run: m, Err: fmt.Errorf("commit: %w", err)}
+			return &lostInput{Map: m, Err: fmt.Errorf("commit: %w", err)}
 		}
 		var mc mr.Commit
 		if err := json.Unmarshal(entry.Value(), &mc); err != nil || task.Index >= len(mc.Outputs) {
@@ -248,14 +248,14 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 		}
 		obj, err := w.store.Data.Get(rctx, mc.Outputs[task.Index])
 		if err != nil {
-			return &mr.RunError{Run: m, Err: fmt.Errorf("%s: %w", mc.Outputs[task.Index], err)}
+			return lose(mc, fmt.Errorf("%s: %w", mc.Outputs[task.Index], err))
 		}
 		defer obj.Close()
 		if info, err := obj.Info(); err == nil {
 			total += int64(info.Size)
 		}
 		runs = append(runs, read.wrap(obj))
-		runMaps = append(runMaps, m)
+		runMaps = append(runMaps, mc)
 	}
 	// The output streams into its object as it is made: neither the
 	// partition nor the output is held in memory.
@@ -276,13 +276,27 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 	pw.CloseWithError(err) // a failed reduce aborts the put: no partial object
 	commit.Counters = counters
 	if lost := (*mr.RunError)(nil); errors.As(err, &lost) && lost.Run < len(runMaps) {
-		err = &mr.RunError{Run: runMaps[lost.Run], Err: lost.Err}
+		err = lose(runMaps[lost.Run], lost.Err)
 	}
 	if serr := <-stored; err == nil && serr != nil {
 		err = fmt.Errorf("write %s: %w", name, serr)
 	}
 	return err
 }
+
+// lostInput is a committed map output a reduce could not read.
+type lostInput struct {
+	Map     int
+	Attempt *int // of the commit that named the output; nil if there was none
+	Err     error
+}
+
+func lose(c mr.Commit, err error) *lostInput {
+	return &lostInput{Map: c.Index, Attempt: &c.Attempt, Err: err}
+}
+
+func (e *lostInput) Error() string { return fmt.Sprintf("map %d's output: %v", e.Map, e.Err) }
+func (e *lostInput) Unwrap() error { return e.Err }
 
 // dawdle waits (SlowFactor-1) times took, as a slow machine would have
 // taken longer, with its progress rising to 1 meanwhile; an attempt beaten
