@@ -189,8 +189,9 @@ func TestLeaderKilledMidReduce(t *testing.T) {
 // the others, run a job with speculation; the straggler's map gets a
 // backup attempt, which wins, and the output is byte-identical to the
 // sequential run. A thousand times, not ten: a map here takes some 20 ms,
-// and ten times that ends before the master, which judges stragglers
-// every half second, has looked at it once.
+// and ten times that may end before the master, which judges stragglers
+// on its tick and from progress reports a quarter second apart, has
+// looked at it at all.
 func TestStragglerBackedUp(t *testing.T) {
 	files, inputs := books(t)
 	d := deploy(t, 0)

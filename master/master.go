@@ -23,7 +23,7 @@ import (
 )
 
 // DefaultTick is how often the master checks deadlines.
-const DefaultTick = 500 * time.Millisecond
+const DefaultTick = 200 * time.Millisecond
 
 // Config describes a master. Zero fields take their defaults.
 type Config struct {

@@ -379,7 +379,7 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 
 // progressEvery is how often, at most, an attempt reports its progress:
 // the master judges stragglers by it, in tasks of a few seconds too.
-const progressEvery = 500 * time.Millisecond
+const progressEvery = 250 * time.Millisecond
 
 // heartbeat keeps the task with this worker (InProgress) and reports its
 // progress every third of the lease, or progressEvery, until stop. If another attempt of the

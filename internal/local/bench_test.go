@@ -191,8 +191,8 @@ func BenchmarkEmptyTasks(b *testing.B) {
 // job with no slow worker (with backup tasks on too: there should be
 // none). Run it with -benchtime 1x.
 func BenchmarkStraggler(b *testing.B) {
-	paths := corpus(b, 48<<20, 6)
-	spec := mr.JobSpec{App: "wordcount", R: 3, SplitSize: 2 << 20, Inputs: inputs(b, paths)}
+	paths := corpus(b, 96<<20, 6)
+	spec := mr.JobSpec{App: "wordcount", R: 3, SplitSize: 4 << 20, Inputs: inputs(b, paths)}
 	speculating := spec
 	speculating.Speculation = true
 	for _, run := range []struct {
