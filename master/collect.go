@@ -102,6 +102,36 @@ func (m *Master) unpin(objects []string) {
 	}
 }
 
+// collectEvery runs Collect every tenth of the retention period (at most
+// hourly) until ctx ends or stop is called.
+func (m *Master) collectEvery(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(max(min(m.cfg.Retention/10, time.Hour), 100*time.Millisecond))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				col, err := m.Collect(ctx)
+				switch {
+				case err != nil && ctx.Err() == nil:
+					m.log.Warn("master: collection", "error", err)
+				case col.Entries+col.Objects > 0:
+					m.log.Info("master: collected unused map outputs", "entries", col.Entries, "objects", col.Objects)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // lineageEntry is an entry of the lineage index with its key and revision.
 type lineageEntry struct {
 	mr.LineageEntry

@@ -184,36 +184,6 @@ func (m *Master) catchUp(ctx context.Context, watcher jetstream.KeyWatcher) bool
 	}
 }
 
-// collectEvery runs Collect every tenth of the retention period (at most
-// hourly) until ctx ends or stop is called.
-func (m *Master) collectEvery(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(max(min(m.cfg.Retention/10, time.Hour), 100*time.Millisecond))
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				col, err := m.Collect(ctx)
-				switch {
-				case err != nil && ctx.Err() == nil:
-					m.log.Warn("master: collection", "error", err)
-				case col.Entries+col.Objects > 0:
-					m.log.Info("master: collected unused map outputs", "entries", col.Entries, "objects", col.Objects)
-				}
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
-
 // restore loads every job and hands it to the core as the event that made
 // it; the commits follow from the commit watch.
 func (m *Master) restore(ctx context.Context) error {
