@@ -233,6 +233,11 @@ func TestLeaderKilledMidJob(t *testing.T) {
 		if !killed && st.MapsDone > 0 {
 			d.masters[0].kill()
 			killed = true
+			at := time.Now()
+			brokertest.WaitFor(t, time.Minute, func() bool {
+				return d.client.Call(timeout(t, 2*time.Second), "Master.Status", master.JobArgs{ID: id}, &master.JobStatus{}) == nil
+			}, "the standby to answer")
+			t.Logf("the standby answered %v after the leader was killed (--leader-ttl 1s)", time.Since(at).Round(10*time.Millisecond))
 		}
 	})
 	if !killed {

@@ -15,10 +15,11 @@ import (
 )
 
 // The simulation runs a job through the core with simulated workers that
-// crash, stall, fail, lose map output, report commits twice and commit
-// late, on a virtual clock, with map outputs reused from an earlier job
-// and with master crashes, and checks the invariants a MapReduce master
-// must keep.
+// crash, stall, straggle, fail, lose map output, report commits twice and
+// commit late, one of them sometimes a slow machine, on a virtual clock,
+// with map outputs reused from an earlier job and with master crashes (a
+// leader change looks the same: a new core rebuilds from what is
+// stored), and checks the invariants a MapReduce master must keep.
 
 const (
 	simStep    = 10 * time.Millisecond
@@ -60,6 +61,7 @@ type sim struct {
 	reused      map[TaskID]bool // maps committed at submission with an earlier job's output
 	lostReport  map[TaskID]int  // the map commit a reduce last reported lost, by attempt
 	speculation bool
+	slowWorker  bool // worker 0 is a slow machine
 	// What a restarted master rebuilds from: the job, the event stream and
 	// the commit bucket. Publications are deduplicated by message ID.
 	submitted Submitted
@@ -222,7 +224,14 @@ func (s *sim) step() {
 	}
 	s.running = still
 	// Idle workers pull; a task already committed is skipped, as workers do.
-	for w := len(s.running); w < s.workers; w++ {
+	busy := map[int]bool{}
+	for _, r := range s.running {
+		busy[r.worker] = true
+	}
+	for w := range s.workers {
+		if busy[w] {
+			continue
+		}
 		i := slices.IndexFunc(s.queue, func(m simMsg) bool { return !s.now.Before(m.visible) })
 		if i < 0 {
 			break
@@ -234,6 +243,9 @@ func (s *sim) step() {
 		}
 		s.handle(Started{Task: msg.task, Attempt: msg.attempt, Worker: fmt.Sprint("w", w)})
 		d := time.Duration(20+s.rand.IntN(100)) * time.Millisecond
+		if w == 0 && s.slowWorker { // a slow machine: every task of its takes ten times as long
+			d *= 10
+		}
 		outcome := "ok"
 		switch x := s.rand.IntN(100); {
 		case s.poison[msg.task]:
@@ -281,6 +293,7 @@ func TestCoreSimulation(t *testing.T) {
 			s.poison[TaskID{"job", mr.PhaseMap, s.rand.IntN(s.maps)}] = true
 		}
 		s.speculation = s.rand.IntN(2) == 0
+		s.slowWorker = s.rand.IntN(3) == 0
 		sub := Submitted{Job: "job", Maps: s.maps, Reduces: reduces, MaxAttempts: s.maxAttempts, Timeout: simTimeout, Speculation: s.speculation}
 		if s.rand.IntN(3) == 0 { // an earlier job's map outputs are reused
 			for i := range s.maps {
