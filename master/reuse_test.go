@@ -116,6 +116,9 @@ func TestReuseAcrossJobs(t *testing.T) {
 	}
 	var lineage mr.LineageEntry
 	json.Unmarshal(entry.Value(), &lineage)
+	if l := lineage.Lineage; l.App != "wordcount" || l.R != 2 || l.Digest != inputs[0].Digest || l.Key() != commit.Lineage {
+		t.Errorf("map 0's lineage entry says %+v, want wordcount over %s with R 2, its key %s", l, inputs[0].Digest, commit.Lineage)
+	}
 	for _, name := range lineage.Outputs {
 		if name != "" {
 			c.store.Data.Delete(c.ctx, name)

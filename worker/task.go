@@ -106,7 +106,7 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		if err := msg.DoubleAck(ctx); err != nil {
 			log.Warn("worker: ack after commit", "error", err) // the commit stands; a redelivery is skipped
 		}
-		w.index(ctx, commit, log)
+		w.index(ctx, task, commit, log)
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Outputs)
 		msg.Ack()
@@ -121,11 +121,16 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 // index records a committed map output under its lineage key, for later
 // jobs to reuse. Without the entry the output is only not reused, and the
 // master's collection removes it with its job's other outputs.
-func (w *Worker) index(ctx context.Context, commit mr.Commit, log *slog.Logger) {
+func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit, log *slog.Logger) {
 	if commit.Lineage == "" {
 		return
 	}
-	entry, _ := json.Marshal(mr.LineageEntry{Job: commit.Job, Index: commit.Index, Attempt: commit.Attempt,
+	app, err := w.cfg.Apps.New(task.App, task.Args)
+	if err != nil {
+		return
+	}
+	lineage, _ := mr.MapLineage(task.Input, task.Split, app, task.Args, task.R)
+	entry, _ := json.Marshal(mr.LineageEntry{Lineage: lineage, Job: commit.Job, Index: commit.Index, Attempt: commit.Attempt,
 		Outputs: commit.Outputs, Counters: commit.Counters, Used: commit.At})
 	if _, err := w.store.Lineage.Put(ctx, commit.Lineage, entry); err != nil {
 		log.Warn("worker: lineage not recorded; the output will not be reused", "error", err)
