@@ -308,6 +308,9 @@ func (e *lostInput) Unwrap() error { return e.Err }
 // meanwhile stops at once.
 func (w *Worker) dawdle(ctx context.Context, took time.Duration, done *progress) error {
 	wait := time.Duration(float64(took) * (w.cfg.SlowFactor - 1))
+	if wait <= 0 {
+		return nil
+	}
 	start, end := time.Now(), time.After(wait)
 	tick := time.NewTicker(max(wait/50, time.Millisecond))
 	defer tick.Stop()
@@ -319,7 +322,7 @@ func (w *Worker) dawdle(ctx context.Context, took time.Duration, done *progress)
 			return ctx.Err()
 		case <-tick.C:
 			f := 1 / w.cfg.SlowFactor
-			done.store(f + (1-f)*float64(time.Since(start))/float64(wait))
+			done.store(min(f+(1-f)*float64(time.Since(start))/float64(wait), 1))
 		}
 	}
 }
@@ -387,8 +390,9 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 const progressEvery = 250 * time.Millisecond
 
 // heartbeat keeps the task with this worker (InProgress) and reports its
-// progress every third of the lease, or progressEvery, until stop. If another attempt of the
-// task has committed meanwhile, it calls beaten: the attempt should stop.
+// progress every third of the lease, or progressEvery if sooner, until
+// stop. If another attempt of the task has committed meanwhile, it calls
+// beaten: the attempt should stop.
 func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, beaten func()) (stop func()) {
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
 	ctx, cancel := context.WithCancel(ctx)
