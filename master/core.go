@@ -238,10 +238,17 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		return c.submit(now, ev)
 	case Started:
 		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
+			timeout := c.jobs[ev.Task.Job].timeout
 			t.worker, t.started, t.startedAt = ev.Worker, true, now
 			t.deadline = ev.Deadline
 			if t.deadline.IsZero() {
-				t.deadline = now.Add(c.jobs[ev.Task.Job].timeout)
+				t.deadline = now.Add(timeout)
+			}
+			// The worker's start, in this clock, as its deadline tells:
+			// the event may come late, even after the commit, and a task
+			// must not seem quicker, nor later started, than it was.
+			if start := t.deadline.Add(-timeout); start.Before(now) {
+				t.startedAt = start
 			}
 		}
 	case Progressed:
@@ -477,7 +484,8 @@ func (c *Core) straggling(now time.Time, j *job, t *task) bool {
 	case elapsed < typical:
 		return false // too soon to judge its rate
 	case t.fraction <= 0:
-		return elapsed >= far // no progress at all in that long
+		// No progress at all in that long, and in time for two reports.
+		return elapsed >= max(far, 2*mr.ProgressEvery)
 	}
 	total := time.Duration(float64(elapsed) / t.fraction)
 	return total > far && total-elapsed > typical

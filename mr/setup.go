@@ -16,6 +16,10 @@ const (
 	// heartbeating before JetStream hands it to another; workers heartbeat
 	// every third of it.
 	DefaultLease = 30 * time.Second
+	// ProgressEvery is how often a running attempt reports its progress,
+	// or every third of the lease if that is sooner: the master judges
+	// stragglers by it, in tasks of a few seconds too.
+	ProgressEvery = 250 * time.Millisecond
 	// DefaultEventsMaxAge is how long task events are kept.
 	DefaultEventsMaxAge = 24 * time.Hour
 )

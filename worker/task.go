@@ -385,12 +385,8 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 	}
 }
 
-// progressEvery is how often, at most, an attempt reports its progress:
-// the master judges stragglers by it, in tasks of a few seconds too.
-const progressEvery = 250 * time.Millisecond
-
 // heartbeat keeps the task with this worker (InProgress) and reports its
-// progress every third of the lease, or progressEvery if sooner, until
+// progress every third of the lease, or mr.ProgressEvery if sooner, until
 // stop. If another attempt of the task has committed meanwhile, it calls
 // beaten: the attempt should stop.
 func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, beaten func()) (stop func()) {
@@ -399,7 +395,7 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task,
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(min(w.store.Lease/3, progressEvery))
+		tick := time.NewTicker(min(w.store.Lease/3, mr.ProgressEvery))
 		defer tick.Stop()
 		for {
 			select {
