@@ -194,6 +194,36 @@ func TestCoreRules(t *testing.T) {
 			{5 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.9}, nil},
 			{5 * time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
 		}},
+		{"a silent task is judged only once two progress reports could have come", []step{
+			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}, []Action{
+				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
+			}},
+			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
+			{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
+			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+			{10 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
+			{10 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
+			{2*mr.ProgressEvery - time.Millisecond, Tick{}, nil}, // 50 times its peers' time, but it may not have reported yet
+			{2 * mr.ProgressEvery, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
+		}},
+		{"a start is when the worker began, however late its event", []step{
+			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}, []Action{
+				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
+				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
+			}},
+			// Maps 0 and 1 took a second each; their Started events came
+			// just before their commits.
+			{time.Second, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a", Deadline: t0.Add(time.Minute)}, nil},
+			{time.Second, Committed{id(mr.PhaseMap, 0), 1}, nil},
+			{time.Second, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b", Deadline: t0.Add(time.Minute)}, nil},
+			{time.Second, Committed{id(mr.PhaseMap, 1), 1}, nil},
+			{time.Second, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c", Deadline: t0.Add(time.Minute)}, nil},
+			{2 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.8}, nil},
+			{2 * time.Second, Tick{}, nil}, // on its way to 2.5 seconds: not three times behind a second
+		}},
 		{"unknown tasks are ignored", []step{
 			{0, Committed{TaskID{"nope", mr.PhaseMap, 0}, 1}, nil},
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
