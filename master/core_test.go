@@ -215,12 +215,12 @@ func TestCoreRules(t *testing.T) {
 				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
 			}},
 			// Maps 0 and 1 took a second each; their Started events came
-			// just before their commits.
-			{time.Second, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a", Deadline: t0.Add(time.Minute)}, nil},
+			// late, just before their commits.
+			{900 * time.Millisecond, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a", Deadline: t0.Add(time.Minute)}, nil},
 			{time.Second, Committed{id(mr.PhaseMap, 0), 1}, nil},
-			{time.Second, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b", Deadline: t0.Add(time.Minute)}, nil},
+			{900 * time.Millisecond, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b", Deadline: t0.Add(time.Minute)}, nil},
 			{time.Second, Committed{id(mr.PhaseMap, 1), 1}, nil},
-			{time.Second, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c", Deadline: t0.Add(time.Minute)}, nil},
+			{900 * time.Millisecond, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c", Deadline: t0.Add(time.Minute)}, nil},
 			{2 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.8}, nil},
 			{2 * time.Second, Tick{}, nil}, // on its way to 2.5 seconds: not three times behind a second
 		}},
