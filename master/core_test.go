@@ -43,6 +43,20 @@ func repub(phase mr.Phase, n, attempt int, why Why) Publish {
 	return p
 }
 
+// speculating submits job, of three maps, and all three start.
+func speculating(job Submitted) []step {
+	return []step{
+		{0, job, []Action{
+			Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: job.Timeout},
+			Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: job.Timeout},
+			Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: job.Timeout},
+		}},
+		{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
+		{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
+		{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+	}
+}
+
 func TestCoreRules(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -149,15 +163,7 @@ func TestCoreRules(t *testing.T) {
 				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: bad"},
 			}},
 		}},
-		{"a straggler near the end of its phase gets one backup; the first commit wins", []step{
-			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}, []Action{
-				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
-				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
-				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
-			}},
-			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
-			{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
-			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+		{"a straggler near the end of its phase gets one backup; the first commit wins", append(speculating(Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}), []step{
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
 			{200 * time.Millisecond, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.8}, nil},
@@ -166,7 +172,7 @@ func TestCoreRules(t *testing.T) {
 			{time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
 			{2 * time.Second, Tick{}, nil}, // one backup only
 			{3 * time.Second, Committed{id(mr.PhaseMap, 2), 1}, []Action{Publish{Task: id(mr.PhaseReduce, 0), Attempt: 1, Timeout: time.Minute}}},
-		}},
+		}...)},
 		{"a rebuilt core takes its predecessor's attempt numbers and deadline failures", []step{
 			{0, Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: 3, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
 			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 2, Why: WhyDeadline}, nil},
@@ -178,36 +184,20 @@ func TestCoreRules(t *testing.T) {
 				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 3 times; last: y"},
 			}},
 		}},
-		{"a job's own slowdown threshold holds a backup back", []step{
-			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true, SpeculationSlowdown: 20}, []Action{
-				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
-				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
-				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
-			}},
-			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
-			{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
-			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+		{"a job's own slowdown threshold holds a backup back", append(speculating(Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true, SpeculationSlowdown: 20}), []step{
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
 			{100 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
 			{time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.85}, nil},
 			{time.Second, Tick{}, nil}, // 12 times its peers' time in all: a backup at the default 3, not at 20
 			{5 * time.Second, Progressed{Task: id(mr.PhaseMap, 2), Attempt: 1, Fraction: 0.9}, nil},
 			{5 * time.Second, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
-		}},
-		{"a silent task is judged only once two progress reports could have come", []step{
-			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}, []Action{
-				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
-				Publish{Task: id(mr.PhaseMap, 1), Attempt: 1, Timeout: time.Minute},
-				Publish{Task: id(mr.PhaseMap, 2), Attempt: 1, Timeout: time.Minute},
-			}},
-			{0, Started{Task: id(mr.PhaseMap, 0), Attempt: 1, Worker: "a"}, nil},
-			{0, Started{Task: id(mr.PhaseMap, 1), Attempt: 1, Worker: "b"}, nil},
-			{0, Started{Task: id(mr.PhaseMap, 2), Attempt: 1, Worker: "c"}, nil},
+		}...)},
+		{"a silent task is judged only once two progress reports could have come", append(speculating(Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}), []step{
 			{10 * time.Millisecond, Committed{id(mr.PhaseMap, 0), 1}, nil},
 			{10 * time.Millisecond, Committed{id(mr.PhaseMap, 1), 1}, nil},
 			{2*mr.ProgressEvery - time.Millisecond, Tick{}, nil}, // 50 times its peers' time, but it may not have reported yet
 			{2 * mr.ProgressEvery, Tick{}, []Action{Publish{Task: id(mr.PhaseMap, 2), Attempt: 2, Timeout: time.Minute, Why: WhyBackup}}},
-		}},
+		}...)},
 		{"a start is when the worker began, however late its event", []step{
 			{0, Submitted{Job: "j", Maps: 3, Reduces: 1, MaxAttempts: 2, Timeout: time.Minute, Speculation: true}, []Action{
 				Publish{Task: id(mr.PhaseMap, 0), Attempt: 1, Timeout: time.Minute},
