@@ -41,17 +41,6 @@ func (d *deployment) startWorkerWith(i int, flags ...string) *process {
 	return start(d.t, "worker", append([]string{"--nats", d.url, "--lease", lease, "--slots", "1", "--id", fmt.Sprint("w", i), "--log-level", "warn"}, flags...)...)
 }
 
-// ended waits for the job to end, however it ends.
-func (d *deployment) ended(id string) master.JobStatus {
-	d.t.Helper()
-	var st master.JobStatus
-	brokertest.WaitFor(d.t, 3*time.Minute, func() bool {
-		st = d.status(id)
-		return st.State.Ended()
-	}, "job %s to end", id)
-	return st
-}
-
 // waitLeading waits until a master answers on the control API.
 func (d *deployment) waitLeading() {
 	d.t.Helper()
@@ -68,22 +57,6 @@ func (d *deployment) droverStatus(id string) string {
 		d.t.Fatalf("drover status: %v: %s", err, out)
 	}
 	return string(out)
-}
-
-// checkOutputIs fetches the outputs with `drover get` and compares them
-// with want.
-func (d *deployment) checkOutputIs(id string, want [][]byte) {
-	d.t.Helper()
-	dir := d.t.TempDir()
-	if out, err := exec.Command(filepath.Join(bin, "drover"), "get", id, "-o", dir, "--nats", d.url).CombinedOutput(); err != nil {
-		d.t.Fatalf("drover get: %v: %s", err, out)
-	}
-	for p := range want {
-		got, err := os.ReadFile(filepath.Join(dir, mr.OutputFile(p)))
-		if err != nil || !bytes.Equal(got, want[p]) {
-			d.t.Errorf("%s: %d bytes (%v), want %d identical to the sequential run", mr.OutputFile(p), len(got), err, len(want[p]))
-		}
-	}
 }
 
 // starts counts the job's started attempts of each task, by "map/3".
@@ -328,7 +301,7 @@ func TestPoisonedRecord(t *testing.T) {
 	}
 	d := deploy(t, 2)
 
-	st := d.ended(d.submit(files, "--app", "sum", "-r", "2"))
+	st := d.ended(d.submit(files, "--app", "sum", "-r", "2"), nil)
 	if st.State != master.JobFailed || !strings.Contains(st.Error, seqErr.Error()) {
 		t.Errorf("job without skipping ended %s %q, want failed with %q", st.State, st.Error, seqErr)
 	}

@@ -61,9 +61,7 @@ func (d *deployment) startMaster() *process {
 	return start(d.t, "master", "--nats", d.url, "--lease", lease, "--leader-ttl", "1s", "--log-level", "warn")
 }
 
-func (d *deployment) startWorker(i int) *process {
-	return start(d.t, "worker", "--nats", d.url, "--lease", lease, "--slots", "1", "--id", fmt.Sprint("w", i), "--log-level", "warn")
-}
+func (d *deployment) startWorker(i int) *process { return d.startWorkerWith(i) }
 
 // books are the Gutenberg texts, as files and as inputs of mr.Sequential.
 func books(t *testing.T) ([]string, []mr.NamedInput) { return mrtest.Books(t) }
@@ -99,6 +97,17 @@ func (d *deployment) status(id string) master.JobStatus {
 // done, every output is committed and readable.
 func (d *deployment) wait(id string, during func(master.JobStatus)) master.JobStatus {
 	d.t.Helper()
+	st := d.ended(id, during)
+	if st.State != master.JobDone {
+		d.t.Fatalf("job %s ended %s: %s", id, st.State, st.Error)
+	}
+	return st
+}
+
+// ended waits for the job to end, however it ends, calling during with
+// each status seen before.
+func (d *deployment) ended(id string, during func(master.JobStatus)) master.JobStatus {
+	d.t.Helper()
 	var st master.JobStatus
 	brokertest.WaitFor(d.t, 3*time.Minute, func() bool {
 		st = d.status(id)
@@ -107,9 +116,6 @@ func (d *deployment) wait(id string, during func(master.JobStatus)) master.JobSt
 		}
 		return st.State.Ended()
 	}, "job %s to end", id)
-	if st.State != master.JobDone {
-		d.t.Fatalf("job %s ended %s: %s", id, st.State, st.Error)
-	}
 	return st
 }
 
@@ -117,16 +123,23 @@ func (d *deployment) wait(id string, during func(master.JobStatus)) master.JobSt
 // the sequential run.
 func (d *deployment) checkOutput(id, app string, inputs []mr.NamedInput, r int) {
 	d.t.Helper()
-	dir := d.t.TempDir()
-	if out, err := exec.Command(filepath.Join(bin, "drover"), "get", id, "-o", dir, "--nats", d.url).CombinedOutput(); err != nil {
-		d.t.Fatalf("drover get: %v: %s", err, out)
-	}
 	var reg mr.Registry
 	apps.Register(&reg)
 	a, _ := reg.New(app, nil)
 	want, err := mr.Sequential(timeout(d.t, time.Minute), a, inputs, r)
 	if err != nil {
 		d.t.Fatal(err)
+	}
+	d.checkOutputIs(id, want)
+}
+
+// checkOutputIs fetches the job's output with `drover get` and compares
+// it, partition by partition, with want.
+func (d *deployment) checkOutputIs(id string, want [][]byte) {
+	d.t.Helper()
+	dir := d.t.TempDir()
+	if out, err := exec.Command(filepath.Join(bin, "drover"), "get", id, "-o", dir, "--nats", d.url).CombinedOutput(); err != nil {
+		d.t.Fatalf("drover get: %v: %s", err, out)
 	}
 	for p := range want {
 		got, err := os.ReadFile(filepath.Join(dir, mr.OutputFile(p)))
