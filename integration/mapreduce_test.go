@@ -63,7 +63,7 @@ func (d *deployment) startMaster() *process {
 
 func (d *deployment) startWorker(i int) *process { return d.startWorkerWith(i) }
 
-// books are the Gutenberg texts, as files and as inputs of mr.Sequential.
+// books are the test texts, as files and as inputs of mr.Sequential.
 func books(t *testing.T) ([]string, []mr.NamedInput) { return mrtest.Books(t) }
 
 // submit runs `drover submit` and returns the job ID.

@@ -24,10 +24,7 @@ import (
 // corpus writes files of texts, repeated, totalling at least size bytes.
 func corpus(b *testing.B, size int64, files int) []string {
 	b.Helper()
-	texts, _ := filepath.Glob("../../../shared/data/gutenberg/*.txt")
-	if len(texts) == 0 {
-		texts, _ = filepath.Glob("../../examples/data/*.txt")
-	}
+	texts, _ := filepath.Glob("../../examples/data/*.txt")
 	var books [][]byte
 	for _, t := range texts {
 		data, err := os.ReadFile(t)
