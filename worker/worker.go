@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"sync"
@@ -27,7 +28,8 @@ const pullExpiry = 5 * time.Second
 type Config struct {
 	// ID names the worker in events and commits (default host-pid-random).
 	ID string
-	// Slots is how many tasks run at once (default DefaultSlots).
+	// Slots is how many tasks run at once (default DefaultSlots); it may
+	// not be negative.
 	Slots int
 	// Apps are the apps the worker can run. Required.
 	Apps *mr.Registry
@@ -49,13 +51,16 @@ type Worker struct {
 	log   *slog.Logger
 }
 
-// New returns a worker on store's resources.
+// New returns a worker on store's resources. A config it cannot run
+// with is an error wrapping ErrInvalidConfig that names the field.
 func New(store *mr.Store, cfg Config) (*Worker, error) {
-	if cfg.Apps == nil {
-		return nil, fmt.Errorf("worker: invalid config: Apps is required")
-	}
-	if cfg.Slots < 0 {
-		return nil, fmt.Errorf("worker: invalid config: Slots %d is negative", cfg.Slots)
+	switch {
+	case cfg.Apps == nil:
+		return nil, fmt.Errorf("%w: Apps is required", ErrInvalidConfig)
+	case cfg.Slots < 0:
+		return nil, fmt.Errorf("%w: Slots %d is negative", ErrInvalidConfig, cfg.Slots)
+	case cfg.SlowFactor < 0 || math.IsNaN(cfg.SlowFactor):
+		return nil, fmt.Errorf("%w: SlowFactor %g: want 0 or more", ErrInvalidConfig, cfg.SlowFactor)
 	}
 	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
 	if cfg.ID == "" {
