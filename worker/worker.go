@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
@@ -22,7 +23,7 @@ import (
 const DefaultSlots = 1
 
 // pullExpiry bounds one wait for a task.
-const pullExpiry = 5 * time.Second
+var pullExpiry = 5 * time.Second // a variable for tests
 
 // Config describes a worker. Zero fields take their defaults.
 type Config struct {
@@ -98,7 +99,7 @@ func (w *Worker) slot(ctx context.Context) {
 		msg, err := w.store.Workers.Next(jetstream.FetchContext(pullCtx))
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() == nil && !emptyPull(err) {
 				w.log.Warn("worker: pull", "error", err)
 				select { // the broker may be restarting
 				case <-ctx.Done():
@@ -109,4 +110,12 @@ func (w *Worker) slot(ctx context.Context) {
 		}
 		w.handle(ctx, msg)
 	}
+}
+
+// emptyPull reports whether a pull's error only says that no task came
+// before the pull expired: an idle worker's normal state, not a fault.
+// Next reports it as nats.ErrTimeout when the broker ends the request,
+// and as the context's deadline when the client gives up first.
+func emptyPull(err error) bool {
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded)
 }
