@@ -123,7 +123,7 @@ func TestWordCountJob(t *testing.T) {
 			t.Errorf("partition %d: %d bytes, want %d identical to the sequential count", r, len(got), len(want[r]))
 		}
 	}
-	if st.Counters.InputRecords == 0 || st.Counters.CombineOut >= st.Counters.CombineIn {
+	if st.Counters.MapInputRecords == 0 || st.Counters.CombineOutputRecords >= st.Counters.CombineInputRecords {
 		t.Errorf("counters %+v", st.Counters)
 	}
 }

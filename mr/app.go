@@ -12,6 +12,7 @@ type Record struct {
 	Input  string // the input's name, as the job names it
 	Offset int64  // the line's byte offset in the input
 	Text   string // the line, without its newline
+	Size   int64  // the bytes the line takes in the input, its newline included
 }
 
 // Emit hands a key/value pair to the framework.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"strings"
@@ -81,8 +82,83 @@ func TestReduceMergesInRunOrder(t *testing.T) {
 	if want := "a 1+2\nb 1+3\nc 2\n"; out.String() != want {
 		t.Errorf("reduce output %q, want %q", out.String(), want)
 	}
-	if c.InputRecords != 5 || c.OutputRecords != 3 {
-		t.Errorf("counters %+v", c)
+	if want := (Counters{ReduceInputGroups: 3, ReduceInputRecords: 5, ReduceOutputRecords: 3}); c != want {
+		t.Errorf("RunReduce counters = %v, want %v", c, want)
+	}
+}
+
+// whole reduces a partition at once, writing each pair as a line.
+type whole struct{ echo }
+
+func (whole) ReducePartition(_ context.Context, pairs iter.Seq2[string, string], w io.Writer) error {
+	for k, v := range pairs {
+		fmt.Fprintf(w, "%s=%s\n", k, v)
+	}
+	return nil
+}
+
+func TestPartitionReducerCounters(t *testing.T) {
+	ctx := context.Background()
+	parts, _, err := RunMap(ctx, echo{}, lines("b 1\na 1\nb 2\n\n"), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := RunReduce(ctx, whole{}, []io.Reader{bytes.NewReader(parts[0])}, io.Discard, nil)
+	if want := (Counters{ReduceInputGroups: 3, ReduceInputRecords: 4, ReduceOutputRecords: 4}); err != nil || c != want {
+		t.Errorf("RunReduce counters = %v, %v; want %v", c, err, want)
+	}
+}
+
+// TestMapInputCounters: however an input is split and however its lines
+// end, its maps count each line once and read its size in bytes.
+func TestMapInputCounters(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		records int64
+	}{
+		{"no final newline", "a 1\nb 2\nc 3", 3},
+		{"final newline", "a 1\nb 2\n", 2},
+		{"CRLF", "a 1\r\nb 2\r\n", 2},
+		{"empty lines", "\n\na 1", 3},
+		{"empty", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			size := int64(len(tt.text))
+			for splitSize := int64(1); splitSize <= size+1; splitSize++ {
+				var c Counters
+				for _, s := range Splits(size, splitSize) {
+					recs := ReadSplit(strings.NewReader(tt.text), size, s, "in")
+					_, sc, err := RunMap(context.Background(), echo{}, recs, 2, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.Add(sc)
+				}
+				if c.MapInputRecords != tt.records || c.MapInputBytes != size || c.MapOutputRecords != tt.records {
+					t.Errorf("maps of %q split every %d: %v, want %d input and output records of %d bytes", tt.text, splitSize, c, tt.records, size)
+				}
+			}
+		})
+	}
+}
+
+func TestCountersString(t *testing.T) {
+	c := Counters{MapInputRecords: 1, MapInputBytes: 2, MapOutputRecords: 3, MapOutputBytes: 4, CombineInputRecords: 5,
+		CombineOutputRecords: 6, ReduceInputGroups: 7, ReduceInputRecords: 8, ReduceOutputRecords: 9}
+	want := "map input records 1, map input bytes 2, map output records 3, map output bytes 4, combine input records 5, " +
+		"combine output records 6, reduce input groups 7, reduce input records 8, reduce output records 9"
+	if got := c.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	c.MapSkippedRecords = 10
+	if got := c.String(); !strings.Contains(got, "map input bytes 2, map skipped records 10, map output records 3") {
+		t.Errorf("String() with skipped records = %q, want them after the input", got)
+	}
+	c.Sub(c)
+	if c != (Counters{}) {
+		t.Errorf("c.Sub(c) = %v, want zero", c)
 	}
 }
 

@@ -9,34 +9,6 @@ import (
 	"strconv"
 )
 
-// Counters are a task's built-in counters. A job's are the sums over its
-// committed attempts only.
-type Counters struct {
-	InputRecords  int64 `json:"input_records"`
-	InputBytes    int64 `json:"input_bytes"`
-	OutputRecords int64 `json:"output_records"` // pairs a map emitted, lines a reduce wrote
-	CombineIn     int64 `json:"combine_in"`
-	CombineOut    int64 `json:"combine_out"`
-}
-
-// Add adds o to c.
-func (c *Counters) Add(o Counters) {
-	c.InputRecords += o.InputRecords
-	c.InputBytes += o.InputBytes
-	c.OutputRecords += o.OutputRecords
-	c.CombineIn += o.CombineIn
-	c.CombineOut += o.CombineOut
-}
-
-// Sub takes o from c: a commit withdrawn no longer counts.
-func (c *Counters) Sub(o Counters) {
-	c.InputRecords -= o.InputRecords
-	c.InputBytes -= o.InputBytes
-	c.OutputRecords -= o.OutputRecords
-	c.CombineIn -= o.CombineIn
-	c.CombineOut -= o.CombineOut
-}
-
 // combineEvery is how many values of one key a combining map holds before
 // it combines them, so that its memory follows its distinct keys.
 const combineEvery = 256
@@ -56,7 +28,7 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 		if summing {
 			return c.sum(keys, app, r, key, value)
 		}
-		c.OutputRecords++
+		c.MapOutputRecords++
 		p := keys[key]
 		if p == nil {
 			p = &pending{part: Partition(app, key, r)}
@@ -80,8 +52,8 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 				readErr = err
 				return
 			}
-			c.InputRecords++
-			c.InputBytes += int64(len(rec.Text)) + 1
+			c.MapInputRecords++
+			c.MapInputBytes += rec.Size
 			if !yield(rec, nil) {
 				return
 			}
@@ -111,7 +83,7 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		p := keys[key]
 		if summing {
-			c.CombineOut += int64(len(p.values)) + 1
+			c.CombineOutputRecords += int64(len(p.values)) + 1
 			for _, v := range p.values { // totals that would have overflowed
 				out[p.part] = appendPair(out[p.part], key, v)
 			}
@@ -130,6 +102,9 @@ func RunMap(ctx context.Context, app App, recs iter.Seq2[Record, error], r int, 
 			out[p.part] = appendPair(out[p.part], key, v)
 		}
 	}
+	for _, part := range out {
+		c.MapOutputBytes += int64(len(part))
+	}
 	return out, c, nil
 }
 
@@ -144,8 +119,8 @@ type pending struct {
 
 // sum adds an emitted value to its key's running total.
 func (c *Counters) sum(keys map[string]*pending, app App, r int, key, value string) error {
-	c.OutputRecords++
-	c.CombineIn++
+	c.MapOutputRecords++
+	c.CombineInputRecords++
 	n := int64(1)
 	if value != "1" { // what word counts emit
 		var err error
@@ -170,8 +145,8 @@ func (c *Counters) sum(keys map[string]*pending, app App, r int, key, value stri
 }
 
 func combine(ctx context.Context, combiner Combiner, key string, values []string, c *Counters) (string, error) {
-	c.CombineIn += int64(len(values))
-	c.CombineOut++
+	c.CombineInputRecords += int64(len(values))
+	c.CombineOutputRecords++
 	return combiner.Combine(ctx, key, slices.Values(values))
 }
 

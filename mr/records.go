@@ -49,7 +49,7 @@ func ReadSplit(r io.ReaderAt, size int64, s Split, input string) iter.Seq2[Recor
 		for pos < s.End {
 			line, err := br.ReadString('\n')
 			if len(line) > 0 {
-				rec := Record{Input: input, Offset: pos, Text: strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")}
+				rec := Record{Input: input, Offset: pos, Text: strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), Size: int64(len(line))}
 				pos += int64(len(line))
 				if !yield(rec, nil) {
 					return

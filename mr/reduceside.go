@@ -33,6 +33,7 @@ func RunReduce(ctx context.Context, app App, runs []io.Reader, w io.Writer, prog
 			return c, err
 		}
 		key := m.heads[0].key
+		c.ReduceInputGroups++
 		values, finish := m.values(key, &c)
 		value, err := reduceKey(ctx, app, key, values)
 		if err == nil {
@@ -45,7 +46,7 @@ func RunReduce(ctx context.Context, app App, runs []io.Reader, w io.Writer, prog
 		out.WriteByte(' ')
 		out.WriteString(value)
 		out.WriteByte('\n')
-		c.OutputRecords++
+		c.ReduceOutputRecords++
 		if progress != nil {
 			progress(c)
 		}
@@ -139,7 +140,7 @@ func (m *merger) values(key string, c *Counters) (iter.Seq[string], func() error
 			return "", false
 		}
 		v := m.heads[0].value
-		c.InputRecords++
+		c.ReduceInputRecords++
 		if readErr = m.advance(); readErr != nil {
 			done = true
 		}
@@ -167,9 +168,14 @@ func (m *merger) values(key string, c *Counters) (iter.Seq[string], func() error
 func reducePartition(ctx context.Context, pr PartitionReducer, m *merger, out *bufio.Writer, c *Counters) (Counters, error) {
 	var readErr error
 	pairs := func(yield func(string, string) bool) {
+		first, last := true, ""
 		for m.Len() > 0 && readErr == nil {
 			key, value := m.heads[0].key, m.heads[0].value
-			c.InputRecords++
+			if first || key != last {
+				c.ReduceInputGroups++
+				first, last = false, key
+			}
+			c.ReduceInputRecords++
 			if readErr = m.advance(); readErr != nil {
 				return
 			}
@@ -180,7 +186,7 @@ func reducePartition(ctx context.Context, pr PartitionReducer, m *merger, out *b
 	}
 	lines := &lineCounter{w: out}
 	err := safely(func() error { return pr.ReducePartition(ctx, pairs, lines) })
-	c.OutputRecords = lines.n
+	c.ReduceOutputRecords = lines.n
 	if err == nil {
 		err = readErr
 	}

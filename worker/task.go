@@ -174,14 +174,14 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 		defer c.Close()
 	}
 	span := float64(max(task.Split.End-task.Split.Start, 1))
-	recs := task.Input.Records(in, size, task.Split)
-	if len(task.Skip) > 0 {
-		recs = skipping(recs, task.Skip, &commit.Skipped)
-	}
+	skip := &skipper{offsets: task.Skip}
+	recs := skip.records(task.Input.Records(in, size, task.Split))
 	parts, counters, err := mr.RunMap(ctx, app, recs, task.R, func(c mr.Counters) {
-		done.set(float64(c.InputBytes) / span)
+		done.set(float64(c.MapInputBytes+skip.bytes) / span)
 	})
-	commit.Counters = counters
+	// Skipped records were read, not mapped.
+	counters.MapSkippedRecords, counters.MapInputBytes = int64(len(skip.skipped)), counters.MapInputBytes+skip.bytes
+	commit.Counters, commit.Skipped = counters, skip.skipped
 	if err != nil {
 		return err
 	}
@@ -340,14 +340,25 @@ func withoutDeadline(ctx context.Context) (context.Context, func()) {
 	}
 }
 
-// skipping yields recs but those at the offsets in skip (sorted), and
-// records the offsets it skipped.
-func skipping(recs iter.Seq2[mr.Record, error], skip []int64, skipped *[]int64) iter.Seq2[mr.Record, error] {
+// skipper drops the records at offsets (sorted), the bad records a map
+// attempt skips, and keeps count of what it dropped.
+type skipper struct {
+	offsets []int64
+	skipped []int64 // the offsets of the records dropped
+	bytes   int64   // their size
+}
+
+// records yields recs but those skipped.
+func (s *skipper) records(recs iter.Seq2[mr.Record, error]) iter.Seq2[mr.Record, error] {
+	if len(s.offsets) == 0 {
+		return recs
+	}
 	return func(yield func(mr.Record, error) bool) {
 		for rec, err := range recs {
 			if err == nil {
-				if _, found := slices.BinarySearch(skip, rec.Offset); found {
-					*skipped = append(*skipped, rec.Offset)
+				if _, found := slices.BinarySearch(s.offsets, rec.Offset); found {
+					s.skipped = append(s.skipped, rec.Offset)
+					s.bytes += rec.Size
 					continue
 				}
 			}

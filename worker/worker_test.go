@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,8 +148,44 @@ func TestWordCountEndToEnd(t *testing.T) {
 	for _, c := range maps {
 		counters.Add(c.Counters)
 	}
-	if counters.CombineIn <= counters.CombineOut || counters.InputRecords == 0 {
+	if counters.CombineInputRecords <= counters.CombineOutputRecords || counters.MapInputRecords == 0 {
 		t.Errorf("counters %+v: the combiner did not combine", counters)
+	}
+}
+
+// TestMapCountersMatchTheInput: a word count of a file of N lines with no
+// final newline, cut into splits, counts N map input records and the
+// file's size in map input bytes.
+func TestMapCountersMatchTheInput(t *testing.T) {
+	e := setup(t, 2)
+	const lines = 1000
+	var text strings.Builder
+	for i := range lines {
+		if i > 0 {
+			text.WriteString("\n")
+		}
+		fmt.Fprintf(&text, "line %d of the input", i)
+	}
+	path := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(path, []byte(text.String()), 0o644)
+	size := int64(text.Len())
+	spec := mr.JobSpec{ID: "counted", App: "wordcount", R: 2, SplitSize: 4 << 10,
+		Inputs: []mr.Input{{Name: "in.txt", Path: path, Size: size}}}
+	if err := spec.Validate(e.apps); err != nil {
+		t.Fatal(err)
+	}
+	splits := spec.MapSplits()
+	for n, s := range splits {
+		e.publish(mr.Task{Job: spec.ID, Phase: mr.PhaseMap, Index: n, App: spec.App, R: spec.R, Timeout: time.Minute,
+			Input: &spec.Inputs[s.Input], Split: s.Split})
+	}
+	var c mr.Counters
+	for _, commit := range e.waitCommits(spec.ID, mr.PhaseMap, len(splits)) {
+		c.Add(commit.Counters)
+	}
+	if len(splits) < 2 || c.MapInputRecords != lines || c.MapInputBytes != size || c.MapOutputRecords != 4*lines {
+		t.Errorf("%d maps counted %v; want %d map input records, %d map input bytes, %d map output records",
+			len(splits), c, lines, size, 4*lines)
 	}
 }
 

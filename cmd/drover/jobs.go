@@ -121,9 +121,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(w, " (%d reused from earlier jobs)", st.MapsReused)
 	}
 	fmt.Fprintf(w, "\nreduces\t%d/%d\n", st.ReduceDone, st.Reduces)
-	c := st.Counters
-	fmt.Fprintf(w, "counters\tinput records %d, input bytes %d, output records %d, combine in %d, combine out %d\n",
-		c.InputRecords, c.InputBytes, c.OutputRecords, c.CombineIn, c.CombineOut)
+	fmt.Fprintf(w, "counters\t%s\n", st.Counters)
 	fmt.Fprintf(w, "submitted\t%s\n", time.Unix(0, st.Submitted).Format(time.RFC3339))
 	if st.Ended != 0 {
 		fmt.Fprintf(w, "took\t%v\n", time.Duration(st.Ended-st.Submitted).Round(time.Millisecond))

@@ -81,11 +81,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := writeOutputs(ctx, cluster.Store, st, *out); err != nil {
 		return err
 	}
-	c := st.Counters
 	fmt.Fprintf(stdout, "job %s done in %v: %d map and %d reduce tasks, %d files in %s\n",
 		st.ID, time.Since(start).Round(time.Millisecond), st.Maps, st.Reduces, len(st.Outputs), *out)
-	fmt.Fprintf(stdout, "counters: input records %d, input bytes %d, output records %d, combine in %d, combine out %d\n",
-		c.InputRecords, c.InputBytes, c.OutputRecords, c.CombineIn, c.CombineOut)
+	fmt.Fprintf(stdout, "counters: %s\n", st.Counters)
 	return nil
 }
 
