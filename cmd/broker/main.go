@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -18,9 +16,14 @@ import (
 
 func main() { cli.Main("broker", run, "broker: ") }
 
+const description = `Runs a NATS server with JetStream, Drover's broker for one machine, until
+SIGINT or SIGTERM.`
+
+// maxPayloadLimit is the largest max_payload nats-server accepts, 64 MiB.
+const maxPayloadLimit = 64 << 20
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.NewFlagSet("broker", "[flags]", description, stderr)
 	var (
 		cfg    broker.Config
 		listen string
@@ -41,19 +44,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("unexpected argument %q", pos[0])
+		return cli.Usagef("unexpected argument %q", pos[0])
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("--listen %q: %w", listen, err)
+		return cli.Usagef("--listen %q: %v", listen, err)
 	}
 	if cfg.Port, err = strconv.Atoi(port); err != nil {
-		return fmt.Errorf("--listen %q: port is not a number", listen)
+		return cli.Usagef("--listen %q: port is not a number", listen)
 	}
 	cfg.Host = host
+	if *maxPayload < 1 || *maxPayload > maxPayloadLimit {
+		return cli.Usagef("--max-payload %d: want 1 to %d bytes", *maxPayload, maxPayloadLimit)
+	}
 	cfg.MaxPayload = int32(*maxPayload)
+	if cfg.HTTPPort < 0 || cfg.HTTPPort > 65535 {
+		return cli.Usagef("--http-port %d: want 0 to 65535", cfg.HTTPPort)
+	}
 	if cfg.Logger, err = logs.Logger(stderr); err != nil {
-		return err
+		return cli.Usagef("%v", err)
 	}
 
 	b, err := broker.Start(ctx, cfg)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/drover-dev/drover/mr"
 )
@@ -25,17 +26,51 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.r, "r", 3, "reduce tasks, and output files")
 	fs.Int64Var(&f.splitSize, "split-size", mr.DefaultSplitSize, "bytes of input per map task")
 	fs.BoolVar(&f.skipBad, "skip-bad-records", false, "skip an input record on which two attempts of a map failed")
-	fs.Var(&f.speculation, "speculation", "on or off: run backup attempts of stragglers near the end of a phase")
+	fs.Var(&f.speculation, "speculation", "on or off: run backup attempts of stragglers near the end of a phase (default off)")
 	fs.Float64Var(&f.after, "speculation-after", mr.DefaultSpeculationAfter,
 		"with speculation, the fraction of a phase's tasks that must have finished before any backup")
 	fs.Float64Var(&f.slowdown, "speculation-slowdown", mr.DefaultSpeculationSlowdown,
 		"with speculation, a task gets a backup when it has run, and expects to run, this many times as long as its finished peers took")
 }
 
-// spec is the job these flags describe, without its inputs.
-func (f *jobFlags) spec() mr.JobSpec {
+// Bounds of the job flags, checked before anything is read or sent.
+const (
+	minSplitSize = 1 << 10
+	maxSplitSize = 1 << 30
+	maxR         = 10_000
+)
+
+// spec is the job these flags describe, without its inputs, or a usage
+// error naming the first flag out of its bounds.
+func (f *jobFlags) spec() (mr.JobSpec, error) {
+	switch {
+	case f.app == "":
+		return mr.JobSpec{}, usagef("--app is required")
+	case f.r < 1 || f.r > maxR:
+		return mr.JobSpec{}, usagef("-r %d: want 1 to %d reduce tasks", f.r, maxR)
+	case f.splitSize < minSplitSize || f.splitSize > maxSplitSize:
+		return mr.JobSpec{}, usagef("--split-size %d: want %d to %d bytes", f.splitSize, minSplitSize, maxSplitSize)
+	case f.after < 0 || f.after > 1:
+		return mr.JobSpec{}, usagef("--speculation-after %v: want a fraction from 0 to 1", f.after)
+	case f.slowdown < 1:
+		return mr.JobSpec{}, usagef("--speculation-slowdown %v: want 1 or more", f.slowdown)
+	}
 	return mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad,
-		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}
+		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}, nil
+}
+
+// inputFile is the file an input names, which must be a regular file: a
+// directory cannot be split, and a FIFO or a device would block the
+// upload or never end.
+func inputFile(path string) (os.FileInfo, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("input %s is not a regular file", path)
+	}
+	return st, nil
 }
 
 // stringList is a repeatable flag.

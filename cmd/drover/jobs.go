@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -23,6 +22,7 @@ type session struct {
 	nc     *nats.Conn
 	store  *mr.Store
 	client *rpcq.Client
+	master *masterClient
 }
 
 func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
@@ -34,6 +34,7 @@ func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
 	s.store, err = mr.Open(ctx, nc, mr.StoreConfig{})
 	if err == nil {
 		s.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{})
+		s.master = &masterClient{nc: nc, client: s.client}
 	}
 	if err != nil {
 		nc.Close()
@@ -45,12 +46,6 @@ func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
 func (s *session) close() {
 	s.client.Close()
 	s.nc.Close()
-}
-
-func (s *session) status(ctx context.Context, id string) (master.JobStatus, error) {
-	var st master.JobStatus
-	err := s.client.Call(ctx, "Master.Status", master.JobArgs{ID: id}, &st)
-	return st, err
 }
 
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,10 +61,13 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if job.app == "" || len(files) == 0 {
-		return usagef("submit takes --app and at least one file")
+	spec, err := job.spec()
+	if err != nil {
+		return err
 	}
-	spec := job.spec()
+	if len(files) == 0 {
+		return usagef("submit takes at least one file")
+	}
 	spec.NoReuse = *noReuse
 	s, err := connect(ctx, &conn)
 	if err != nil {
@@ -77,7 +75,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer s.close()
 	for _, f := range files {
-		st, err := os.Stat(f)
+		st, err := inputFile(f)
 		if err != nil {
 			return err
 		}
@@ -93,14 +91,14 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		spec.Inputs = append(spec.Inputs, inputs...)
 	}
 	var reply master.SubmitReply
-	if err := s.client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply, rpcq.WithMode(rpcq.AtMostOnce)); err != nil {
+	if err := s.master.call(ctx, "Submit", master.SubmitArgs{Spec: spec}, &reply, rpcq.WithMode(rpcq.AtMostOnce)); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, reply.ID)
 	if !*wait {
 		return nil
 	}
-	_, err = follow(ctx, s.client, reply.ID, stderr)
+	_, err = follow(ctx, s.master, reply.ID, stderr)
 	return err
 }
 
@@ -110,7 +108,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.close()
-	st, err := s.status(ctx, id)
+	st, err := s.master.status(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -155,7 +153,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer s.close()
 	var list []master.JobStatus
-	if err := s.client.Call(ctx, "Master.List", struct{}{}, &list); err != nil {
+	if err := s.master.call(ctx, "List", struct{}{}, &list); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -182,7 +180,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer s.close()
-	st, err := s.status(ctx, id)
+	st, err := s.master.status(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -202,7 +200,19 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.close()
-	return s.client.Call(ctx, "Master.Cancel", master.JobArgs{ID: id}, nil)
+	st, err := s.master.status(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st.State.Ended() {
+		fmt.Fprintf(stdout, "job %s had already ended: %s; nothing to cancel\n", id, st.State)
+		return nil
+	}
+	if err := s.master.call(ctx, "Cancel", master.JobArgs{ID: id}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "job %s cancelled\n", id)
+	return nil
 }
 
 // jobSession parses the arguments of a command on one job, with the

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/internal/local"
 	"github.com/drover-dev/drover/mr"
 )
@@ -67,10 +69,82 @@ func TestSubmitStatusJobsGet(t *testing.T) {
 		}
 	}
 
+	code, out, errOut = drover(t, "cancel", id, "--nats", url)
+	if want := "job " + id + " had already ended: done; nothing to cancel\n"; code != 0 || out != want {
+		t.Errorf("cancel of a done job: exit %d, %q %q; want 0 and %q", code, out, errOut, want)
+	}
 	for _, args := range [][]string{{"status", "nope"}, {"get", "nope", "-o", dir}, {"cancel", "nope"}} {
 		code, _, errOut := drover(t, append(args, "--nats", url)...)
-		if code != 1 || !strings.Contains(errOut, "no job nope") {
-			t.Errorf("drover %v: exit %d, %q; want 1 and 'no job nope'", args, code, errOut)
+		if code != 1 || errOut != "drover: no job nope\n" {
+			t.Errorf("drover %v: exit %d, %q; want 1 and 'drover: no job nope'", args, code, errOut)
+		}
+	}
+}
+
+func TestCancelRunningJob(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cluster, err := local.Start(ctx, local.Config{Workers: 1, Apps: builtinApps(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	url := cluster.Broker.ClientURL()
+	file := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(file, []byte("a\n"), 0o644)
+
+	// A mapper that never ends keeps the job running until it is cancelled.
+	code, out, errOut := drover(t, "submit", "--nats", url, "--app", "streaming", "--arg", "sleep 600", "--arg", "cat", file)
+	if code != 0 {
+		t.Fatalf("submit exit %d: %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	code, out, errOut = drover(t, "cancel", id, "--nats", url)
+	if code != 0 || out != "job "+id+" cancelled\n" {
+		t.Errorf("cancel: exit %d, %q %q; want 0 and the line saying it was cancelled", code, out, errOut)
+	}
+	_, out, _ = drover(t, "status", id, "--nats", url)
+	if !regexp.MustCompile(`state\s+cancelled`).MatchString(out) {
+		t.Errorf("status after cancel:\n%s", out)
+	}
+}
+
+// TestNoMaster: with a broker but no master, every command that needs one
+// says so at once, naming the subjects it found nobody on.
+func TestNoMaster(t *testing.T) {
+	b := brokertest.Start(t)
+	url := b.ClientURL()
+	file := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(file, []byte("a\n"), 0o644)
+	for _, args := range [][]string{{"jobs"}, {"status", "x"}, {"cancel", "x"}, {"get", "x", "-o", t.TempDir()}, {"submit", "--app", "wordcount", file}} {
+		start := time.Now()
+		code, _, errOut := drover(t, append(args, "--nats", url)...)
+		want := "drover: no master is running (no responders on rpcq.Master.* at " + url + ")\n"
+		if code != 1 || errOut != want {
+			t.Errorf("drover %v: exit %d, %q; want 1 and %q", args, code, errOut, want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("drover %v took %v to say no master runs", args, d)
+		}
+	}
+}
+
+// TestNoBroker: with nothing at the URL, a command fails at once in one line.
+func TestNoBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + ln.Addr().String()
+	ln.Close()
+	for _, args := range [][]string{{"jobs"}, {"status", "x"}, {"call", "A.B"}, {"time"}, {"services"}} {
+		start := time.Now()
+		code, _, errOut := drover(t, append(args, "--nats", url)...)
+		if want := "drover: no NATS server answers at " + url + "\n"; code != 1 || errOut != want {
+			t.Errorf("drover %v: exit %d, %q; want 1 and %q", args, code, errOut, want)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("drover %v took %v to say no broker answers", args, d)
 		}
 	}
 }

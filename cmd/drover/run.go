@@ -15,6 +15,10 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
+// maxLocalWorkers bounds drover run's --workers: each is a goroutine
+// pool of its own in this process.
+const maxLocalWorkers = 256
+
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet("run", stderr, "--app APP -o DIR [flags] FILE...")
 	var job jobFlags
@@ -29,26 +33,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	switch {
 	case job.app == "streaming" && !*allowExec:
 		return usagef("the streaming app runs commands: add --allow-exec")
-	case job.app == "":
-		return usagef("--app is required")
 	case *out == "":
 		return usagef("-o DIR is required")
 	case len(files) == 0:
 		return usagef("no input files")
-	case job.r < 1:
-		return usagef("-r %d: a job needs at least one reduce task", job.r)
-	case *workers < 1:
-		return usagef("--workers %d: need at least one", *workers)
+	case *workers < 1 || *workers > maxLocalWorkers:
+		return usagef("--workers %d: want 1 to %d", *workers, maxLocalWorkers)
 	}
 	reg := builtinApps(*allowExec)
-	spec := job.spec()
+	spec, err := job.spec()
+	if err != nil {
+		return err
+	}
 	for _, f := range files {
-		st, err := os.Stat(f)
+		st, err := inputFile(f)
 		if err != nil {
 			return err
-		}
-		if st.IsDir() {
-			return fmt.Errorf("%s is a directory", f)
 		}
 		abs, _ := filepath.Abs(f)
 		// Local workers share this file system: they read the files in place.
@@ -70,11 +70,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer client.Close()
 
+	mc := &masterClient{nc: cluster.NC, client: client}
 	var reply master.SubmitReply
-	if err := client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
+	if err := mc.call(ctx, "Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
 		return err
 	}
-	st, err := follow(ctx, client, reply.ID, stderr)
+	st, err := follow(ctx, mc, reply.ID, stderr)
 	if err != nil {
 		return err
 	}
@@ -96,14 +97,14 @@ func builtinApps(allowExec ...bool) *mr.Registry {
 // follow polls the job's status until it ends, showing progress on w: a
 // bar redrawn in place on a terminal, a line per change otherwise. A job
 // that ends other than done is an error saying why.
-func follow(ctx context.Context, client *rpcq.Client, id string, w io.Writer) (master.JobStatus, error) {
+func follow(ctx context.Context, m *masterClient, id string, w io.Writer) (master.JobStatus, error) {
 	tty := isTerminal(w)
 	last := ""
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var st master.JobStatus
-		if err := client.Call(ctx, "Master.Status", master.JobArgs{ID: id}, &st); err != nil {
+		st, err := m.status(ctx, id)
+		if err != nil {
 			return st, err
 		}
 		line := progressLine(st)

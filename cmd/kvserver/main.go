@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -19,8 +17,12 @@ import (
 
 func main() { cli.Main("kvserver", run, "kv: ") }
 
+const description = `Serves the lecture's key/value service (Put, Append, Get) on rpcq. Its data
+and completion records share one fsynced log in --data, so it can be killed
+at any moment and restarted.`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewBinary("kvserver", stderr)
+	fs := cli.NewBinary("kvserver", "--data DIR [flags]", description, stderr)
 	dir := fs.String("data", "", "directory of the data and completion records (required)")
 	modeName := fs.String("mode", "exactly-once", "Put and Append semantics: exactly-once or at-most-once")
 	concurrency := fs.Int("concurrency", rpcq.DefaultConcurrency, "calls run at once per method")
@@ -29,12 +31,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *concurrency < 1 {
+		return cli.Usagef("--concurrency %d: want at least 1", *concurrency)
+	}
+	if *lease <= 0 {
+		return cli.Usagef("--lease %v: want a positive duration", *lease)
+	}
 	if *dir == "" {
-		return errors.New("--data is required")
+		return cli.Usagef("--data is required")
 	}
 	mode, err := rpcq.ParseMode(*modeName)
 	if err != nil || (mode != rpcq.ExactlyOnce && mode != rpcq.AtMostOnce) {
-		return fmt.Errorf("--mode %q: want exactly-once or at-most-once", *modeName)
+		return cli.Usagef("--mode %q: want exactly-once or at-most-once", *modeName)
 	}
 
 	store, err := kv.Open(*dir, kv.Options{ClientLease: *lease})
@@ -42,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	nc, err := fs.NATS.Connect("kvserver")
+	nc, err := fs.NATS.ConnectWait(ctx, "kvserver", log)
 	if err != nil {
 		return err
 	}
@@ -51,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("kvserver ready", "nats", nc.ConnectedUrl(), "data", *dir, "mode", mode)
+	log.Info("kvserver ready", "nats", nc.ConnectedUrlRedacted(), "data", *dir, "mode", mode)
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

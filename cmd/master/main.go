@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/cli"
@@ -23,8 +24,12 @@ import (
 
 func main() { cli.Main("master", run, "master: ") }
 
+const description = `Runs Drover's MapReduce master: it serves the Master rpcq service (Submit,
+Status, List, Cancel) and the time workers judge deadlines by. Run several
+for failover: one leads, the others stand by.`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewBinary("master", stderr)
+	fs := cli.NewBinary("master", "[flags]", description, stderr)
 	replicas := fs.Int("replicas", 1, "replicas of every stream and bucket: 1 on one server, 3 on a cluster")
 	lease := fs.Duration("lease", mr.DefaultLease, "how long a silent worker keeps a task")
 	leaderTTL := fs.Duration("leader-ttl", master.DefaultLeaderTTL, "how long a silent leader keeps its leadership before a standby takes over")
@@ -33,8 +38,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, d := range []struct {
+		flag  string
+		value time.Duration
+	}{{"lease", *lease}, {"leader-ttl", *leaderTTL}, {"retention", *retention}} {
+		if d.value <= 0 {
+			return cli.Usagef("--%s %v: want a positive duration", d.flag, d.value)
+		}
+	}
+	if *replicas < 1 || *replicas > 5 {
+		return cli.Usagef("--replicas %d: want 1 to 5", *replicas)
+	}
 	reg := apps.Registry(false) // the master checks specs; it runs nothing
-	nc, err := fs.NATS.Connect("drover master")
+	nc, err := fs.NATS.ConnectWait(ctx, "drover master", log)
 	if err != nil {
 		return err
 	}

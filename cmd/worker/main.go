@@ -22,8 +22,12 @@ import (
 
 func main() { cli.Main("worker", run, "worker: ") }
 
+const description = `Runs Drover MapReduce tasks pulled from the task queue, judging deadlines by
+the master's clock. Only a worker started with --allow-exec runs the
+commands of streaming jobs.`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewBinary("worker", stderr)
+	fs := cli.NewBinary("worker", "[flags]", description, stderr)
 	slots := fs.Int("slots", worker.DefaultSlots, "tasks to run at once")
 	id := fs.String("id", "", "the worker's name (default host-pid-random)")
 	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
@@ -33,8 +37,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *slots < 1 {
+		return cli.Usagef("--slots %d: want at least 1", *slots)
+	}
+	if *lease <= 0 {
+		return cli.Usagef("--lease %v: want a positive duration", *lease)
+	}
+	if *slow < 1 {
+		return cli.Usagef("--slow-factor %v: want 1 or more", *slow)
+	}
 	reg := apps.Registry(*allowExec)
-	nc, err := fs.NATS.Connect("drover worker")
+	nc, err := fs.NATS.ConnectWait(ctx, "drover worker", log)
 	if err != nil {
 		return err
 	}

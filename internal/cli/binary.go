@@ -2,13 +2,12 @@ package cli
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 )
 
 // Binary is the flag set of a long-running binary that talks to NATS: the
-// connection flags and the log flags, beside its own.
+// connection flags, the log flags and --version, beside its own.
 type Binary struct {
 	*flag.FlagSet
 	NATS   NATSFlags
@@ -16,11 +15,12 @@ type Binary struct {
 	stderr io.Writer
 }
 
-// NewBinary returns name's flag set, with the shared flags registered.
-func NewBinary(name string, stderr io.Writer) *Binary {
-	b := &Binary{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), stderr: stderr}
-	b.SetOutput(stderr)
+// NewBinary returns name's flag set, with the shared flags registered and
+// a -h page that opens with the description.
+func NewBinary(name, synopsis, description string, stderr io.Writer) *Binary {
+	b := &Binary{FlagSet: NewFlagSet(name, synopsis, description, stderr), stderr: stderr}
 	b.NATS.Register(b.FlagSet)
+	b.NATS.RegisterWait(b.FlagSet)
 	b.Log.Register(b.FlagSet)
 	return b
 }
@@ -33,7 +33,11 @@ func (b *Binary) Parse(args []string) (*slog.Logger, error) {
 		return nil, err
 	}
 	if len(pos) > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", pos[0])
+		return nil, Usagef("unexpected argument %q", pos[0])
 	}
-	return b.Log.Logger(b.stderr)
+	log, err := b.Log.Logger(b.stderr)
+	if err != nil {
+		return nil, &UsageError{err.Error()}
+	}
+	return log, nil
 }

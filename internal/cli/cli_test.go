@@ -2,11 +2,25 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/drover-dev/drover/broker"
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/testutil"
 )
 
 func TestParseInterleaved(t *testing.T) {
@@ -59,4 +73,136 @@ func TestServerURL(t *testing.T) {
 	if got := f.ServerURL(); got != "nats://flag:4222" {
 		t.Errorf("ServerURL() with --nats = %q, want the flag", got)
 	}
+}
+
+func TestExit(t *testing.T) {
+	tests := []struct {
+		name        string
+		err         error
+		interrupted bool
+		wantCode    int
+		wantLine    string
+	}{
+		{"success", nil, false, ExitOK, ""},
+		{"help", flag.ErrHelp, false, ExitOK, ""},
+		{"version", ErrVersion, false, ExitOK, ""},
+		{"failure", errors.New("x: no such file"), false, ExitFailure, "bin: no such file"},
+		{"usage", Usagef("--slots 0: want at least 1"), false, ExitUsage, "bin: --slots 0: want at least 1"},
+		{"interrupted", context.Canceled, true, ExitInterrupted, "bin: interrupted"},
+		{"usage wrapped", fmt.Errorf("parse: %w", Usagef("bad")), false, ExitUsage, "bin: parse: bad"},
+		{"clean stop", nil, true, ExitOK, ""},
+		{"panic", &PanicError{Value: "boom"}, false, ExitFailure, "bin: internal error: boom"},
+		{"two lines", errors.New("a\nb"), false, ExitFailure, "bin: a b"},
+	}
+	for _, tt := range tests {
+		code, line := Exit("bin", tt.err, tt.interrupted, "x: ")
+		if code != tt.wantCode || line != tt.wantLine {
+			t.Errorf("%s: Exit(%v, %v) = %d, %q; want %d, %q", tt.name, tt.err, tt.interrupted, code, line, tt.wantCode, tt.wantLine)
+		}
+	}
+}
+
+func TestParseVersionAndBadFlag(t *testing.T) {
+	var out bytes.Buffer
+	fs := NewFlagSet("bin", "[flags]", "Does a thing.", &out)
+	fs.Int("n", 1, "a number")
+	if _, err := Parse(fs, []string{"--version"}); !errors.Is(err, ErrVersion) {
+		t.Errorf("Parse(--version) = %v, want ErrVersion", err)
+	}
+	var usage *UsageError
+	if _, err := Parse(fs, []string{"--n", "x"}); !errors.As(err, &usage) {
+		t.Errorf("Parse(--n x) = %v, want a *UsageError", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("a bad flag printed %q; only -h prints the page", out.String())
+	}
+	if _, err := Parse(fs, []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Parse(-h) = %v, want flag.ErrHelp", err)
+	}
+	if page := out.String(); !strings.HasPrefix(page, "Usage: bin [flags]\n\nDoes a thing.\n\nFlags:\n") || !strings.Contains(page, "-version") {
+		t.Errorf("-h page = %q", page)
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"},
+	}}
+	if got, want := versionLine("worker", bi), "worker v1.2.3 rev 0123456789ab+modified 2026-12-01T10:00:00Z go1.26.8"; got != want {
+		t.Errorf("versionLine = %q, want %q", got, want)
+	}
+	if got := Version("worker"); !strings.HasPrefix(got, "worker ") || !strings.Contains(got, "go1.") {
+		t.Errorf("Version = %q", got)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://alice:s3cret@h1:4222,nats://tok3n@h2:4222", "nats://h1:4222,nats://h2:4222"},
+		{"tls://bob:pw@[::1]:4222", "tls://[::1]:4222"},
+		{"nats://al ice:s3cret%zz@h:1", "h:1"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestConnectFailsFastWithoutServer(t *testing.T) {
+	f := NATSFlags{URL: "nats://alice:s3cret@" + deadAddr(t)}
+	start := time.Now()
+	_, err := f.Connect("test")
+	if err == nil || !strings.Contains(err.Error(), "no NATS server answers at nats://127.0.0.1:") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("Connect to nothing = %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Connect to nothing took %v", d)
+	}
+}
+
+func TestConnectWaitWaitsForTheServer(t *testing.T) {
+	addr := deadAddr(t)
+	var logs testutil.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+
+	f := NATSFlags{URL: "nats://" + addr, Wait: 300 * time.Millisecond}
+	if _, err := f.ConnectWait(context.Background(), "test", log); err == nil || !strings.Contains(err.Error(), "within --connect-wait 300ms") {
+		t.Fatalf("ConnectWait with nothing there = %v", err)
+	}
+
+	f.Wait = 0
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		nc, err := f.ConnectWait(context.Background(), "test", log)
+		done <- result{nc, err}
+	}()
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "waiting for NATS to answer") }, "the waiting log line")
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	brokertest.Start(t, broker.Config{Host: host, Port: p})
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("ConnectWait once the broker is up = %v", r.err)
+	}
+	r.nc.Close()
+	if !strings.Contains(logs.String(), "NATS answered") {
+		t.Errorf("logs = %q, want the line saying NATS answered", logs.String())
+	}
+}
+
+// deadAddr is a loopback address where nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -2,9 +2,14 @@ package cli
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +26,7 @@ type NATSFlags struct {
 	TLSCert  string
 	TLSKey   string
 	TLSCA    string
+	Wait     time.Duration // the bound of ConnectWait; 0 for none
 }
 
 // Register adds the flags to fs.
@@ -65,13 +71,82 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 	return opts
 }
 
-// Connect dials the server the flags name, or nats://127.0.0.1:4222 as the
-// nats CLI does when they name none.
+// RegisterWait adds --connect-wait, the bound of ConnectWait, to fs.
+func (f *NATSFlags) RegisterWait(fs *flag.FlagSet) {
+	fs.DurationVar(&f.Wait, "connect-wait", 0, "how long to wait at start for the NATS server to answer (0: no limit)")
+}
+
+// url is the servers to dial: ServerURL, else nats://127.0.0.1:4222 as the
+// nats CLI does when nothing names one.
+func (f *NATSFlags) url() string { return cmp.Or(f.ServerURL(), nats.DefaultURL) }
+
+// Connect dials the server the flags name, for a command that does one
+// thing and exits: when no server answers it fails at once, saying so in
+// one line.
 func (f *NATSFlags) Connect(name string) (*nats.Conn, error) {
-	url := cmp.Or(f.ServerURL(), nats.DefaultURL)
-	nc, err := nats.Connect(url, f.Options(name)...)
+	nc, err := nats.Connect(f.url(), f.Options(name)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, f.connectError(err)
 	}
 	return nc, nil
+}
+
+// ConnectWait dials the server the flags name, for a daemon started beside
+// its broker: while no server answers it logs that it waits and tries
+// again, until ctx ends or --connect-wait passes. Any other failure, such
+// as a refused credential, is returned at once.
+func (f *NATSFlags) ConnectWait(ctx context.Context, name string, log *slog.Logger) (*nats.Conn, error) {
+	start, lastLog := time.Now(), time.Time{}
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		nc, err := nats.Connect(f.url(), f.Options(name)...)
+		if err == nil {
+			if !lastLog.IsZero() {
+				log.Info("NATS answered", "url", Redact(f.url()), "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return nc, nil
+		}
+		if !errors.Is(err, nats.ErrNoServers) {
+			return nil, f.connectError(err)
+		}
+		if f.Wait > 0 && time.Since(start) >= f.Wait {
+			return nil, fmt.Errorf("no NATS server answered at %s within --connect-wait %v", Redact(f.url()), f.Wait)
+		}
+		if time.Since(lastLog) >= waitLogEvery {
+			log.Info("waiting for NATS to answer", "url", Redact(f.url()))
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// waitLogEvery is how often ConnectWait says it is still waiting.
+const waitLogEvery = 10 * time.Second
+
+func (f *NATSFlags) connectError(err error) error {
+	if errors.Is(err, nats.ErrNoServers) {
+		return fmt.Errorf("no NATS server answers at %s", Redact(f.url()))
+	}
+	return fmt.Errorf("connect to NATS at %s: %w", Redact(f.url()), err)
+}
+
+// Redact is a comma-separated list of server URLs without their user
+// information, for logs and errors: a password or token in a URL is a
+// secret.
+func Redact(urls string) string {
+	list := strings.Split(urls, ",")
+	for i, s := range list {
+		s = strings.TrimSpace(s)
+		if u, err := url.Parse(s); err == nil && u.User != nil {
+			u.User = nil
+			s = u.String()
+		} else if at := strings.LastIndex(s, "@"); err != nil && at >= 0 {
+			s = s[at+1:] // unparsable: keep only what follows the user information
+		}
+		list[i] = s
+	}
+	return strings.Join(list, ",")
 }

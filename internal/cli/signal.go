@@ -3,12 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -23,21 +21,38 @@ func SignalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return ctx, stop
 }
 
+// RunFunc is a binary's body: main's arguments and streams in, an error
+// out. A long-running binary returns nil when a signal stops it cleanly.
+type RunFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
 // Main runs a binary's run function with a context that SIGINT and SIGTERM
-// end, and exits: 0, or 2 after printing the error as one line prefixed by
-// the binary's name. A package prefix in trim ("kv: ") is left out, so that
-// the line does not read "kvserver: kv: ...".
-func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error, trim ...string) {
+// end, prints its error as one line prefixed by the binary's name, and
+// exits with the status Exit gives. A panic of run is an internal error:
+// its line and stack go to stderr, and the status is 1.
+func Main(name string, run RunFunc, trim ...string) {
 	ctx, stop := SignalContext(context.Background())
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := runRecovering(ctx, run)
+	interrupted := ctx.Err() != nil
 	stop()
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+	if errors.Is(err, ErrVersion) {
+		fmt.Fprintln(os.Stdout, Version(name))
 	}
-	msg := err.Error()
-	for _, prefix := range trim {
-		msg = strings.TrimPrefix(msg, prefix)
+	code, line := Exit(name, err, interrupted, trim...)
+	if line != "" {
+		fmt.Fprintln(os.Stderr, line)
 	}
-	fmt.Fprintln(os.Stderr, name+":", msg)
-	os.Exit(2)
+	var p *PanicError
+	if errors.As(err, &p) {
+		os.Stderr.Write(p.Stack)
+	}
+	os.Exit(code)
+}
+
+func runRecovering(ctx context.Context, run RunFunc) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: stack()}
+		}
+	}()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+// findMasterWait is how long a command looks for a master before it says
+// none is running: long enough for a master that is starting, short
+// enough that a user is not left waiting for a retry loop.
+const findMasterWait = 2 * time.Second
+
+// masterClient calls the master's control API, speaking to the user in
+// the master's words: no master running is said as such, and a refusal
+// ("no job X") comes without the RPC code around it.
+type masterClient struct {
+	nc     *nats.Conn
+	client *rpcq.Client
+	found  bool
+}
+
+func (m *masterClient) call(ctx context.Context, method string, args, reply any, opts ...rpcq.CallOption) error {
+	if !m.found {
+		if err := m.find(ctx); err != nil {
+			return err
+		}
+		m.found = true
+	}
+	err := m.client.Call(ctx, mr.MasterService+"."+method, args, reply, opts...)
+	var remote *rpcq.RemoteError
+	if errors.As(err, &remote) && remote.Message != "" && (remote.Code == rpcq.CodeBadRequest || remote.Code == rpcq.CodeUnknownMethod) {
+		return errors.New(remote.Message)
+	}
+	return err
+}
+
+// find waits up to findMasterWait for a master to answer micro's ping.
+func (m *masterClient) find(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, findMasterWait)
+	defer cancel()
+	err := waitService(ctx, m.nc, mr.MasterService)
+	if errors.Is(err, errNoService) {
+		return fmt.Errorf("no master is running (%v)", err)
+	}
+	return err
+}
+
+func (m *masterClient) status(ctx context.Context, id string) (master.JobStatus, error) {
+	var st master.JobStatus
+	err := m.call(ctx, "Status", master.JobArgs{ID: id}, &st)
+	return st, err
+}
