@@ -1,10 +1,10 @@
 GO ?= go
 BENCH_COUNT ?= 5
 
-.PHONY: build test bench fuzz
+.PHONY: build test bench fuzz readme
 
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -o bin/ ./cmd/... ./examples/...
 
 test:
 	$(GO) test -race ./...
@@ -19,3 +19,6 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./rpcq/
 	$(GO) test -run '^$$' -fuzz FuzzReply -fuzztime 60s ./rpcq/
+
+readme:
+	scripts/readme-check.sh
