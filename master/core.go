@@ -31,8 +31,11 @@ type Submitted struct {
 	MaxAttempts int           // failed attempts before the job fails
 	Timeout     time.Duration // how long an attempt may run
 	// SkipBadRecords lets a map skip a record on which two attempts
-	// failed, as the MapReduce paper's §3.7 does.
+	// failed, as the MapReduce paper's §3.7 does; see failOnRecord.
 	SkipBadRecords bool
+	// MaxSkippedRecords is the most records one map task may skip before
+	// the job fails; zero means mr.DefaultMaxSkippedRecords.
+	MaxSkippedRecords int
 	// Speculation launches backup attempts of stragglers (see
 	// straggling), with its thresholds; zero ones take mr's defaults.
 	Speculation         bool
@@ -44,7 +47,8 @@ type Submitted struct {
 }
 
 // badRecordAttempts is how many attempts must fail on one record before
-// the next attempt skips it.
+// the next attempt skips it: one failure may be chance, two on the same
+// record are the record's doing.
 const badRecordAttempts = 2
 
 // Started is a worker beginning an attempt. The attempt's deadline runs
@@ -199,6 +203,7 @@ type job struct {
 	state       JobState
 	reducing    bool // the reduces have been published
 	skipBad     bool
+	maxSkipped  int // records one map task may skip
 	speculate   bool
 	after       float64                      // of a phase finished before any backup
 	slowdown    float64                      // behind its finished peers, for a backup
@@ -218,9 +223,9 @@ type task struct {
 	backup    int       // the attempt number of a backup launched, or 0
 	deadline  time.Time // of the newest attempt, once started
 	committed bool
-	commit    int  // the attempt that committed: 0 for an earlier job's output
-	waiting   bool // a reduce waiting for a lost map output to be recomputed
-	failures  int
+	commit    int           // the attempt that committed: 0 for an earlier job's output
+	waiting   bool          // a reduce waiting for a lost map output to be recomputed
+	failures  int           // that count toward the job's MaxAttempts
 	badRecord map[int64]int // attempts that failed on each record
 	skip      []int64       // records later attempts skip, sorted
 	lastErr   string
@@ -259,7 +264,9 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		return c.commit(now, ev)
 	case Failed:
 		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
-			c.noteBadRecord(t, ev.Record)
+			if ev.Record != nil && c.jobs[ev.Task.Job].skipBad && ev.Task.Phase == mr.PhaseMap {
+				return c.failOnRecord(t, *ev.Record, ev.Err)
+			}
 			return c.fail(t, ev.Err, WhyFailed)
 		}
 	case InputLost:
@@ -291,7 +298,8 @@ func (c *Core) submit(now time.Time, ev Submitted) []Action {
 	if _, ok := c.jobs[ev.Job]; ok {
 		return nil // seen before: a restarted shell replays it
 	}
-	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout, skipBad: ev.SkipBadRecords,
+	j := &job{id: ev.Job, state: JobMapping, maxAttempts: ev.MaxAttempts, timeout: ev.Timeout,
+		skipBad: ev.SkipBadRecords, maxSkipped: cmp.Or(ev.MaxSkippedRecords, mr.DefaultMaxSkippedRecords),
 		speculate: ev.Speculation, after: cmp.Or(ev.SpeculationAfter, mr.DefaultSpeculationAfter),
 		slowdown: cmp.Or(ev.SpeculationSlowdown, mr.DefaultSpeculationSlowdown), durations: map[mr.Phase][]time.Duration{}, tasks: map[mr.Phase][]*task{}}
 	for _, p := range []struct {
@@ -413,22 +421,31 @@ func (c *Core) adopt(t *task, attempt int) bool {
 	return attempt == t.attempt
 }
 
-// noteBadRecord counts a failure on an input record; with bad records
-// skipped, one that failed badRecordAttempts attempts is skipped from
-// then on.
-func (c *Core) noteBadRecord(t *task, record *int64) {
-	if record == nil || !c.jobs[t.id.Job].skipBad {
-		return
-	}
-	offset := *record
+// failOnRecord handles a map attempt, in a job that skips bad records,
+// that failed on the input record at offset. A first failure on a record
+// counts as the task's: it may be chance. A second proves the record bad:
+// later attempts skip it, and neither failure counts toward MaxAttempts,
+// so that a split with any number of bad records finishes, each costing
+// two attempts. What bounds it is the job's MaxSkippedRecords: a task
+// with more bad records than that fails the job. A failure on a record
+// already skipped (a worker that did not skip it) is an ordinary failure.
+func (c *Core) failOnRecord(t *task, offset int64, reason string) []Action {
+	j := c.jobs[t.id.Job]
+	i, skipped := slices.BinarySearch(t.skip, offset)
 	if t.badRecord == nil {
 		t.badRecord = map[int64]int{}
 	}
 	t.badRecord[offset]++
-	if t.badRecord[offset] == badRecordAttempts {
-		i, _ := slices.BinarySearch(t.skip, offset)
-		t.skip = slices.Insert(t.skip, i, offset)
+	if skipped || t.badRecord[offset] < badRecordAttempts {
+		return c.fail(t, reason, WhyFailed)
 	}
+	t.lastErr = reason
+	if len(t.skip) >= j.maxSkipped {
+		return c.end(j, JobFailed, fmt.Sprintf("%s has more bad records than the %d a task may skip; last: %s", t.id, j.maxSkipped, reason))
+	}
+	t.skip = slices.Insert(t.skip, i, offset)
+	t.failures -= badRecordAttempts - 1 // the record's failures, not the task's
+	return []Action{c.publish(j, t, WhyFailed)}
 }
 
 func (c *Core) tick(now time.Time) []Action {

@@ -17,9 +17,10 @@ import (
 // The simulation runs a job through the core with simulated workers that
 // crash, stall, straggle, fail, lose map output, report commits twice and
 // commit late, one of them sometimes a slow machine, on a virtual clock,
-// with map outputs reused from an earlier job and with master crashes (a
-// leader change looks the same: a new core rebuilds from what is
-// stored), and checks the invariants a MapReduce master must keep.
+// with map outputs reused from an earlier job, with bad input records in
+// jobs that skip them, and with master crashes (a leader change looks the
+// same: a new core rebuilds from what is stored), and checks the
+// invariants a MapReduce master must keep.
 
 const (
 	simStep    = 10 * time.Millisecond
@@ -31,6 +32,7 @@ const (
 type simMsg struct {
 	task    TaskID
 	attempt int
+	skip    []int64   // the records it skips
 	visible time.Time // when the queue hands it out (again)
 }
 
@@ -42,6 +44,7 @@ type simRun struct {
 	// A reduce that will find a map's output lost: which map, and the
 	// attempt whose commit it read (-1 if none).
 	lostMap, lostAttempt int
+	record               *int64 // the input record a failing map failed on
 }
 
 type sim struct {
@@ -73,6 +76,14 @@ type sim struct {
 	maps      int
 	// maxAttempts per job.
 	maxAttempts int
+	// In a job that skips bad records: the most a task may skip, each
+	// map's bad records, the failures reported on each record, and the
+	// next offset of a record a map fails on by chance, once.
+	skipBad     bool
+	maxSkipped  int
+	bad         map[TaskID][]int64
+	recordFails map[TaskID]map[int64]int
+	flaky       int64
 }
 
 func newSim(t *testing.T, seed uint64) *sim {
@@ -89,6 +100,9 @@ func newSim(t *testing.T, seed uint64) *sim {
 		published:   map[string]bool{},
 		poison:      map[TaskID]bool{},
 		maxAttempts: 4,
+		bad:         map[TaskID][]int64{},
+		recordFails: map[TaskID]map[int64]int{},
+		flaky:       1 << 40,
 	}
 }
 
@@ -128,15 +142,24 @@ func (s *sim) handle(ev Event) {
 				}
 			}
 			// Failures are limited; recomputations (of a map whose output
-			// was lost, of a reduce that lost it) are not failures.
-			limit := s.maxAttempts + s.extra[a.Task]
+			// was lost, of a reduce that lost it) are not failures, nor
+			// the two that prove a record bad.
+			limit := s.maxAttempts + s.extra[a.Task] + badRecordAttempts*len(a.Skip)
+			if len(a.Skip) > s.maxSkipped {
+				s.fatalf("%v attempt %d skips %d records, beyond the limit of %d", a.Task, a.Attempt, len(a.Skip), s.maxSkipped)
+			}
+			for _, off := range a.Skip {
+				if s.recordFails[a.Task][off] < badRecordAttempts && !s.replaying {
+					s.fatalf("%v attempt %d skips the record at %d, on which %d attempts failed", a.Task, a.Attempt, off, s.recordFails[a.Task][off])
+				}
+			}
 			if s.speculation {
 				limit++ // one backup
 			}
 			if a.Attempt > limit {
 				s.fatalf("%v attempt %d beyond the limit of %d", a.Task, a.Attempt, limit)
 			}
-			s.queue = append(s.queue, simMsg{task: a.Task, attempt: a.Attempt, visible: s.now})
+			s.queue = append(s.queue, simMsg{task: a.Task, attempt: a.Attempt, skip: a.Skip, visible: s.now})
 		case Uncommit:
 			if _, ok := s.commits[a.Task]; !ok && !s.replaying {
 				s.fatalf("uncommit of %v, which has no commit", a.Task)
@@ -152,6 +175,17 @@ func (s *sim) handle(ev Event) {
 			s.finished = append(s.finished, a)
 		}
 	}
+}
+
+// badRecord is the first bad record of msg's task that msg does not skip,
+// or nil: the record its attempt fails on.
+func (s *sim) badRecord(msg simMsg) *int64 {
+	for _, off := range s.bad[msg.task] {
+		if _, skipped := slices.BinarySearch(msg.skip, off); !skipped {
+			return &off
+		}
+	}
+	return nil
 }
 
 func (s *sim) fatalf(format string, args ...any) {
@@ -202,7 +236,13 @@ func (s *sim) step() {
 			r.msg.visible = s.now.Add(simLease)
 			s.queue = append(s.queue, r.msg)
 		case "fail":
-			s.handle(Failed{Task: r.msg.task, Attempt: r.msg.attempt, Err: "boom in " + r.msg.task.String()})
+			if r.record != nil {
+				if s.recordFails[r.msg.task] == nil {
+					s.recordFails[r.msg.task] = map[int64]int{}
+				}
+				s.recordFails[r.msg.task][*r.record]++
+			}
+			s.handle(Failed{Task: r.msg.task, Attempt: r.msg.attempt, Err: "boom in " + r.msg.task.String(), Record: r.record})
 		case "lost":
 			// The reduce could not read a map's output: the object is gone.
 			s.extra[r.msg.task]++
@@ -247,9 +287,17 @@ func (s *sim) step() {
 			d *= 10
 		}
 		outcome := "ok"
+		var record *int64
 		switch x := s.rand.IntN(100); {
 		case s.poison[msg.task]:
 			outcome = "fail"
+		case s.badRecord(msg) != nil:
+			outcome, record = "fail", s.badRecord(msg)
+		case x < 14 && s.skipBad && msg.task.Phase == mr.PhaseMap && x%2 == 0:
+			// A failure on a record by chance: the next attempt gets past it.
+			s.flaky++
+			offset := s.flaky
+			outcome, record = "fail", &offset
 		case x < 5:
 			outcome = "crash"
 		case x < 10:
@@ -259,7 +307,7 @@ func (s *sim) step() {
 		case x < 17 && msg.task.Phase == mr.PhaseReduce && s.maps > 0:
 			outcome = "lost"
 		}
-		run := simRun{msg: msg, worker: w, finishAt: s.now.Add(d), outcome: outcome}
+		run := simRun{msg: msg, worker: w, finishAt: s.now.Add(d), outcome: outcome, record: record}
 		if outcome == "lost" { // the reduce reads the map's commit now, and reports later
 			run.lostMap, run.lostAttempt = s.rand.IntN(s.maps), -1
 			if attempt, ok := s.commits[TaskID{msg.task.Job, mr.PhaseMap, run.lostMap}]; ok {
@@ -279,7 +327,7 @@ func TestCoreSimulation(t *testing.T) {
 	if testing.Short() {
 		seeds = 300
 	}
-	crashes := 0
+	crashes, skipping, tooBadFailed := 0, 0, 0
 	for seed := range uint64(seeds) {
 		if os.Getenv("DROVER_SIM_SEED") != "" && fmt.Sprint(seed) != os.Getenv("DROVER_SIM_SEED") {
 			continue
@@ -295,9 +343,27 @@ func TestCoreSimulation(t *testing.T) {
 		s.speculation = s.rand.IntN(2) == 0
 		s.slowWorker = s.rand.IntN(3) == 0
 		sub := Submitted{Job: "job", Maps: s.maps, Reduces: reduces, MaxAttempts: s.maxAttempts, Timeout: simTimeout, Speculation: s.speculation}
+		s.skipBad = s.rand.IntN(3) == 0
+		s.maxSkipped = mr.DefaultMaxSkippedRecords
+		tooBad := false // a map with more bad records than it may skip
+		if s.skipBad {
+			s.maxSkipped = 1 + s.rand.IntN(4)
+			sub.SkipBadRecords, sub.MaxSkippedRecords = true, s.maxSkipped
+			for i := range s.maps {
+				if s.rand.IntN(3) == 0 {
+					id := TaskID{"job", mr.PhaseMap, i}
+					for range 1 + s.rand.IntN(5) {
+						s.bad[id] = append(s.bad[id], int64(s.rand.IntN(1000)))
+					}
+					slices.Sort(s.bad[id])
+					s.bad[id] = slices.Compact(s.bad[id])
+					tooBad = tooBad || len(s.bad[id]) > s.maxSkipped
+				}
+			}
+		}
 		if s.rand.IntN(3) == 0 { // an earlier job's map outputs are reused
 			for i := range s.maps {
-				if id := (TaskID{"job", mr.PhaseMap, i}); s.rand.IntN(2) == 0 && !s.poison[id] {
+				if id := (TaskID{"job", mr.PhaseMap, i}); s.rand.IntN(2) == 0 && !s.poison[id] && s.bad[id] == nil {
 					s.reused[id], s.commits[id] = true, 0
 					sub.Reused = append(sub.Reused, i)
 				}
@@ -311,6 +377,10 @@ func TestCoreSimulation(t *testing.T) {
 		switch {
 		case len(s.finished) != 1:
 			s.fatalf("the job ended %d times in %v", len(s.finished), simLimit)
+		case tooBad && !poisoned:
+			if f := s.finished[0]; f.State != JobFailed || !strings.Contains(f.Err, "more bad records than") && !strings.Contains(f.Err, "failed 4 times") {
+				s.fatalf("a job with a map of too many bad records ended %v %q, want failed saying so", f.State, f.Err)
+			}
 		case poisoned:
 			// With the poison task's error, or another task's, when that
 			// one ran out of attempts first.
@@ -337,9 +407,14 @@ func TestCoreSimulation(t *testing.T) {
 			}
 		}
 		crashes += s.crashes
+		if f := s.finished[0]; f.State == JobDone && slices.ContainsFunc(slices.Collect(maps.Values(s.bad)), func(b []int64) bool { return len(b) > 1 }) {
+			skipping++ // more bad records in one split than attempts could fail on them without skipping
+		} else if strings.Contains(f.Err, "more bad records than") {
+			tooBadFailed++
+		}
 	}
-	if crashes == 0 {
-		t.Error("no master crashed in the simulation")
+	if os.Getenv("DROVER_SIM_SEED") == "" && (crashes == 0 || skipping == 0 || tooBadFailed == 0) {
+		t.Errorf("%d master crashes, %d jobs done skipping several bad records of a split, %d failed with too many: want some of each", crashes, skipping, tooBadFailed)
 	}
-	t.Logf("%d master crashes survived", crashes)
+	t.Logf("%d master crashes survived, %d jobs done skipping several bad records of a split, %d failed with too many", crashes, skipping, tooBadFailed)
 }

@@ -155,6 +155,54 @@ func TestCoreRules(t *testing.T) {
 			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "bad", Record: ptr(int64(7))},
 				[]Action{Publish{Task: id(mr.PhaseMap, 0), Attempt: 3, Timeout: time.Second, Skip: []int64{7}, Why: WhyFailed}}},
 		}},
+		{"every bad record of a split is skipped, and none counts as the task's failure", []step{
+			{0, skipping(2, 0), []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, failedOn(1, 7), []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
+			{2, failedOn(2, 7), []Action{skipPub(3, 7)}},
+			{3, failedOn(3, 20), []Action{skipPub(4, 7)}},
+			{4, failedOn(4, 20), []Action{skipPub(5, 7, 20)}},
+			{5, failedOn(5, 3), []Action{skipPub(6, 7, 20)}},
+			{6, failedOn(6, 3), []Action{skipPub(7, 3, 7, 20)}},
+			{7, Committed{id(mr.PhaseMap, 0), 7}, []Action{pub(mr.PhaseReduce, 0, 1)}},
+		}},
+		{"failures on different records are the task's", []step{
+			{0, skipping(2, 0), []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, failedOn(1, 7), []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
+			{2, failedOn(2, 9), []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: bad"},
+			}},
+		}},
+		{"with records skipped, failures on none still fail the job", []step{
+			{0, skipping(2, 0), []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, failedOn(1, 7), []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
+			{2, failedOn(2, 7), []Action{skipPub(3, 7)}},
+			{3, Failed{Task: id(mr.PhaseMap, 0), Attempt: 3, Err: "x"}, []Action{skipPub(4, 7)}},
+			{4, Failed{Task: id(mr.PhaseMap, 0), Attempt: 4, Err: "y"}, []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: y"},
+			}},
+		}},
+		{"a task with more bad records than it may skip fails the job", []step{
+			{0, skipping(4, 1), []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, failedOn(1, 7), []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
+			{2, failedOn(2, 7), []Action{skipPub(3, 7)}},
+			{3, failedOn(3, 9), []Action{skipPub(4, 7)}},
+			{4, failedOn(4, 9), []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 has more bad records than the 1 a task may skip; last: bad"},
+			}},
+		}},
+		{"a record already skipped that fails again is an ordinary failure", []step{
+			{0, skipping(2, 0), []Action{pub(mr.PhaseMap, 0, 1)}},
+			{1, failedOn(1, 7), []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
+			{2, failedOn(2, 7), []Action{skipPub(3, 7)}},
+			{3, failedOn(3, 7), []Action{skipPub(4, 7)}}, // a worker that did not skip it
+			{4, failedOn(4, 7), []Action{
+				Purge{Job: "j"},
+				Finish{Job: "j", State: JobFailed, Err: "j/map/0 failed 2 times; last: bad"},
+			}},
+		}},
 		{"without skipping, a bad record fails the job", []step{
 			{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
 			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 1, Err: "bad", Record: ptr(int64(7))}, []Action{repub(mr.PhaseMap, 0, 2, WhyFailed)}},
@@ -226,3 +274,20 @@ func TestCoreRules(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// skipping is a job of one map and one reduce that skips bad records.
+func skipping(maxAttempts, maxSkipped int) Submitted {
+	return Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: maxAttempts, Timeout: time.Second,
+		SkipBadRecords: true, MaxSkippedRecords: maxSkipped}
+}
+
+// failedOn is attempt of map 0 failing on the record at offset.
+func failedOn(attempt int, offset int64) Failed {
+	return Failed{Task: id(mr.PhaseMap, 0), Attempt: attempt, Err: "bad", Record: &offset}
+}
+
+// skipPub is attempt of map 0, after a failure, skipping the records at
+// skip.
+func skipPub(attempt int, skip ...int64) Publish {
+	return Publish{Task: id(mr.PhaseMap, 0), Attempt: attempt, Timeout: time.Second, Skip: skip, Why: WhyFailed}
+}

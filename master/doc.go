@@ -15,6 +15,11 @@
 //     task gets a new attempt, as it does when an attempt fails;
 //   - after MaxAttempts failures of one task the job fails with the task's
 //     last error, and its remaining tasks leave the queue;
+//   - in a job that skips bad records, a map's record on which two
+//     attempts failed is skipped by later attempts, and those two
+//     failures do not count toward MaxAttempts: a split with any number of
+//     bad records finishes, up to MaxSkippedRecords of them per task,
+//     past which the job fails;
 //   - the first commit of a task wins; later commits and failures of older
 //     attempts change nothing.
 package master

@@ -214,7 +214,7 @@ func (m *Master) restore(ctx context.Context) error {
 func (m *Master) admit(rec jobRecord, reused []mr.Commit) {
 	v := &jobView{rec: rec, splits: rec.Spec.MapSplits(), commits: map[TaskID]mr.Commit{}}
 	ev := Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
-		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords,
+		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords, MaxSkippedRecords: rec.Spec.MaxSkippedRecords,
 		Speculation: rec.Spec.Speculation, SpeculationAfter: rec.Spec.SpeculationAfter, SpeculationSlowdown: rec.Spec.SpeculationSlowdown}
 	m.mu.Lock()
 	m.jobs[rec.Spec.ID] = v

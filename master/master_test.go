@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,45 @@ func TestBadRecords(t *testing.T) {
 	st = c.wait(t, c.submit(t, spec))
 	if st.State != master.JobFailed || !strings.Contains(st.Error, "record at in.txt byte 11") || !strings.Contains(st.Error, "cannot count this") {
 		t.Fatalf("job without skipping ended %s %q, want failed naming the record", st.State, st.Error)
+	}
+}
+
+// TestSkippingSeveralBadRecords: sum over logs with three malformed lines
+// in one split. Skipping them takes two failed attempts each, more than
+// MaxAttempts, yet the job finishes, lists them, and counts them; a job
+// that may skip only two fails saying so.
+func TestSkippingSeveralBadRecords(t *testing.T) {
+	c := start(t, 1)
+	lines := []string{"host1 10", "host2 5", "this line is malformed", "host1 7", "host2 x", "", "host3 1 2", "host3 4"}
+	text := strings.Join(lines, "\n")
+	path := filepath.Join(t.TempDir(), "logs.txt")
+	os.WriteFile(path, []byte(text), 0o644)
+	spec := mr.JobSpec{App: "sum", R: 1, SkipBadRecords: true, Inputs: []mr.Input{{Name: "logs.txt", Path: path, Size: int64(len(text))}}}
+
+	st := c.wait(t, c.submit(t, spec))
+	if st.State != master.JobDone {
+		t.Fatalf("job ended %s: %s", st.State, st.Error)
+	}
+	var want []string
+	for _, bad := range []int{2, 4, 6} {
+		offset := len(strings.Join(lines[:bad], "\n")) + 1
+		want = append(want, fmt.Sprintf("map 0 skipped the bad record at logs.txt byte %d", offset))
+	}
+	if !slices.Equal(st.Notes, want) {
+		t.Errorf("notes %q, want %q", st.Notes, want)
+	}
+	if out, _ := c.store.Data.GetBytes(c.ctx, st.Outputs[0]); string(out) != "host1 17\nhost2 5\nhost3 4\n" {
+		t.Errorf("output %q", out)
+	}
+	if got := st.Counters; got.MapSkippedRecords != 3 || got.MapInputRecords != int64(len(lines)-3) || got.MapInputBytes != int64(len(text)) {
+		t.Errorf("counters %v; want 3 skipped records, %d input records, %d input bytes", got, len(lines)-3, len(text))
+	}
+
+	spec.MaxSkippedRecords = 2
+	st = c.wait(t, c.submit(t, spec))
+	if st.State != master.JobFailed || !strings.Contains(st.Error, "more bad records than the 2 a task may skip") ||
+		!strings.Contains(st.Error, fmt.Sprintf("record at logs.txt byte %d", len(strings.Join(lines[:6], "\n"))+1)) {
+		t.Errorf("job that may skip 2 of 3 bad records ended %s %q, want failed saying so and naming the third", st.State, st.Error)
 	}
 }
 

@@ -17,7 +17,7 @@ type JobStatus struct {
 	ReduceDone int         `json:"reduces_done"`
 	Counters   mr.Counters `json:"counters"` // summed over committed attempts only
 	Outputs    []string    `json:"outputs,omitempty"`
-	Notes      []string    `json:"notes,omitempty"` // recomputations and their reasons
+	Notes      []string    `json:"notes,omitempty"` // bad records skipped, recomputations and their reasons
 	Backups    BackupStats `json:"backups"`         // backup attempts of stragglers
 	Submitted  int64       `json:"submitted"`       // Unix nanoseconds
 	Ended      int64       `json:"ended,omitempty"` // Unix nanoseconds

@@ -14,6 +14,10 @@ const (
 	DefaultSplitSize   = 16 << 20 // bytes of input per map task
 	DefaultMaxAttempts = 4
 	DefaultTaskTimeout = 10 * time.Minute
+	// DefaultMaxSkippedRecords bounds the bad records one map task may
+	// skip: each costs two attempts, and a split that is mostly bad is
+	// better fixed than skipped.
+	DefaultMaxSkippedRecords = 100
 	// Backups are conservative: only near the end of a phase, and only of
 	// a task far behind its finished peers, so that a task that runs
 	// normally is never run twice.
@@ -62,8 +66,12 @@ type JobSpec struct {
 	MaxAttempts int           `json:"max_attempts,omitempty"` // default DefaultMaxAttempts
 	Timeout     time.Duration `json:"timeout,omitempty"`      // per attempt; default DefaultTaskTimeout
 	// SkipBadRecords lets a map attempt skip an input record on which two
-	// attempts failed; the job reports what it skipped.
-	SkipBadRecords bool `json:"skip_bad_records,omitempty"`
+	// attempts failed; the job reports what it skipped. Those failures do
+	// not count toward MaxAttempts, so that a split with several bad
+	// records finishes; a map task with more than MaxSkippedRecords of
+	// them fails the job.
+	SkipBadRecords    bool `json:"skip_bad_records,omitempty"`
+	MaxSkippedRecords int  `json:"max_skipped_records,omitempty"` // default DefaultMaxSkippedRecords
 	// Speculation runs backup attempts of stragglers near the end of a
 	// phase; the first attempt to commit wins. A task gets a backup once
 	// SpeculationAfter of its phase's tasks have finished, if it has run,
@@ -90,8 +98,8 @@ func (s *JobSpec) Validate(reg *Registry) error {
 		return bad("R is %d: a job needs at least one reduce task", s.R)
 	case len(s.Inputs) == 0:
 		return bad("no inputs")
-	case s.SplitSize < 0 || s.MaxAttempts < 0 || s.Timeout < 0:
-		return bad("negative split size, attempts or timeout")
+	case s.SplitSize < 0 || s.MaxAttempts < 0 || s.Timeout < 0 || s.MaxSkippedRecords < 0:
+		return bad("negative split size, attempts, timeout or skipped records")
 	case s.SpeculationAfter < 0 || s.SpeculationAfter > 1:
 		return bad("speculation after %g of a phase: want a fraction from 0 to 1", s.SpeculationAfter)
 	case s.SpeculationSlowdown != 0 && s.SpeculationSlowdown < 1:
@@ -118,6 +126,9 @@ func (s *JobSpec) Validate(reg *Registry) error {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTaskTimeout
+	}
+	if s.MaxSkippedRecords == 0 {
+		s.MaxSkippedRecords = DefaultMaxSkippedRecords
 	}
 	if s.SpeculationAfter == 0 {
 		s.SpeculationAfter = DefaultSpeculationAfter

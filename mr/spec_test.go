@@ -40,6 +40,7 @@ func TestValidate(t *testing.T) {
 		{"object and path", func(s *mr.JobSpec) { s.Inputs[0].Path = "/x" }, "not both"},
 		{"unnamed input", func(s *mr.JobSpec) { s.Inputs[0].Name = "" }, "no name"},
 		{"negative timeout", func(s *mr.JobSpec) { s.Timeout = -1 }, "negative"},
+		{"negative skipped records", func(s *mr.JobSpec) { s.MaxSkippedRecords = -1 }, "skipped records"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +56,8 @@ func TestValidate(t *testing.T) {
 	if err := s.Validate(registry(t)); err != nil {
 		t.Fatal(err)
 	}
-	if s.SplitSize != mr.DefaultSplitSize || s.MaxAttempts != mr.DefaultMaxAttempts || s.Timeout != mr.DefaultTaskTimeout {
+	if s.SplitSize != mr.DefaultSplitSize || s.MaxAttempts != mr.DefaultMaxAttempts || s.Timeout != mr.DefaultTaskTimeout ||
+		s.MaxSkippedRecords != mr.DefaultMaxSkippedRecords {
 		t.Errorf("defaults not filled in: %+v", s)
 	}
 }
