@@ -85,6 +85,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "job %s done in %v: %d map and %d reduce tasks, %d files in %s\n",
 		st.ID, time.Since(start).Round(time.Millisecond), st.Maps, st.Reduces, len(st.Outputs), *out)
 	fmt.Fprintf(stdout, "counters: %s\n", st.Counters)
+	for _, note := range st.Notes { // the bad records skipped, the maps run again
+		fmt.Fprintf(stdout, "note: %s\n", note)
+	}
 	return nil
 }
 
