@@ -31,7 +31,8 @@ type Submitted struct {
 	MaxAttempts int           // failed attempts before the job fails
 	Timeout     time.Duration // how long an attempt may run
 	// SkipBadRecords lets a map skip a record on which two attempts
-	// failed, as the MapReduce paper's §3.7 does; see failOnRecord.
+	// failed, as the MapReduce paper's §3.7 does; those two failures do
+	// not count toward MaxAttempts.
 	SkipBadRecords bool
 	// MaxSkippedRecords is the most records one map task may skip before
 	// the job fails; zero means mr.DefaultMaxSkippedRecords.
