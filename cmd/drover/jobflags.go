@@ -15,6 +15,7 @@ type jobFlags struct {
 	r           int
 	splitSize   int64
 	skipBad     bool
+	maxSkipped  int
 	speculation onOff
 	after       float64
 	slowdown    float64
@@ -26,6 +27,7 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.r, "r", 3, "reduce tasks, and output files")
 	fs.Int64Var(&f.splitSize, "split-size", mr.DefaultSplitSize, "bytes of input per map task")
 	fs.BoolVar(&f.skipBad, "skip-bad-records", false, "skip an input record on which two attempts of a map failed")
+	fs.IntVar(&f.maxSkipped, "max-skipped-records", mr.DefaultMaxSkippedRecords, "with --skip-bad-records, the most records one map task may skip before the job fails")
 	fs.Var(&f.speculation, "speculation", "on or off: run backup attempts of stragglers near the end of a phase (default off)")
 	fs.Float64Var(&f.after, "speculation-after", mr.DefaultSpeculationAfter,
 		"with speculation, the fraction of a phase's tasks that must have finished before any backup")
@@ -52,10 +54,12 @@ func (f *jobFlags) spec() (mr.JobSpec, error) {
 		return mr.JobSpec{}, usagef("--split-size %d: want %d to %d bytes", f.splitSize, minSplitSize, maxSplitSize)
 	case f.after < 0 || f.after > 1:
 		return mr.JobSpec{}, usagef("--speculation-after %v: want a fraction from 0 to 1", f.after)
+	case f.maxSkipped < 0:
+		return mr.JobSpec{}, usagef("--max-skipped-records %d: want 0 or more", f.maxSkipped)
 	case f.slowdown < 1:
 		return mr.JobSpec{}, usagef("--speculation-slowdown %v: want 1 or more", f.slowdown)
 	}
-	return mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad,
+	return mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad, MaxSkippedRecords: f.maxSkipped,
 		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}, nil
 }
 
