@@ -41,7 +41,8 @@ func (c *Client) Append(ctx context.Context, key, arg string) (string, error) {
 	return old, err
 }
 
-// Get returns key's value.
+// Get returns key's value. It sends the key alone, the form every
+// version of the server takes.
 func (c *Client) Get(ctx context.Context, key string) (string, error) {
 	var value string
 	err := c.rpc.Call(ctx, ServiceName+".Get", key, &value)

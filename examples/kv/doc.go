@@ -32,4 +32,26 @@
 //	old, err := c.Append(ctx, "k", "x")
 //
 // A Server and a Client are safe for concurrent use.
+//
+// # Methods
+//
+// Each method takes one object, in msgpack from Go or in JSON, and
+// answers in the same encoding:
+//
+//	rpcq.KV.Put     {"key":"k","value":"v"}  → {}
+//	rpcq.KV.Append  {"key":"k","arg":"x"}    → the old value, a string: "v"
+//	rpcq.KV.Get     {"key":"k"}              → the value, "" if it has none
+//
+// Get also takes the key alone, a string ("k"), which is what Client.Get
+// sends. From a shell, a body that is a JSON object is read as JSON with
+// no more said, so
+//
+//	nats request rpcq.KV.Put '{"key":"k","value":"v"}'
+//	nats request rpcq.KV.Get '{"key":"k"}'
+//
+// work as they are; a bare string is not taken for JSON unless the
+// request says so: nats request -H Content-Type:application/json
+// rpcq.KV.Get '"k"'. (drover call says so.) A call from a shell carries no
+// call identity, so the duplicate table does not know it: sent twice, an
+// Append runs twice.
 package kv

@@ -3,6 +3,7 @@ package kv_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -167,6 +168,70 @@ func TestStatsReportTheTable(t *testing.T) {
 		if ep.Data.Executions != 3 || ep.Data.Clients != 1 || ep.Data.HeapInUse == 0 {
 			t.Errorf("endpoint %s stats data = %+v; want 3 executions of 1 client and the heap", ep.Name, ep.Data)
 		}
+	}
+}
+
+// TestGetTakesKeyOrObject: Get takes {"key":"k"} or the key alone, as
+// JSON from a shell and as msgpack from Go.
+func TestGetTakesKeyOrObject(t *testing.T) {
+	b := brokertest.Start(t)
+	serve(t, b, t.TempDir())
+	nc := b.Connect()
+	request := func(t *testing.T, method, body string, h nats.Header) *nats.Msg {
+		t.Helper()
+		m, err := nc.RequestMsg(&nats.Msg{Subject: rpcq.Subject(kv.ServiceName, method), Data: []byte(body), Header: h}, 5*time.Second)
+		if err != nil {
+			t.Fatalf("request %s %s: %v", method, body, err)
+		}
+		return m
+	}
+	if m := request(t, "Put", `{"key":"k","value":"v"}`, nil); m.Header.Get(rpcq.HeaderErrorCode) != "" || string(m.Data) != "{}" {
+		t.Fatalf("Put = %s %s, want {}", m.Header.Get(rpcq.HeaderError), m.Data)
+	}
+	jsonHeader := nats.Header{rpcq.HeaderContentType: []string{rpcq.ContentTypeJSON}}
+	tests := []struct {
+		name     string
+		body     string
+		header   nats.Header
+		want     string // the JSON reply
+		wantCode string // or the error code
+	}{
+		{"object", `{"key":"k"}`, nil, `"v"`, ""},
+		{"object with blanks", " \n{ \"key\" : \"k\" }", nil, `"v"`, ""},
+		{"object, header", `{"key":"k"}`, jsonHeader, `"v"`, ""},
+		{"string, header", `"k"`, jsonHeader, `"v"`, ""},
+		{"no such key", `{"key":"nope"}`, nil, `""`, ""},
+		{"no key", `{}`, nil, `""`, ""},
+		{"key not a string", `{"key":5}`, nil, "", "400"},
+		{"number, header", `5`, jsonHeader, "", "400"},
+		// Without the header only objects and arrays are taken for JSON:
+		// a bare string is read as msgpack, and is not one.
+		{"string, no header", `"k"`, nil, "", "400"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := request(t, "Get", tt.body, tt.header)
+			if code := m.Header.Get(rpcq.HeaderErrorCode); code != tt.wantCode || (code == "" && string(m.Data) != tt.want) {
+				t.Errorf("Get %q = %s %q %s, want %s %s", tt.body, code, m.Header.Get(rpcq.HeaderError), m.Data, tt.wantCode, tt.want)
+			}
+		})
+	}
+
+	// From Go: the key alone (what Client.Get sends) and GetArgs, as msgpack.
+	rc, err := rpcq.NewClient(nc, rpcq.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	for _, args := range []any{"k", kv.GetArgs{Key: "k"}, &kv.GetArgs{Key: "k"}} {
+		var v string
+		if err := rc.Call(ctx(t), kv.ServiceName+".Get", args, &v); err != nil || v != "v" {
+			t.Errorf("Call(Get, %#v) = %q, %v; want v", args, v, err)
+		}
+	}
+	var v string
+	if err := rc.Call(ctx(t), kv.ServiceName+".Get", 5, &v); !errors.Is(err, rpcq.ErrBadRequest) {
+		t.Errorf("Call(Get, 5) = %q, %v; want a bad request", v, err)
 	}
 }
 

@@ -1,12 +1,16 @@
 package kv
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/drover-dev/drover/rpcq"
 )
@@ -24,6 +28,36 @@ type PutArgs struct {
 type AppendArgs struct {
 	Key string `json:"key"`
 	Arg string `json:"arg"`
+}
+
+// GetArgs are Get's arguments: {"key":"k"}. Get also takes the key alone,
+// as a string ("k"), which is what Client.Get sends.
+type GetArgs struct {
+	Key string `json:"key"`
+}
+
+// getFields is GetArgs without its decoders, for them to decode into.
+type getFields GetArgs
+
+// UnmarshalJSON reads {"key":"k"} or "k".
+func (a *GetArgs) UnmarshalJSON(data []byte) error {
+	if d := bytes.TrimLeft(data, " \t\r\n"); len(d) > 0 && d[0] == '"' {
+		return json.Unmarshal(data, &a.Key)
+	}
+	return json.Unmarshal(data, (*getFields)(a))
+}
+
+// DecodeMsgpack reads a map with the key, or the key alone as a string.
+func (a *GetArgs) DecodeMsgpack(dec *msgpack.Decoder) error {
+	c, err := dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	if msgpcode.IsString(c) {
+		a.Key, err = dec.DecodeString()
+		return err
+	}
+	return dec.Decode((*getFields)(a))
 }
 
 // Empty is the reply of Put.
@@ -105,11 +139,11 @@ func (s *Server) Append(ctx context.Context, args AppendArgs, old *string) error
 	return s.change(ctx, &record{Op: "append", Key: args.Key, Value: args.Arg}, old)
 }
 
-// Get returns key's value, "" if it has none.
-func (s *Server) Get(ctx context.Context, key string, value *string) error {
+// Get returns the value of args.Key, "" if it has none.
+func (s *Server) Get(ctx context.Context, args GetArgs, value *string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	*value = s.data[key]
+	*value = s.data[args.Key]
 	return nil
 }
 
