@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/drover-dev/drover/mr"
 )
@@ -21,6 +23,26 @@ import (
 // ErrExecNotAllowed is the error of a streaming task on a worker that was
 // not allowed to run commands.
 var ErrExecNotAllowed = errors.New("streaming runs commands, and this worker was not started with --allow-exec")
+
+// ErrLineTooLong is the error of a streaming command that printed a line
+// longer than MaxLineSize: its attempt fails rather than hold it.
+var ErrLineTooLong = fmt.Errorf("printed a line longer than %d bytes", MaxLineSize)
+
+// MaxLineSize bounds a line a streaming command prints, so that what the
+// worker holds of a command's output at once is bounded too.
+const MaxLineSize = 1 << 20
+
+const (
+	// killGrace is how long a command's processes have to exit after
+	// SIGTERM, when their task ends, before SIGKILL.
+	killGrace = 500 * time.Millisecond
+	// drainGrace bounds reading a command's output once its process group
+	// is gone: only a process that left the group can hold the pipes.
+	drainGrace = time.Second
+)
+
+// inherited are the worker's environment variables a command gets.
+var inherited = []string{"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
 
 // RegisterStreaming adds the streaming app to reg. Only a process that
 // allows running commands can run its tasks; elsewhere a streaming task
@@ -72,11 +94,23 @@ func (*Streaming) Reduce(context.Context, string, iter.Seq[string]) (string, err
 	return "", errors.New("streaming reduces whole partitions")
 }
 
-// MapSplit feeds the split's lines to the mapper and emits what it prints.
+// MapSplit feeds the split's lines to the mapper and emits what it
+// prints, line by line as it prints it.
 func (s *Streaming) MapSplit(ctx context.Context, recs iter.Seq2[mr.Record, error], emit mr.Emit) error {
+	// RunMap counts what recs yields and what emit gets in one Counters:
+	// the feeding and the reading take turns at it.
+	var mu sync.Mutex
+	next, stop := iter.Pull2(recs)
+	defer stop()
 	feed := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		for rec := range recs {
+		for {
+			mu.Lock()
+			rec, _, ok := next() // RunMap's recs end at a read error, which it reports
+			mu.Unlock()
+			if !ok {
+				break
+			}
 			bw.WriteString(rec.Text)
 			if err := bw.WriteByte('\n'); err != nil {
 				return err
@@ -85,21 +119,18 @@ func (s *Streaming) MapSplit(ctx context.Context, recs iter.Seq2[mr.Record, erro
 		return bw.Flush()
 	}
 	read := func(r io.Reader) error {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 64<<20)
-		for sc.Scan() {
-			key, value, _ := strings.Cut(sc.Text(), "\t")
-			if err := emit(key, value); err != nil {
-				return err
-			}
-		}
-		return sc.Err()
+		return eachLine(r, func(line string) error {
+			key, value, _ := strings.Cut(line, "\t")
+			mu.Lock()
+			defer mu.Unlock()
+			return emit(key, value)
+		})
 	}
 	return s.run(ctx, s.mapper, feed, read)
 }
 
 // ReducePartition feeds the partition's pairs to the reducer and copies
-// what it prints to w.
+// what it prints to w as it prints it.
 func (s *Streaming) ReducePartition(ctx context.Context, pairs iter.Seq2[string, string], w io.Writer) error {
 	feed := func(in io.Writer) error {
 		bw := bufio.NewWriter(in)
@@ -114,54 +145,155 @@ func (s *Streaming) ReducePartition(ctx context.Context, pairs iter.Seq2[string,
 		return bw.Flush()
 	}
 	read := func(r io.Reader) error {
-		_, err := io.Copy(w, r)
+		_, err := io.Copy(&lineLimit{w: w}, r)
 		return err
 	}
 	return s.run(ctx, s.reducer, feed, read)
 }
 
 // run runs command with feed writing its standard input and read reading
-// its standard output, concurrently.
+// its standard output, concurrently. The command leads a process group of
+// its own, and nothing of the group outlives run: when ctx ends the group
+// gets SIGTERM, then SIGKILL after killGrace; when the command exits, or
+// read fails, whatever it left running gets SIGKILL.
 func (s *Streaming) run(ctx context.Context, command string, feed func(io.Writer) error, read func(io.Reader) error) error {
 	if !s.allowed {
 		return ErrExecNotAllowed
 	}
 	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.Env = append(os.Environ(), taskEnv(ctx)...)
-	stderr := &tail{max: 4 << 10}
-	cmd.Stderr = stderr
+	cmd.Env = commandEnv(ctx)
+	inGroup(cmd)
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, sigTerm) }
+	cmd.WaitDelay = killGrace // then Wait kills the command itself
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Pipes of our own for the output, rather than exec's copying: Wait
+	// returns when the command exits, and its group is killed at once,
+	// even if a process of it holds them open.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	defer stdout.Close()
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		stdoutW.Close()
+		return err
+	}
+	defer stderrR.Close()
+	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	err = cmd.Start()
+	stdoutW.Close()
+	stderrW.Close()
+	if err != nil {
 		return fmt.Errorf("start %q: %w", command, err)
 	}
-	var feedErr error
+	pid := cmd.Process.Pid
+
+	var feedErr, readErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		feedErr = feed(stdin)
 		stdin.Close()
 	})
-	readErr := read(stdout)
-	if readErr != nil {
-		io.Copy(io.Discard, stdout) // let the command finish
-	}
+	var outputs sync.WaitGroup
+	outputs.Go(func() {
+		if readErr = read(stdout); readErr != nil {
+			signalGroup(pid, sigKill) // the attempt has failed: stop the command
+		}
+	})
+	stderr := &tail{max: 4 << 10}
+	outputs.Go(func() { io.Copy(stderr, stderrR) })
+	waitErr := cmd.Wait() // closes stdin, so the feeding ends
+	signalGroup(pid, sigKill)
+	// What the pipes hold is read to its end; only a process that left
+	// the group can keep them open, and not for long.
+	var abandoned atomic.Bool
+	held := time.AfterFunc(drainGrace, func() {
+		abandoned.Store(true)
+		stdout.Close()
+		stderrR.Close()
+	})
+	outputs.Wait()
+	held.Stop()
 	wg.Wait()
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("%q: %w: %s", command, err, strings.TrimSpace(stderr.String()))
-	}
-	if readErr != nil {
-		return readErr
+
+	switch {
+	case abandoned.Load():
+		return fmt.Errorf("%q: processes that left its process group hold its output open", command)
+	case readErr != nil:
+		return fmt.Errorf("%q: %w", command, readErr)
+	case ctx.Err() != nil:
+		return fmt.Errorf("%q stopped: %w", command, context.Cause(ctx))
+	case waitErr != nil:
+		return fmt.Errorf("%q: %w: %s", command, waitErr, strings.TrimSpace(stderr.String()))
 	}
 	if feedErr != nil && !errors.Is(feedErr, os.ErrClosed) && !errors.Is(feedErr, syscall.EPIPE) {
 		return feedErr // a command that stops reading early and succeeds is fine
 	}
 	return nil
+}
+
+// commandEnv is a command's whole environment: the task's MR_ variables
+// and, of the worker's own, only inherited. Nothing else of the worker's
+// (NATS_URL, credentials) reaches a command.
+func commandEnv(ctx context.Context) []string {
+	var env []string
+	for _, name := range inherited {
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	return append(env, taskEnv(ctx)...)
+}
+
+// eachLine calls f with each line read from r, without its newline (and
+// a carriage return before it), until f's first error. A line longer than
+// MaxLineSize is ErrLineTooLong.
+func eachLine(r io.Reader, f func(string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), MaxLineSize+2) // room for "\r\n"
+	for sc.Scan() {
+		if len(sc.Bytes()) > MaxLineSize {
+			return ErrLineTooLong
+		}
+		if err := f(sc.Text()); err != nil {
+			return err
+		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return ErrLineTooLong
+	}
+	return sc.Err()
+}
+
+// lineLimit passes what is written to w on, failing with ErrLineTooLong
+// before a line grows past MaxLineSize.
+type lineLimit struct {
+	w    io.Writer
+	line int // bytes of the current line written so far
+}
+
+func (l *lineLimit) Write(p []byte) (int, error) {
+	n := l.line
+	for rest := p; ; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			n += len(rest)
+			break
+		}
+		if n+i > MaxLineSize {
+			return 0, ErrLineTooLong
+		}
+		n, rest = 0, rest[i+1:]
+	}
+	if n > MaxLineSize {
+		return 0, ErrLineTooLong
+	}
+	l.line = n
+	return l.w.Write(p)
 }
 
 func taskEnv(ctx context.Context) []string {
