@@ -161,7 +161,9 @@ func TestStreamingReadsAsTheCommandPrints(t *testing.T) {
 // one, even an endless one, fails the attempt at once with
 // ErrLineTooLong, from the mapper and from the reducer.
 func TestStreamingLineLimit(t *testing.T) {
-	line := func(n int) string { return fmt.Sprintf(`cat >/dev/null; echo x; head -c %d /dev/zero | tr '\0' a; echo`, n) }
+	line := func(n int) string {
+		return fmt.Sprintf(`cat >/dev/null; echo x; head -c %d /dev/zero | tr '\0' a; echo`, n)
+	}
 	tests := []struct {
 		name, mapper, reducer string
 		wantErr               error
