@@ -114,18 +114,50 @@ func (WordCount) Combine(_ context.Context, _ string, values iter.Seq[string]) (
 
 // Indexer builds an inverted index: for each word, the documents (inputs)
 // it occurs in. Output: `word N doc1,doc2`, the N distinct documents
-// sorted.
+// sorted. A document's name is printed with '%', ',' and every control
+// character (newlines, tabs, U+0080 to U+009F, U+2028, U+2029) and
+// invalid UTF-8 byte percent-encoded, each byte as %XX, as in a URL: a
+// name can neither split the list nor start a line of its own, and
+// decoding %XX gives it back.
 type Indexer struct{}
 
 func (Indexer) Name() string    { return "indexer" }
-func (Indexer) Version() string { return "1" }
+func (Indexer) Version() string { return "2" } // 2: names are escaped
 
 func (Indexer) Map(_ context.Context, rec mr.Record, emit mr.Emit) error {
-	return eachWord(rec.Text, func(w string) error { return emit(w, rec.Input) })
+	doc := DocName(rec.Input)
+	return eachWord(rec.Text, func(w string) error { return emit(w, doc) })
 }
 
-// docSep separates documents inside a combined value; it cannot occur in a
-// document's name.
+// DocName is name as the indexer prints it: '%', ',', control
+// characters, U+2028, U+2029 and invalid UTF-8 bytes percent-encoded.
+func DocName(name string) string {
+	if !strings.ContainsFunc(name, escapedInName) {
+		return name // the usual case: nothing to copy
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); {
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if escapedInName(r) {
+			for _, c := range []byte(name[i : i+size]) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		} else {
+			b.WriteString(name[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// escapedInName reports whether the indexer percent-encodes r in a
+// document's name; utf8.RuneError stands for an invalid byte.
+func escapedInName(r rune) bool {
+	return r == '%' || r == ',' || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+}
+
+// docSep separates documents inside a combined value; DocName escapes it
+// out of every name.
 const docSep = "\x00"
 
 // Combine keeps each document once.

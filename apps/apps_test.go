@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -141,6 +143,54 @@ func TestIndexer(t *testing.T) {
 	got := distributed(t, newApp(t, "indexer"), inputs, 1, 4)
 	if string(got[0]) != want {
 		t.Errorf("distributed indexer output:\n%s\nwant:\n%s", got[0], want)
+	}
+}
+
+// TestIndexerEscapesNames: documents whose names hold a newline, a comma,
+// a '%' or other control characters cannot forge a line or a document:
+// each word has one line, its list splits at commas into the documents,
+// and each decodes back to its name.
+func TestIndexerEscapesNames(t *testing.T) {
+	names := []string{"x.txt\nInjected 999 x.txt", "a,b.txt", "100%.txt", "nul\x00.txt", "tab\t.txt", "line\u2028sep\u0085.txt", "bad\xffbyte.txt", "plain.txt"}
+	var inputs []mr.NamedInput
+	for _, name := range names {
+		inputs = append(inputs, mr.NamedInput{Name: name, Data: []byte("shared\n" + "own\n")})
+	}
+	inputs[0].Data = append(inputs[0].Data, "Injected\n"...)
+	app := newApp(t, "indexer")
+	seq, err := mr.Sequential(context.Background(), app, inputs, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range [][]byte{seq[0], distributed(t, app, inputs, 1, 8)[0]} {
+		want := map[string][]string{"Injected": {names[0]}, "own": names, "shared": names}
+		lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		if len(lines) != len(want) {
+			t.Fatalf("indexer output has %d lines, want %d:\n%s", len(lines), len(want), out)
+		}
+		for _, line := range lines {
+			f := strings.SplitN(line, " ", 3)
+			if len(f) != 3 || want[f[0]] == nil {
+				t.Errorf("indexer line %q: want a word of the input, a count and documents", line)
+				continue
+			}
+			var docs []string
+			for _, doc := range strings.Split(f[2], ",") {
+				name, err := url.PathUnescape(doc)
+				if err != nil || strings.ContainsFunc(doc, unicode.IsControl) {
+					t.Errorf("document %q of %q: %v, want printable and percent-encoded", doc, f[0], err)
+				}
+				docs = append(docs, name)
+			}
+			slices.Sort(docs)
+			wantDocs := slices.Sorted(slices.Values(want[f[0]]))
+			if f[1] != strconv.Itoa(len(wantDocs)) || !slices.Equal(docs, wantDocs) {
+				t.Errorf("indexer line %q: documents %q, want %q", line, docs, wantDocs)
+			}
+		}
+	}
+	if got, want := apps.DocName("a,b%\n.txt"), "a%2Cb%25%0A.txt"; got != want {
+		t.Errorf("DocName(%q) = %q, want %q", "a,b%\n.txt", got, want)
 	}
 }
 
