@@ -186,18 +186,37 @@ func TestRestartKeepsStoreAndPort(t *testing.T) {
 	if s.Port() != port {
 		t.Fatalf("port after Restart = %d, want %d", s.Port(), port)
 	}
-	brokertest.WaitFor(t, 10*time.Second, nc.IsConnected, "reconnect")
-	var msg *jetstream.RawStreamMsg
-	brokertest.WaitFor(t, 10*time.Second, func() bool {
-		st, err := js.Stream(ctx, "S")
-		if err != nil {
-			return false
-		}
-		msg, err = st.GetMsg(ctx, 1)
-		return err == nil
-	}, "stream S readable after restart")
+	if got, want := nc.ConnectedServerId(), s.Server().ID(); got != want {
+		t.Fatalf("after Restart, connected to server %q, want the new one %q", got, want)
+	}
+	// No polling: the new server restored the stream before it listened,
+	// and Restart returned only once nc was back, so the first request is
+	// answered. A request sent while nc still believed itself connected to
+	// the old server would be lost, and waited for until ctx ended.
+	st, err := js.Stream(ctx, "S")
+	if err != nil {
+		t.Fatalf("Stream(S) after restart: %v", err)
+	}
+	msg, err := st.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatalf("GetMsg(1) after restart: %v", err)
+	}
 	if string(msg.Data) != "kept" {
 		t.Fatalf("message after restart = %q, want %q", msg.Data, "kept")
+	}
+}
+
+func TestRestartSkipsClosedConnections(t *testing.T) {
+	s := brokertest.Start(t)
+	s.Connect().Close()
+	once := s.Connect(nats.NoReconnect())
+	back := s.Connect()
+	s.Restart() // fails t if it waits for once or the closed one
+	if !once.IsClosed() {
+		t.Errorf("connection without reconnection is %v after Restart, want closed", once.Status())
+	}
+	if got, want := back.ConnectedServerId(), s.Server().ID(); got != want {
+		t.Errorf("after Restart, connected to server %q, want the new one %q", got, want)
 	}
 }
 

@@ -3,14 +3,17 @@
 // Every test in the project gets its broker here: Start(t) listens on a
 // random loopback port with its store under t.TempDir() and is closed by
 // t.Cleanup. Restart stops and starts it again on the same port and store, so
-// that connected clients reconnect to the same data. WaitFor polls a
-// condition with a deadline; tests never sleep to wait.
+// that connected clients reconnect to the same data; it returns once the
+// connections made by Server.Connect are back, and WaitReconnected does the
+// same for a connection made any other way. WaitFor polls a condition with a
+// deadline; tests never sleep to wait.
 package brokertest
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,11 +22,19 @@ import (
 	"github.com/drover-dev/drover/broker"
 )
 
-// Server is a broker owned by one test.
+// Timeout bounds each wait of this package: a start, or a reconnection
+// after Restart.
+const Timeout = 30 * time.Second
+
+// Server is a broker owned by one test. Connect is safe for concurrent use;
+// Restart must not run concurrently with any other method.
 type Server struct {
 	*broker.Broker
 	t   testing.TB
 	cfg broker.Config
+
+	mu    sync.Mutex
+	conns []*nats.Conn // made by Connect, awaited by Restart
 }
 
 // Start runs a broker for t. cfg, when given, is used as it is except that a
@@ -52,7 +63,7 @@ func Start(t testing.TB, cfg ...broker.Config) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	b, err := broker.Start(ctx, s.cfg)
 	if err != nil {
@@ -65,15 +76,53 @@ func (s *Server) start() {
 
 // Restart stops the broker and starts it again on the same port with the
 // same store. Clients with reconnection enabled (the nats.go default)
-// reconnect by themselves.
+// reconnect by themselves; Restart returns once every open connection made
+// by Connect is connected to the new server, and fails t if one is not
+// within Timeout.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Close()
 	s.start()
+	s.mu.Lock()
+	conns := s.conns
+	s.mu.Unlock()
+	for _, nc := range conns {
+		s.waitReconnected(nc)
+	}
 }
 
-// Connect dials the broker, fails t on error, and drains the connection at
-// cleanup. It retries reconnection forever so that Restart is survived.
+// WaitReconnected waits until nc is connected to the broker as it runs now,
+// and fails t if it is not within Timeout or nc is closed.
+//
+// After Restart, nc.IsConnected() is not that: nc notices that the old
+// server closed its socket only when its read loop gets there, and until
+// then it reports itself connected. A request sent in that window goes out
+// on the dead socket and is lost, so its caller waits out its whole context.
+// The server's ID changes with every start; nc reports the new one only
+// once it has sent its subscriptions and pending messages to the new
+// server, so what it sends from then on reaches the new server, replies
+// included.
+func (s *Server) WaitReconnected(nc *nats.Conn) {
+	s.t.Helper()
+	if !s.waitReconnected(nc) {
+		s.t.Fatalf("brokertest: connection closed instead of reconnecting to %s", s.ClientURL())
+	}
+}
+
+// waitReconnected waits until nc is connected to the current server or
+// closed (a connection made without reconnection), and reports which.
+func (s *Server) waitReconnected(nc *nats.Conn) bool {
+	s.t.Helper()
+	id := s.Server().ID()
+	WaitFor(s.t, Timeout, func() bool {
+		return nc.IsClosed() || nc.ConnectedServerId() == id
+	}, "reconnection to %s", s.ClientURL())
+	return !nc.IsClosed()
+}
+
+// Connect dials the broker, fails t on error, and closes the connection at
+// cleanup. It retries reconnection forever so that Restart is survived, and
+// Restart waits for it to be back.
 func (s *Server) Connect(opts ...nats.Option) *nats.Conn {
 	s.t.Helper()
 	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(20 * time.Millisecond)}, opts...)
@@ -82,6 +131,9 @@ func (s *Server) Connect(opts ...nats.Option) *nats.Conn {
 		s.t.Fatalf("brokertest: %v", err)
 	}
 	s.t.Cleanup(nc.Close)
+	s.mu.Lock()
+	s.conns = append(s.conns, nc)
+	s.mu.Unlock()
 	return nc
 }
 
