@@ -91,6 +91,10 @@ func serverOptions(cfg Config) (*server.Options, error) {
 	opts.JetStream = true
 	opts.StoreDir = cfg.StoreDir
 	opts.NoSigs = true // the binary that embeds us owns the signals
+	// The JetStream ASCII art would come to the logger as one Notice per
+	// line of art; the notices that follow it (limits, store directory)
+	// stay.
+	opts.DisableJetStreamBanner = true
 	return opts, nil
 }
 

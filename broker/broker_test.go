@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,6 +170,56 @@ func TestMaxPayloadAndMonitoring(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "config") {
 		t.Errorf("GET /jsz = %d %.80s", resp.StatusCode, body)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may log into.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// isBanner reports whether msg is a line of the JetStream banner: ASCII art
+// (nothing but "_|/\" and blanks, the banner's empty lines included) or the
+// documentation link under it.
+func isBanner(msg string) bool {
+	return strings.Trim(msg, `_|/\ `) == "" || strings.Contains(msg, "docs.nats.io/jetstream")
+}
+
+func TestLogHasNoBanner(t *testing.T) {
+	var out syncBuffer
+	b, err := start(t, broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), Logger: slog.New(slog.NewJSONHandler(&out, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close() // every startup notice is out
+	var msgs []string
+	for line := range strings.Lines(out.String()) {
+		var rec struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		msgs = append(msgs, rec.Msg)
+		if isBanner(rec.Msg) {
+			t.Errorf("log line %q is the banner", rec.Msg)
+		}
+	}
+	for _, want := range []string{"Version:", "Listening for client connections on", "Store Directory:"} {
+		if !slices.ContainsFunc(msgs, func(m string) bool { return strings.Contains(m, want) }) {
+			t.Errorf("no log line contains %q; log:\n%s", want, strings.Join(msgs, "\n"))
+		}
 	}
 }
 

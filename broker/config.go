@@ -45,7 +45,8 @@ type Config struct {
 	// ConfigFile is a standard nats-server configuration file read first;
 	// the fields above that are set override what it says.
 	ConfigFile string
-	// Logger receives the server's log, Notice as Info (default slog.Default).
+	// Logger receives the server's log, Notice as Info, without the
+	// JetStream ASCII banner (default slog.Default).
 	Logger *slog.Logger
 }
 
