@@ -90,15 +90,15 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		spec.Inputs = append(spec.Inputs, inputs...)
 	}
-	var reply master.SubmitReply
-	if err := s.master.call(ctx, "Submit", master.SubmitArgs{Spec: spec}, &reply, rpcq.WithMode(rpcq.AtMostOnce)); err != nil {
+	id, err := s.master.submit(ctx, spec)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, reply.ID)
+	fmt.Fprintln(stdout, id)
 	if !*wait {
 		return nil
 	}
-	_, err = follow(ctx, s.master, reply.ID, stderr)
+	_, err = follow(ctx, s.master, id, stderr)
 	return err
 }
 
@@ -167,8 +167,10 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var out *string
+	var force *bool
 	s, id, err := jobSession(ctx, "get", args, stderr, func(fs *flag.FlagSet) func() error {
-		out = fs.String("o", "", "directory to write the output files into (required)")
+		out = fs.String("o", "", "directory to write the output files into (required); it must be empty or absent")
+		force = fs.Bool("force", false, "write into a directory holding an earlier job's part-* files, replacing them")
 		return func() error {
 			if *out == "" {
 				return usagef("get takes -o DIR")
@@ -187,7 +189,11 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if st.State != master.JobDone {
 		return fmt.Errorf("job %s is %s, not done%s", st.ID, st.State, suffix(": ", st.Error))
 	}
-	if err := writeOutputs(ctx, s.store, st, *out); err != nil {
+	stale, err := checkOutputDir(*out, *force)
+	if err != nil {
+		return err
+	}
+	if err := writeOutputs(ctx, s.store, st, *out, stale); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d files in %s\n", len(st.Outputs), *out)

@@ -34,7 +34,7 @@ func TestSubmitStatusJobsGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	url := cluster.Broker.ClientURL()
+	url := cluster.URL()
 	files, _ := filepath.Glob("../../examples/data/*.txt")
 
 	code, out, errOut := drover(t, append([]string{"submit", "--nats", url, "--app", "indexer", "-r", "2", "--split-size", "65536", "--wait"}, files...)...)
@@ -89,12 +89,12 @@ func TestCancelRunningJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	url := cluster.Broker.ClientURL()
+	url := cluster.URL()
 	file := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(file, []byte("a\n"), 0o644)
 
 	// A mapper that never ends keeps the job running until it is cancelled.
-	code, out, errOut := drover(t, "submit", "--nats", url, "--app", "streaming", "--arg", "sleep 600", "--arg", "cat", file)
+	code, out, errOut := drover(t, "submit", "--nats", url, "--app", "streaming", "--arg", "exec sleep 600", "--arg", "cat", file)
 	if code != 0 {
 		t.Fatalf("submit exit %d: %s", code, errOut)
 	}

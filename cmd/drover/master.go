@@ -36,7 +36,7 @@ func (m *masterClient) call(ctx context.Context, method string, args, reply any,
 	}
 	err := m.client.Call(ctx, mr.MasterService+"."+method, args, reply, opts...)
 	var remote *rpcq.RemoteError
-	if errors.As(err, &remote) && remote.Message != "" && (remote.Code == rpcq.CodeBadRequest || remote.Code == rpcq.CodeUnknownMethod) {
+	if errors.As(err, &remote) && remote.Message != "" && refusal(remote.Code) {
 		return errors.New(remote.Message)
 	}
 	return err
@@ -51,6 +51,24 @@ func (m *masterClient) find(ctx context.Context) error {
 		return fmt.Errorf("no master is running (%v)", err)
 	}
 	return err
+}
+
+// refusal reports whether code is the master refusing what was asked,
+// with a message meant for the user.
+func refusal(code int) bool {
+	return code == rpcq.CodeBadRequest || code == master.CodeForbidden || code == rpcq.CodeUnknownMethod
+}
+
+// submit submits spec, on the method its app needs: a job whose app runs
+// commands goes to SubmitExec, which NATS grants to the exec role alone.
+func (m *masterClient) submit(ctx context.Context, spec mr.JobSpec) (string, error) {
+	method := mr.MethodSubmit
+	if app, err := builtinApps(true).New(spec.App, spec.Args); err == nil && mr.RunsCommands(app) {
+		method = mr.MethodSubmitExec
+	}
+	var reply master.SubmitReply
+	err := m.call(ctx, method, master.SubmitArgs{Spec: spec}, &reply, rpcq.WithMode(rpcq.AtMostOnce))
+	return reply.ID, err
 }
 
 func (m *masterClient) status(ctx context.Context, id string) (master.JobStatus, error) {

@@ -23,7 +23,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flagSet("run", stderr, "--app APP -o DIR [flags] FILE...")
 	var job jobFlags
 	job.register(fs)
-	out := fs.String("o", "", "directory to write the output files into")
+	out := fs.String("o", "", "directory to write the output files into; it must be empty or absent")
+	force := fs.Bool("force", false, "write into a directory holding an earlier job's part-* files, replacing them")
 	workers := fs.Int("workers", 2, "workers to run")
 	allowExec := fs.Bool("allow-exec", false, "let the streaming app run its commands")
 	files, err := parse(fs, args)
@@ -42,6 +43,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	reg := builtinApps(*allowExec)
 	spec, err := job.spec()
+	if err != nil {
+		return err
+	}
+	stale, err := checkOutputDir(*out, *force)
 	if err != nil {
 		return err
 	}
@@ -71,15 +76,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer client.Close()
 
 	mc := &masterClient{nc: cluster.NC, client: client}
-	var reply master.SubmitReply
-	if err := mc.call(ctx, "Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
-		return err
-	}
-	st, err := follow(ctx, mc, reply.ID, stderr)
+	id, err := mc.submit(ctx, spec)
 	if err != nil {
 		return err
 	}
-	if err := writeOutputs(ctx, cluster.Store, st, *out); err != nil {
+	st, err := follow(ctx, mc, id, stderr)
+	if err != nil {
+		return err
+	}
+	if err := writeOutputs(ctx, cluster.Store, st, *out, stale); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "job %s done in %v: %d map and %d reduce tasks, %d files in %s\n",
@@ -158,27 +163,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// writeOutputs writes each partition's output to dir/part-NNNNN, each
-// through a temporary file renamed into place: a file is whole or absent.
-func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for r, name := range st.Outputs {
-		data, err := store.Data.GetBytes(ctx, name)
-		if err != nil {
-			return fmt.Errorf("read output %d: %w", r, err)
-		}
-		path := filepath.Join(dir, mr.OutputFile(r))
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
-	}
-	return nil
 }

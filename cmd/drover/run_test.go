@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "-o", t.TempDir(), file}, 2, "--app is required"},
 		{[]string{"run", "--app", "wordcount", file}, 2, "-o DIR is required"},
 		{[]string{"run", "--app", "wordcount", "-o", t.TempDir()}, 2, "no input files"},
-		{[]string{"run", "--app", "nope", "-o", t.TempDir(), file}, 2, `unknown app "nope"`},
+		{[]string{"run", "--app", "nope", "-o", t.TempDir(), file}, 2, `app "nope" is unknown`},
 		{[]string{"run", "--app", "wordcount", "-r", "0", "-o", t.TempDir(), file}, 2, "-r 0: want 1 to 10000"},
 		{[]string{"run", "--app", "wordcount", "-r", "1000000000", "-o", t.TempDir(), file}, 2, "-r 1000000000: want 1 to 10000"},
 		{[]string{"run", "--app", "wordcount", "--split-size", "0", "-o", t.TempDir(), file}, 2, "--split-size 0: want"},
@@ -85,5 +86,48 @@ func TestRunBadInput(t *testing.T) {
 		if n := strings.Count(strings.TrimSpace(stderr.String()), "\n"); n != 0 {
 			t.Errorf("drover %q: %d lines of error, want one", tt.args, n+1)
 		}
+	}
+}
+
+// TestRunOutputDirectory: drover run writes only into an empty or absent
+// directory; --force replaces an earlier job's part files, leaves none of
+// them beside the new ones, and never removes a file it did not write.
+func TestRunOutputDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(file, []byte("a b c d e f g h\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	drover := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := exitCode(run(context.Background(), append([]string{"run", "--app", "wordcount", "-o", out}, append(args, file)...), &stdout, &stderr), &stderr)
+		return code, stderr.String()
+	}
+	parts := func() []string {
+		names, _ := filepath.Glob(filepath.Join(out, "*"))
+		for i, n := range names {
+			names[i] = filepath.Base(n)
+		}
+		return names
+	}
+	if code, errOut := drover("-r", "5"); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, errOut)
+	}
+	if code, errOut := drover("-r", "2"); code != 1 || !strings.Contains(errOut, "is not empty; --force replaces its part-* files") {
+		t.Errorf("run into a full directory: exit %d, %q", code, errOut)
+	}
+	if got := parts(); len(got) != 5 {
+		t.Errorf("a refused run changed the directory: %q", got)
+	}
+	if code, errOut := drover("-r", "2", "--force"); code != 0 {
+		t.Fatalf("run --force: exit %d: %s", code, errOut)
+	}
+	if got, want := parts(), []string{"part-00000", "part-00001"}; !slices.Equal(got, want) {
+		t.Errorf("after run --force -r 2 the directory holds %q, want %q", got, want)
+	}
+	os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644)
+	if code, errOut := drover("--force"); code != 1 || !strings.Contains(errOut, "holds notes.txt, which is not an output file") {
+		t.Errorf("run --force beside a file of the user's: exit %d, %q", code, errOut)
+	}
+	if data, err := os.ReadFile(filepath.Join(out, "notes.txt")); err != nil || string(data) != "mine" {
+		t.Errorf("the user's file after run --force: %q, %v", data, err)
 	}
 }

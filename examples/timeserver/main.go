@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -21,15 +20,13 @@ import (
 func main() { cli.Main("timeserver", run, "timesvc: ") }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("timeserver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var conn cli.NATSFlags
-	conn.Register(fs)
+	fs := cli.NewBinary("timeserver", "[--skew 3s] [flags]", "Serves rpcq.Time.Now with a clock off by --skew, to try Cristian's algorithm.", stderr)
 	skew := fs.Duration("skew", 0, "serve a clock off by this much")
-	if _, err := cli.Parse(fs, args); err != nil {
+	log, err := fs.Parse(args)
+	if err != nil {
 		return err
 	}
-	nc, err := conn.Connect("timeserver")
+	nc, err := fs.NATS.ConnectWait(ctx, "timeserver", log)
 	if err != nil {
 		return err
 	}
@@ -38,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "serving %s on %s with a clock %v off\n", timesvc.Subject, nc.ConnectedUrl(), *skew)
+	fmt.Fprintf(stdout, "serving %s on %s with a clock %v off\n", timesvc.Subject, nc.ConnectedUrlRedacted(), *skew)
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			brokerPort = *port
 		}
 	}
-	nc, closeNATS, err := connect(ctx, &conn, brokerPort, notes, log)
+	nc, closeNATS, err := connect(ctx, &conn, *serveOnly, brokerPort, notes, log)
 	if err != nil {
 		return err
 	}
@@ -104,12 +104,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return callBothWays(ctx, nc, *input, stdout)
 }
 
-// connect dials --nats or NATS_URL if given, else starts an embedded
-// broker on 127.0.0.1:port, or on a free port if port is taken or
-// broker.RandomPort. It says where the broker listens on notes.
-func connect(ctx context.Context, conn *cli.NATSFlags, port int, notes io.Writer, log *slog.Logger) (*nats.Conn, func(), error) {
+// connect dials --nats or NATS_URL if given, waiting for it to answer if
+// it is to serve, else starts an embedded broker on 127.0.0.1:port, or on
+// a free port if port is taken or broker.RandomPort. It says where the
+// broker listens on notes.
+func connect(ctx context.Context, conn *cli.NATSFlags, serve bool, port int, notes io.Writer, log *slog.Logger) (*nats.Conn, func(), error) {
 	if conn.ServerURL() != "" {
-		nc, err := conn.Connect("wordcount")
+		dial := func() (*nats.Conn, error) { return conn.Connect("wordcount") }
+		if serve {
+			dial = func() (*nats.Conn, error) { return conn.ConnectWait(ctx, "wordcount", log) }
+		}
+		nc, err := dial()
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,15 +1,20 @@
 // Package local runs a whole Drover deployment in one process: an
 // embedded broker with its store in a temporary directory, a master and
 // workers. It is `drover run`'s engine, and what tests and benchmarks use
-// for a real job without separate processes.
+// for a real job without separate processes. The broker listens on a
+// random loopback port and admits only clients that hold its random token
+// (URL carries it), so that no other user of the machine can reach a
+// deployment that may run commands.
 package local
 
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -40,6 +45,7 @@ type Cluster struct {
 	Master *master.Master
 
 	dir    string
+	token  string
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -52,7 +58,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{dir: dir}
-	if c.Broker, err = broker.Start(ctx, broker.Config{Port: broker.RandomPort, StoreDir: dir, Logger: log}); err != nil {
+	c.token = rand.Text()
+	bc := broker.Config{Host: "127.0.0.1", Port: broker.RandomPort, StoreDir: dir, Token: c.token, Logger: log}
+	if c.Broker, err = broker.Start(ctx, bc); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -93,6 +101,12 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 		c.wg.Go(func() { w.Run(runCtx) })
 	}
 	return nil
+}
+
+// URL is the broker's URL with its token, for clients of this process's
+// user. It is a secret: print it only where the user asks.
+func (c *Cluster) URL() string {
+	return "nats://" + c.token + "@" + strings.TrimPrefix(c.Broker.ClientURL(), "nats://")
 }
 
 // Close stops the workers, the master and the broker, and removes the

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/mr"
+)
+
+// ownedFile matches the names of the files writeOutputs writes: the only
+// ones --force removes.
+var ownedFile = regexp.MustCompile(`^part-[0-9]{5,}(\.tmp)?$`)
+
+// checkOutputDir checks that dir can take a job's output files: it must
+// be empty or absent, unless force, with which it may hold the output files
+// of an earlier job, and nothing else. It returns those, for writeOutputs
+// to remove so that none is left beside the new ones.
+func checkOutputDir(dir string, force bool) (stale []string, err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var owned, other []string
+	for _, e := range entries {
+		if ownedFile.MatchString(e.Name()) && e.Type().IsRegular() {
+			owned = append(owned, e.Name())
+		} else {
+			other = append(other, e.Name())
+		}
+	}
+	switch {
+	case len(entries) == 0:
+		return nil, nil
+	case !force:
+		return nil, fmt.Errorf("output directory %s is not empty; --force replaces its part-* files", dir)
+	case len(other) > 0:
+		return nil, fmt.Errorf("output directory %s holds %s, which is not an output file; --force removes only part-* files", dir, other[0])
+	}
+	return owned, nil
+}
+
+// writeOutputs removes the stale files checkOutputDir found in dir, then
+// streams each of the job's outputs from the object store to its file in
+// dir, through a temporary file renamed into place once it is whole and
+// synced: a killed drover leaves no half-written part file.
+func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir string, stale []string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range stale {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	for r, name := range st.Outputs {
+		if err := writeOutput(ctx, store, name, filepath.Join(dir, mr.OutputFile(r))); err != nil {
+			return fmt.Errorf("write output %d: %w", r, err)
+		}
+	}
+	return nil
+}
+
+func writeOutput(ctx context.Context, store *mr.Store, object, path string) error {
+	obj, err := store.Data.Get(ctx, object)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, obj)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
