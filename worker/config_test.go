@@ -19,6 +19,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no apps", worker.Config{}, "Apps"},
 		{"negative slots", worker.Config{Apps: apps, Slots: -1}, "Slots"},
 		{"negative slow factor", worker.Config{Apps: apps, SlowFactor: -2}, "SlowFactor"},
+		{"missing shared root", worker.Config{Apps: apps, SharedRoots: []string{"/nonexistent/drover"}}, "SharedRoots"},
+		{"shared root a file", worker.Config{Apps: apps, SharedRoots: []string{"config_test.go"}}, "SharedRoots"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

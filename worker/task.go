@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"iter"
 	"log/slog"
 	"math"
-	"os"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -204,30 +202,6 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 		}
 	}
 	return nil
-}
-
-// open returns an input to read splits of: an object (read whole: the
-// client cut large files into objects of a split each) or a file.
-func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, error) {
-	if in.Path != "" {
-		f, err := os.Open(in.Path)
-		if err != nil {
-			return nil, 0, err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		return f, st.Size(), nil
-	}
-	gctx, stop := withoutDeadline(ctx)
-	defer stop()
-	data, err := w.store.Data.GetBytes(gctx, in.Object)
-	if err != nil {
-		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
-	}
-	return bytes.NewReader(data), int64(len(data)), nil
 }
 
 func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *progress) error {

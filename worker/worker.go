@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -42,6 +43,13 @@ type Config struct {
 	// SlowFactor, above 1, makes each task take that many times as long:
 	// a straggler, for tests and benchmarks of backup tasks.
 	SlowFactor float64
+	// SharedRoots are the directories whose files the worker reads as
+	// path inputs (mr.Input.Path, a job submitted with --shared). A path
+	// input that is not a regular file under one of them, symlinks
+	// resolved, or is not of its declared size, fails its task. Each must
+	// be an existing directory. None by default: no path input is read.
+	// New keeps its own copy.
+	SharedRoots []string
 }
 
 // Worker pulls tasks from the work queue, one per slot, runs them and
@@ -49,6 +57,7 @@ type Config struct {
 type Worker struct {
 	store *mr.Store
 	cfg   Config
+	roots []sharedRoot
 	log   *slog.Logger
 }
 
@@ -63,6 +72,11 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 	case cfg.SlowFactor < 0 || math.IsNaN(cfg.SlowFactor):
 		return nil, fmt.Errorf("%w: SlowFactor %g: want 0 or more", ErrInvalidConfig, cfg.SlowFactor)
 	}
+	roots, err := resolveRoots(cfg.SharedRoots)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SharedRoots = slices.Clone(cfg.SharedRoots)
 	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
 	if cfg.ID == "" {
 		host, _ := os.Hostname()
@@ -72,7 +86,7 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("worker", cfg.ID)
-	return &Worker{store: store, cfg: cfg, log: log}, nil
+	return &Worker{store: store, cfg: cfg, roots: roots, log: log}, nil
 }
 
 // ID is the worker's ID.

@@ -41,7 +41,8 @@ func setup(t *testing.T, workers int, extra ...mr.App) *env {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{}, workers)
 	for range workers {
-		w, err := worker.New(store, worker.Config{Slots: 2, Apps: reg, Logger: slog.New(slog.DiscardHandler)})
+		// The tests' inputs are in their temporary directories.
+		w, err := worker.New(store, worker.Config{Slots: 2, Apps: reg, Logger: slog.New(slog.DiscardHandler), SharedRoots: []string{os.TempDir()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,6 +221,38 @@ func TestFailingMapReportsAndCommitsNothing(t *testing.T) {
 	}
 	if len(lister) != 0 {
 		t.Errorf("a failed map left %d objects", len(lister))
+	}
+}
+
+// TestPathOutsideSharedRootsFails: a map task naming a file outside the
+// worker's shared roots, as a hostile client's job may, fails at once
+// saying so, reads nothing and writes nothing.
+func TestPathOutsideSharedRootsFails(t *testing.T) {
+	e := setup(t, 1)
+	st, err := os.Stat("/etc/passwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.publish(mr.Task{Job: "steal", Phase: mr.PhaseMap, Index: 0, App: "grep", Args: []string{".+"}, R: 1, Timeout: time.Minute,
+		Input: &mr.Input{Name: "passwd", Path: "/etc/passwd", Size: st.Size()}, Split: mr.Split{End: st.Size()}})
+	cons, err := e.store.Events.OrderedConsumer(e.ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject("steal", mr.EventFailed)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(30 * time.Second))
+	if err != nil {
+		t.Fatalf("no failed event: %v", err)
+	}
+	var ev mr.Event
+	json.Unmarshal(msg.Data(), &ev)
+	if want := "input /etc/passwd is outside the worker's --shared-root directories"; ev.Error != want {
+		t.Errorf("failed event's error %q, want %q", ev.Error, want)
+	}
+	if _, ok := e.commit("steal", mr.PhaseMap, 0); ok {
+		t.Error("a map of a file outside the shared roots committed")
+	}
+	if objects, _ := e.store.Data.List(e.ctx); len(objects) != 0 {
+		t.Errorf("a map of a file outside the shared roots left %d objects", len(objects))
 	}
 }
 

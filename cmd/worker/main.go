@@ -1,15 +1,18 @@
 // Command worker runs Drover MapReduce tasks pulled from a NATS server
 // until SIGINT or SIGTERM, judging deadlines by the master's clock.
 //
-//	worker [--nats URL] [--slots 1] [--id NAME] [--allow-exec]
+//	worker [--nats URL] [--slots 1] [--id NAME] [--allow-exec] [--shared-root DIR]...
 //
 // Only a worker started with --allow-exec runs the commands of streaming
-// jobs; on any other, their tasks fail at once and say why.
+// jobs; on any other, their tasks fail at once and say why. Only files
+// under a --shared-root directory are read as the inputs of jobs
+// submitted with --shared; any other path fails its task.
 package main
 
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 
 	"github.com/drover-dev/drover/apps"
@@ -24,7 +27,8 @@ func main() { cli.Main("worker", run, "worker: ") }
 
 const description = `Runs Drover MapReduce tasks pulled from the task queue, judging deadlines by
 the master's clock. Only a worker started with --allow-exec runs the
-commands of streaming jobs.`
+commands of streaming jobs, and only files under a --shared-root directory
+are read as the inputs of jobs submitted with --shared.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewBinary("worker", "[flags]", description, stderr)
@@ -33,6 +37,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
 	allowExec := fs.Bool("allow-exec", false, "run the commands of streaming jobs")
 	slow := fs.Float64("slow-factor", 1, "take this many times as long over each task (a straggler, for tests)")
+	var sharedRoots []string
+	fs.Func("shared-root", "read the inputs of jobs submitted with --shared only from files under `DIR` (repeatable; default: none)", func(dir string) error {
+		sharedRoots = append(sharedRoots, dir)
+		return nil
+	})
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -45,6 +54,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *slow < 1 {
 		return cli.Usagef("--slow-factor %v: want 1 or more", *slow)
+	}
+	for _, dir := range sharedRoots {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return cli.Usagef("--shared-root %s: want an existing directory", dir)
+		}
 	}
 	reg := apps.Registry(*allowExec)
 	nc, err := fs.NATS.ConnectWait(ctx, "drover worker", log)
@@ -79,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { <-clockDone }() // the clock stops using the client before it closes
 
-	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log, SlowFactor: *slow})
+	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log, SlowFactor: *slow, SharedRoots: sharedRoots})
 	if err != nil {
 		return err
 	}

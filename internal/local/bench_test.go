@@ -96,6 +96,7 @@ func runJobOn(b *testing.B, spec mr.JobSpec, cfg local.Config) master.JobStatus 
 func startCluster(b *testing.B, ctx context.Context, cfg local.Config) (*local.Cluster, *rpcq.Client) {
 	b.Helper()
 	cfg.Apps = apps.Registry(false)
+	cfg.SharedRoots = []string{os.TempDir()} // the benchmarks' inputs are read in place
 	c, err := local.Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)

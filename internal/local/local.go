@@ -35,6 +35,10 @@ type Config struct {
 	// task: stragglers, for benchmarks of backup tasks.
 	SlowWorkers int
 	SlowFactor  float64
+	// SharedRoots are the directories whose files the workers read as
+	// path inputs, in place (worker.Config.SharedRoots): `drover run`
+	// names its input files' directories. None by default.
+	SharedRoots []string
 }
 
 // Cluster is a running local deployment. Close it.
@@ -90,7 +94,7 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 		}
 	})
 	for i := range cmp.Or(cfg.Workers, 2) {
-		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log}
+		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log, SharedRoots: cfg.SharedRoots}
 		if i < cfg.SlowWorkers {
 			wc.SlowFactor = cfg.SlowFactor
 		}
