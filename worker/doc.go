@@ -11,7 +11,9 @@
 //   - heartbeats every third of the lease: InProgress keeps the message
 //     from being redelivered, and a progress event carries the fraction
 //     done; a worker that dies stops heartbeating, and JetStream hands the
-//     task to another after the lease;
+//     task to another after the lease. A heartbeat that finds the task
+//     committed by another attempt, or its message gone from the queue
+//     (its job was cancelled or ended), stops the attempt;
 //   - writes its output under object names of its own execution (the
 //     attempt and a nonce: one attempt may be handed out twice) and
 //     commits with a KV create of the commit record: the first attempt
@@ -21,4 +23,11 @@
 //
 // When Run's context ends, a task in the middle is handed back (Nak) for
 // another worker to take at once.
+//
+// Every message on the bus may be hostile, so a worker reads only what it
+// was configured to: an uploaded input from the object store, or a path
+// input (a job submitted with --shared) only if it is a regular file of
+// its declared size under one of Config.SharedRoots, symlinks resolved;
+// any other path fails its task with an *InputError. Commands run only
+// through apps that the registry allowed to (see package apps' streaming).
 package worker

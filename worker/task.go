@@ -48,9 +48,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	defer cancel()
 	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano()})
 	done := &progress{slow: max(w.cfg.SlowFactor, 1)}
-	var beaten atomic.Bool // another attempt of the task committed first
-	stop := w.heartbeat(runCtx, msg, task, done, func() {
-		beaten.Store(true)
+	var ended atomic.Value // why the attempt was stopped: beaten or withdrawn
+	stop := w.heartbeat(runCtx, msg, task, done, func(why error) {
+		ended.Store(why)
 		cancel()
 	})
 	began := time.Now()
@@ -60,12 +60,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	stop()
 
+	why, _ := ended.Load().(error)
 	switch {
-	case beaten.Load():
-		// A backup (or the original) won: this attempt's work is moot.
+	case why != nil:
+		// A backup (or the original) won, or the job ended: this
+		// attempt's work is moot.
 		w.remove(commit.Outputs)
 		msg.Ack()
-		log.Info("worker: another attempt committed first; stopped")
+		log.Info("worker: attempt stopped", "why", why)
 		return
 	case ctx.Err() != nil:
 		// Stopping: hand the task back at once rather than after a lease.
@@ -372,10 +374,15 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 
 // heartbeat keeps the task with this worker (InProgress) and reports its
 // progress every third of the lease, or mr.ProgressEvery if sooner, until
-// stop. If another attempt of the task has committed meanwhile, it calls
-// beaten: the attempt should stop.
-func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, beaten func()) (stop func()) {
+// stop. If another attempt of the task has committed meanwhile
+// (errBeaten), or its message has left the queue because its job ended
+// or was cancelled (errWithdrawn), it calls end: the attempt should stop.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, end func(error)) (stop func()) {
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
+	var seq uint64 // the message's place in the stream, to see it is still there
+	if meta, err := msg.Metadata(); err == nil {
+		seq = meta.Sequence.Stream
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
 	go func() {
@@ -388,8 +395,14 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task,
 				return
 			case <-tick.C:
 				if _, err := w.store.Commits.Get(ctx, key); err == nil {
-					beaten()
+					end(errBeaten)
 					return
+				}
+				if seq > 0 {
+					if _, err := w.store.Tasks.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+						end(errWithdrawn)
+						return
+					}
 				}
 				msg.InProgress()
 				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: done.get()})
