@@ -65,8 +65,16 @@ func RegisterStreaming(reg *mr.Registry, allowExec bool) error {
 // empty value). The reducer reads its partition's `key<TAB>value` lines
 // sorted by key and writes the output lines. Both get MR_JOB_ID,
 // MR_TASK_ID, MR_ATTEMPT and MR_WORKER_ID in their environment, the mapper
-// MR_INPUT and the reducer MR_PARTITION. A non-zero exit fails the attempt
-// with the end of the command's standard error.
+// MR_INPUT and the reducer MR_PARTITION; of the worker's environment they
+// get only PATH, HOME, LANG, LC_ALL and TMPDIR, so that no NATS setting or
+// credential reaches them. A non-zero exit fails the attempt with the end
+// of the command's standard error, and so does a line of output longer
+// than MaxLineSize. Output is read as it is printed, line by line.
+//
+// Each command leads a process group of its own. When its task ends (its
+// deadline, its job's cancellation, the worker stopping) the group gets
+// SIGTERM, and SIGKILL half a second later; when the command exits, any
+// process it left behind gets SIGKILL. No process of a task outlives it.
 type Streaming struct {
 	mapper, reducer string
 	allowed         bool
