@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,22 +22,24 @@ var texts = map[string]string{
 	"hold.txt": "the end\n",
 }
 
-// upload stores the named texts as a job's inputs, cut into pieces of a
-// line or two so that each makes several map tasks.
+// upload stores the named texts, repeated to a few times the smallest
+// split size, as a job's inputs, cut into pieces of that size so that
+// each makes several map tasks.
 func (c *cluster) upload(t *testing.T, names ...string) ([]mr.Input, []mr.NamedInput) {
 	t.Helper()
 	dir := t.TempDir()
 	var inputs []mr.Input
 	var named []mr.NamedInput
 	for _, name := range names {
+		text := strings.Repeat(texts[name], 3*mr.MinSplitSize/len(texts[name])+1)
 		path := filepath.Join(dir, name)
-		os.WriteFile(path, []byte(texts[name]), 0o644)
-		in, err := mr.Upload(c.ctx, c.store, path, 16)
+		os.WriteFile(path, []byte(text), 0o644)
+		in, err := mr.Upload(c.ctx, c.store, path, mr.MinSplitSize)
 		if err != nil {
 			t.Fatal(err)
 		}
 		inputs = append(inputs, in...)
-		named = append(named, mr.NamedInput{Name: name, Data: []byte(texts[name])})
+		named = append(named, mr.NamedInput{Name: name, Data: []byte(text)})
 	}
 	return inputs, named
 }

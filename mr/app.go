@@ -100,3 +100,27 @@ type SplitMapper interface {
 type PartitionReducer interface {
 	ReducePartition(ctx context.Context, pairs iter.Seq2[string, string], w io.Writer) error
 }
+
+// CommandRunner is an App that runs external commands on the workers, as
+// streaming does. Running a command is a privilege of its own: the master
+// accepts a job of such an app only on its SubmitExec method (see
+// MethodSubmitExec), whose subject NATS grants to the exec-submitter role
+// alone, and a worker runs one only when started to allow it.
+type CommandRunner interface {
+	RunsCommands() bool
+}
+
+// StreamingApp is the name of the built-in app that runs a mapper and a
+// reducer command (package apps). It runs commands whatever the value
+// registered under its name says.
+const StreamingApp = "streaming"
+
+// RunsCommands reports whether app runs commands: the streaming app, or
+// a CommandRunner that says so.
+func RunsCommands(app App) bool {
+	if app.Name() == StreamingApp {
+		return true
+	}
+	r, ok := app.(CommandRunner)
+	return ok && r.RunsCommands()
+}

@@ -7,6 +7,12 @@ var (
 	ErrUnknownApp = errors.New("mr: unknown app")
 	// ErrInvalidSpec wraps every job spec validation error.
 	ErrInvalidSpec = errors.New("mr: invalid job spec")
+	// ErrInvalidTask wraps every error of a task message that breaks the
+	// protocol or its limits (see DecodeTask).
+	ErrInvalidTask = errors.New("mr: invalid task")
+	// ErrNoDeployment means the streams and buckets of Drover are not on
+	// this NATS, for a process that binds to them (see Bind).
+	ErrNoDeployment = errors.New("mr: no Drover deployment on this NATS")
 	// ErrCorrupt means intermediate data failed to decode.
 	ErrCorrupt = errors.New("mr: corrupt intermediate data")
 )

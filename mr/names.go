@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // Every subject, stream, bucket and object name of the MapReduce protocol.
@@ -22,12 +24,35 @@ const (
 	BucketLineage = "drover-lineage"
 	// ObjectStoreData holds inputs, intermediate data and outputs.
 	ObjectStoreData = "drover-data"
-	// MasterService is the rpcq service of the master's control API.
+	// MasterService is the rpcq service of the master's control API; its
+	// methods are the Method constants, on MasterSubject.
 	MasterService = "Master"
 
 	taskPrefix  = "drover.task"
 	eventPrefix = "drover.event"
 )
+
+// Methods of MasterService. Each is one subject (MasterSubject), so that
+// NATS permissions can grant them by role: Submit to submitters,
+// SubmitExec to the exec-submitter role alone, Status, List and ListPage
+// to readers, Cancel to submitters.
+const (
+	// MethodSubmit accepts a job, unless its app runs commands.
+	MethodSubmit = "Submit"
+	// MethodSubmitExec accepts any job, those whose app runs commands
+	// (see CommandRunner) included: rpcq.Master.SubmitExec.
+	MethodSubmitExec = "SubmitExec"
+	MethodStatus     = "Status"
+	// MethodList answers a page of jobs as a list; MethodListPage the
+	// same page with the cursor of the next.
+	MethodList     = "List"
+	MethodListPage = "ListPage"
+	MethodCancel   = "Cancel"
+)
+
+// MasterSubject is the subject of a method of MasterService:
+// rpcq.Master.<method>.
+func MasterSubject(method string) string { return rpcq.Subject(MasterService, method) }
 
 // Phase is a task's phase.
 type Phase string

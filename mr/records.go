@@ -15,10 +15,14 @@ type Split struct {
 	Start, End int64
 }
 
-// Splits cuts an input of size bytes into ranges of about splitSize.
+// Splits cuts an input of size bytes into ranges of about splitSize; a
+// splitSize below 1 leaves it whole.
 func Splits(size, splitSize int64) []Split {
-	if size == 0 {
+	if size <= 0 {
 		return []Split{{0, 0}}
+	}
+	if splitSize < 1 {
+		return []Split{{0, size}}
 	}
 	var splits []Split
 	for start := int64(0); start < size; start += splitSize {

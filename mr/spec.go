@@ -1,10 +1,14 @@
 package mr
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/drover-dev/drover/internal/token"
 )
@@ -84,39 +88,52 @@ type JobSpec struct {
 	NoReuse bool `json:"no_reuse,omitempty"`
 }
 
-// Validate checks the spec against the apps reg knows and fills in the
-// defaults. Every error wraps ErrInvalidSpec and says what is wrong in
-// terms the user wrote.
+// Validate checks the spec against the limits of limits.go and the apps
+// reg knows, and fills in the defaults. Every error wraps ErrInvalidSpec,
+// is a *SpecError naming the field, and says what is allowed. Nothing is
+// allocated in proportion to the spec before its bounds are checked, so
+// a hostile spec costs no more than its size.
 func (s *JobSpec) Validate(reg *Registry) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, args...))
+	if err := s.ValidateForm(); err != nil {
+		return err
 	}
+	_, err := reg.New(s.App, s.Args)
 	switch {
-	case s.ID != "" && !validToken(s.ID): // empty: the master names it
-		return bad("job ID %q: want letters, digits, '-' and '_'", s.ID)
-	case s.R < 1:
-		return bad("R is %d: a job needs at least one reduce task", s.R)
-	case len(s.Inputs) == 0:
-		return bad("no inputs")
-	case s.SplitSize < 0 || s.MaxAttempts < 0 || s.Timeout < 0 || s.MaxSkippedRecords < 0:
-		return bad("negative split size, attempts, timeout or skipped records")
-	case s.SpeculationAfter < 0 || s.SpeculationAfter > 1:
-		return bad("speculation after %g of a phase: want a fraction from 0 to 1", s.SpeculationAfter)
-	case s.SpeculationSlowdown != 0 && s.SpeculationSlowdown < 1:
-		return bad("speculation slowdown %g: want 1 or more, times the finished tasks' time", s.SpeculationSlowdown)
+	case errors.Is(err, ErrUnknownApp):
+		return &SpecError{Field: "app", Problem: fmt.Sprintf("%q is unknown: want one of %v", s.App, reg.Names()), err: ErrInvalidSpec, cause: err}
+	case err != nil: // the app's constructor refused the arguments
+		why := cmp.Or(errors.Unwrap(err), err)
+		return &SpecError{Field: "args", Problem: fmt.Sprintf("of %s: %s", s.App, oneLine(why.Error(), 300)), err: ErrInvalidSpec, cause: err}
 	}
-	for i, in := range s.Inputs {
-		switch {
-		case in.Name == "":
-			return bad("input %d has no name", i)
-		case (in.Object == "") == (in.Path == ""):
-			return bad("input %s: want an object or a path, not both or neither", in.Name)
-		case in.Size < 0:
-			return bad("input %s: negative size", in.Name)
+	return nil
+}
+
+// oneLine is s on one line of at most max bytes: control characters
+// become spaces, and a longer s is cut with an ellipsis.
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
 		}
+		return r
+	}, strings.ToValidUTF8(s, "\ufffd"))
+	if len(s) <= max {
+		return s
 	}
-	if _, err := reg.New(s.App, s.Args); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	cut := max - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// ValidateForm is Validate without the registry: every limit and rule of
+// the spec's form, and the defaults filled in. It is for a spec that was
+// valid when stored, whose app may have gone since, and for tools that
+// know no apps.
+func (s *JobSpec) ValidateForm() error {
+	if err := s.checkLimits(); err != nil {
+		return err
 	}
 	if s.SplitSize == 0 {
 		s.SplitSize = DefaultSplitSize
@@ -139,6 +156,18 @@ func (s *JobSpec) Validate(reg *Registry) error {
 	return nil
 }
 
+// RunsCommands reports whether the spec's app runs commands on workers
+// (see CommandRunner), so that only a submitter with the exec privilege
+// may submit it. The app is made from reg; one reg does not know counts
+// as running commands.
+func (s *JobSpec) RunsCommands(reg *Registry) bool {
+	if s.App == StreamingApp {
+		return true
+	}
+	app, err := reg.New(s.App, s.Args)
+	return err != nil || RunsCommands(app)
+}
+
 // MapSplit is one map task's input: a split of one input.
 type MapSplit struct {
 	Input int // index into JobSpec.Inputs
@@ -157,7 +186,7 @@ func (s *JobSpec) MapSplits() []MapSplit {
 			splits = append(splits, MapSplit{Input: i, Split: Split{0, in.Size}})
 			continue
 		}
-		for _, sp := range Splits(in.Size, s.SplitSize) {
+		for _, sp := range Splits(in.Size, s.splitSize()) {
 			splits = append(splits, MapSplit{Input: i, Split: sp})
 		}
 	}

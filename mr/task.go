@@ -1,6 +1,10 @@
 package mr
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Task is a task message: one attempt of a map or reduce task, as the
 // master publishes it on TaskSubject with MsgID for deduplication.
@@ -64,4 +68,72 @@ type Event struct {
 	MapAttempt *int   `json:"map_attempt,omitempty"`
 	Record     *int64 `json:"record,omitempty"` // failed: the offset of the input record a map failed on
 	Why        string `json:"why,omitempty"`    // published: failed, deadline, backup or recompute
+}
+
+// DecodeTask decodes a task message, as the master publishes it, and
+// checks it against the protocol and its limits, as a worker must before
+// it acts on one: anyone who may publish on the task subjects may send
+// anything. Errors wrap ErrInvalidTask; those of a field are *SpecError.
+func DecodeTask(data []byte) (Task, error) {
+	var t Task
+	if err := json.Unmarshal(data, &t); err != nil {
+		return Task{}, fmt.Errorf("%w: %v", ErrInvalidTask, err)
+	}
+	if err := t.Validate(); err != nil {
+		return Task{}, err
+	}
+	return t, nil
+}
+
+// Validate checks a task against the protocol and its limits: what the
+// master publishes always passes.
+func (t *Task) Validate() error {
+	switch {
+	case len(t.Job) > MaxJobIDLen || !validToken(t.Job):
+		return taskErrorf("job", "%.80q: want 1 to %d ASCII letters, digits, '-' and '_'", t.Job, MaxJobIDLen)
+	case t.Phase != PhaseMap && t.Phase != PhaseReduce:
+		return taskErrorf("phase", "%.20q: want %s or %s", t.Phase, PhaseMap, PhaseReduce)
+	case t.R < 1 || t.R > MaxR:
+		return taskErrorf("r", "is %d: want 1 to %d", t.R, MaxR)
+	case t.Attempt < 0 || t.Attempt > MaxTaskAttempt:
+		return taskErrorf("attempt", "is %d: want 1 to %d", t.Attempt, MaxTaskAttempt)
+	case t.Timeout <= 0 || t.Timeout > MaxTimeout:
+		return taskErrorf("timeout", "is %v: want more than 0 and at most %v", t.Timeout, MaxTimeout)
+	}
+	if err := checkAppName("app", t.App, taskErrorf); err != nil {
+		return err
+	}
+	if err := checkArgs("args", t.Args, taskErrorf); err != nil {
+		return err
+	}
+	if t.Phase == PhaseReduce {
+		switch {
+		case t.Index < 0 || t.Index >= t.R:
+			return taskErrorf("index", "is %d: want 0 to R-1, %d", t.Index, t.R-1)
+		case t.Maps < 0 || t.Maps > MaxMapTasks || t.Maps*t.R > MaxMapOutputs:
+			return taskErrorf("maps", "is %d: want 0 to %d, and times R at most %d", t.Maps, MaxMapTasks, MaxMapOutputs)
+		}
+		return nil
+	}
+	switch {
+	case t.Index < 0 || t.Index >= MaxMapTasks:
+		return taskErrorf("index", "is %d: want 0 to %d", t.Index, MaxMapTasks-1)
+	case t.Input == nil:
+		return taskErrorf("input", "is missing: a map task reads one")
+	}
+	if err := t.Input.check("input", taskErrorf); err != nil {
+		return err
+	}
+	switch {
+	case t.Split.Start < 0 || t.Split.Start > t.Split.End || t.Split.End > t.Input.Size:
+		return taskErrorf("split", "is [%d, %d): want a range within the input's %d bytes", t.Split.Start, t.Split.End, t.Input.Size)
+	case len(t.Skip) > MaxSkippedRecordsCeiling:
+		return taskErrorf("skip", "lists %d records: want at most %d", len(t.Skip), MaxSkippedRecordsCeiling)
+	}
+	for i, off := range t.Skip {
+		if off < t.Input.Offset || off > t.Input.Offset+t.Input.Size {
+			return taskErrorf(fmt.Sprintf("skip[%d]", i), "is %d: want an offset in the input, %d to %d", off, t.Input.Offset, t.Input.Offset+t.Input.Size)
+		}
+	}
+	return nil
 }

@@ -18,8 +18,12 @@ import (
 // boundaries into objects of about splitSize bytes (a line is never cut),
 // each named by its SHA-256: bytes uploaded before are not sent again. It
 // returns the job's inputs, one per object, in order, all named after the
-// file.
+// file. A splitSize outside MinSplitSize to MaxSplitSize is an error
+// wrapping ErrInvalidSpec, before anything is read.
 func Upload(ctx context.Context, store *Store, path string, splitSize int64) ([]Input, error) {
+	if splitSize < MinSplitSize || splitSize > MaxSplitSize {
+		return nil, specErrorf("split_size", "is %d: want %d to %d bytes", splitSize, MinSplitSize, MaxSplitSize)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

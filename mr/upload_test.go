@@ -3,6 +3,7 @@ package mr_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,16 +27,19 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines strings.Builder
-	for i := range 100 {
+	for i := range 300 {
 		fmt.Fprintf(&lines, "line %d of the text\n", i)
 	}
 	text := lines.String() + "last line without newline"
 	path := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(path, []byte(text), 0o644)
 
-	inputs, err := mr.Upload(ctx, store, path, 100)
+	inputs, err := mr.Upload(ctx, store, path, mr.MinSplitSize)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(inputs) < 3 {
+		t.Fatalf("Upload cut %d bytes into %d pieces of %d, want more", len(text), len(inputs), mr.MinSplitSize)
 	}
 	var joined []byte
 	for i, in := range inputs {
@@ -63,7 +67,7 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 
 	// The same bytes again: nothing new is stored.
 	before, _ := store.Data.Status(ctx)
-	again, err := mr.Upload(ctx, store, path, 100)
+	again, err := mr.Upload(ctx, store, path, mr.MinSplitSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +78,20 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 
 	empty := filepath.Join(t.TempDir(), "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
-	if in, err := mr.Upload(ctx, store, empty, 100); err != nil || len(in) != 1 || in[0].Size != 0 {
+	if in, err := mr.Upload(ctx, store, empty, mr.MinSplitSize); err != nil || len(in) != 1 || in[0].Size != 0 {
 		t.Errorf("Upload(empty) = %+v, %v; want one empty input", in, err)
+	}
+}
+
+// TestUploadRefusesSplitSizes: a split size out of bounds is an error
+// naming the bounds, before the file is read; none panics or allocates it.
+func TestUploadRefusesSplitSizes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(path, []byte("a line\n"), 0o644)
+	for _, size := range []int64{0, -1, mr.MinSplitSize - 1, mr.MaxSplitSize + 1, 1e12} {
+		_, err := mr.Upload(context.Background(), nil, path, size)
+		if !errors.Is(err, mr.ErrInvalidSpec) || !strings.Contains(err.Error(), fmt.Sprintf("split_size is %d: want 1024 to 1073741824 bytes", size)) {
+			t.Errorf("Upload(split size %d) = %v, want an invalid split size", size, err)
+		}
 	}
 }
