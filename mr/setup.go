@@ -3,6 +3,7 @@ package mr
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,9 +25,33 @@ const (
 	DefaultEventsMaxAge = 24 * time.Hour
 )
 
+// Role is what a process may do to the protocol's JetStream resources as
+// it opens them.
+type Role int
+
+const (
+	// RoleAny, the zero Role, creates what is missing and changes nothing
+	// that exists: the first process to reach a fresh broker fixes the
+	// lease and the replication. Masters should open with RoleMaster, and
+	// every other process bind (Bind, Await), so that only the master's
+	// settings count.
+	RoleAny Role = iota
+	// RoleMaster creates what is missing, and creates the workers' task
+	// consumer or updates it to the config's Lease: the master's lease
+	// holds, whoever reached the broker first.
+	RoleMaster
+	// RoleBind creates and updates nothing: it opens what a master made,
+	// and a resource that is missing is an error wrapping
+	// ErrNoDeployment. The config's Replicas, Lease and Storage are not
+	// used.
+	RoleBind
+)
+
 // StoreConfig describes the JetStream resources of the protocol. Zero
 // fields take their defaults.
 type StoreConfig struct {
+	// Role says what may be created or changed (default RoleAny).
+	Role Role
 	// Replicas of every stream and bucket: 1 on one server, 3 on a cluster.
 	Replicas int
 	// Lease is the task consumers' AckWait (default DefaultLease).
@@ -45,7 +70,7 @@ type Store struct {
 	Commits jetstream.KeyValue
 	Lineage jetstream.KeyValue
 	Data    jetstream.ObjectStore
-	Lease   time.Duration
+	Lease   time.Duration // the workers' consumer's AckWait, as it is
 }
 
 // Open is Ensure on a connection.
@@ -57,18 +82,55 @@ func Open(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
 	return Ensure(ctx, js, cfg)
 }
 
+// Bind opens the resources a master made on nc, creating and changing
+// nothing (RoleBind): for workers and clients, which need no right to
+// create streams. With no master ever run there, its error says so:
+// "no Drover deployment on this NATS: stream DROVER_TASKS not found;
+// start a master first".
+func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) {
+	return Open(ctx, nc, StoreConfig{Role: RoleBind})
+}
+
+// DefaultAwaitPoll is how often Await looks for a deployment.
+const DefaultAwaitPoll = time.Second
+
+// Await is Bind for a daemon that may start before any master: while
+// there is no deployment (ErrNoDeployment), it tries again every poll
+// (default DefaultAwaitPoll) until there is one or ctx ends. waiting, if
+// not nil, is called once, with the first ErrNoDeployment, so that the
+// caller can say what it waits for. Any other error ends it.
+func Await(ctx context.Context, nc *nats.Conn, poll time.Duration, waiting func(error)) (*Store, error) {
+	poll = cmp.Or(poll, DefaultAwaitPoll)
+	for {
+		s, err := Bind(ctx, nc)
+		if !errors.Is(err, ErrNoDeployment) {
+			return s, err
+		}
+		if waiting != nil {
+			waiting(err)
+			waiting = nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waited until %w)", err, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}
+
 // Ensure opens the streams, consumer, buckets and object store of the
-// protocol, creating with cfg those that are missing: masters, workers and
-// clients all call it, in any order, as often as they start. What exists
-// is used as it is: replication and the lease are fixed when a resource is
-// made (by whoever comes first; make the master come first on a cluster),
-// so that a worker with other defaults cannot change them under a running
-// deployment.
+// protocol as cfg.Role allows: creating with cfg those that are missing
+// (RoleAny, RoleMaster), or binding to them only (RoleBind). Masters,
+// workers and clients call it in any order, as often as they start. What
+// exists is used as it is, but for the workers' consumer under
+// RoleMaster, which takes the master's lease: a worker or a client with
+// other defaults cannot change a running deployment.
 func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Store, error) {
 	replicas := cmp.Or(cfg.Replicas, 1)
+	bind := cfg.Role == RoleBind
 	s := &Store{JS: js}
 	var err error
-	if s.Tasks, err = openOrCreate(ctx, StreamTasks,
+	if s.Tasks, err = ensure(bind, "stream", StreamTasks,
 		func() (jetstream.Stream, error) { return js.Stream(ctx, StreamTasks) },
 		func() (jetstream.Stream, error) {
 			return js.CreateStream(ctx, jetstream.StreamConfig{
@@ -82,21 +144,25 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		}); err != nil {
 		return nil, err
 	}
-	if s.Workers, err = openOrCreate(ctx, ConsumerWorkers,
+	workers := jetstream.ConsumerConfig{
+		Durable:       ConsumerWorkers,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       cmp.Or(cfg.Lease, DefaultLease),
+		MaxAckPending: -1,
+	}
+	if cfg.Role == RoleMaster {
+		s.Workers, err = s.Tasks.CreateOrUpdateConsumer(ctx, workers)
+		if err != nil {
+			return nil, fmt.Errorf("mr: consumer %s: %w", ConsumerWorkers, err)
+		}
+	} else if s.Workers, err = ensure(bind, "consumer", ConsumerWorkers,
 		func() (jetstream.Consumer, error) { return s.Tasks.Consumer(ctx, ConsumerWorkers) },
-		func() (jetstream.Consumer, error) {
-			return s.Tasks.CreateConsumer(ctx, jetstream.ConsumerConfig{
-				Durable:       ConsumerWorkers,
-				AckPolicy:     jetstream.AckExplicitPolicy,
-				DeliverPolicy: jetstream.DeliverAllPolicy,
-				AckWait:       cmp.Or(cfg.Lease, DefaultLease),
-				MaxAckPending: -1,
-			})
-		}); err != nil {
+		func() (jetstream.Consumer, error) { return s.Tasks.CreateConsumer(ctx, workers) }); err != nil {
 		return nil, err
 	}
 	s.Lease = s.Workers.CachedInfo().Config.AckWait
-	if s.Events, err = openOrCreate(ctx, StreamEvents,
+	if s.Events, err = ensure(bind, "stream", StreamEvents,
 		func() (jetstream.Stream, error) { return js.Stream(ctx, StreamEvents) },
 		func() (jetstream.Stream, error) {
 			return js.CreateStream(ctx, jetstream.StreamConfig{
@@ -114,7 +180,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		kv   *jetstream.KeyValue
 		name string
 	}{{&s.Jobs, BucketJobs}, {&s.Commits, BucketCommits}, {&s.Lineage, BucketLineage}} {
-		if *b.kv, err = openOrCreate(ctx, b.name,
+		if *b.kv, err = ensure(bind, "key-value bucket", b.name,
 			func() (jetstream.KeyValue, error) { return js.KeyValue(ctx, b.name) },
 			func() (jetstream.KeyValue, error) {
 				return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.name, Storage: cfg.Storage, Replicas: replicas})
@@ -122,7 +188,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 			return nil, err
 		}
 	}
-	if s.Data, err = openOrCreate(ctx, ObjectStoreData,
+	if s.Data, err = ensure(bind, "object store", ObjectStoreData,
 		func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, ObjectStoreData) },
 		func() (jetstream.ObjectStore, error) {
 			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ObjectStoreData, Storage: cfg.Storage, Replicas: replicas})
@@ -132,12 +198,18 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 	return s, nil
 }
 
-// openOrCreate opens a resource, or creates it if it is missing; if
-// another process created it meanwhile, it opens that one.
-func openOrCreate[T any](ctx context.Context, name string, open, create func() (T, error)) (T, error) {
+// ensure opens a resource, or, unless binding only, creates it if it is
+// missing; if another process created it meanwhile, it opens that one.
+func ensure[T any](bind bool, kind, name string, open, create func() (T, error)) (T, error) {
 	v, err := open()
 	if err == nil {
 		return v, nil
+	}
+	if bind {
+		if notFound(err) {
+			return v, fmt.Errorf("%w: %s %s not found; start a master first", ErrNoDeployment, kind, name)
+		}
+		return v, fmt.Errorf("mr: %s %s: %w", kind, name, err)
 	}
 	if v, err = create(); err == nil {
 		return v, nil
@@ -146,4 +218,10 @@ func openOrCreate[T any](ctx context.Context, name string, open, create func() (
 		return v, nil
 	}
 	return v, fmt.Errorf("mr: %s: %w", name, err)
+}
+
+// notFound reports whether err says a resource does not exist.
+func notFound(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrBucketNotFound)
 }

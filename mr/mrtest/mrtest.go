@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/mr"
 )
@@ -38,14 +39,16 @@ func Registry() *mr.Registry {
 	return reg
 }
 
-// Start runs a broker for t and ensures the protocol's resources on it,
-// with the given task lease. The context ends with t, or after two minutes.
-func Start(t testing.TB, lease time.Duration) (context.Context, *brokertest.Server, *mr.Store) {
+// Start runs a broker for t, configured by cfg if given (see
+// brokertest.Start), and makes the protocol's resources on it as a master
+// does, with the given task lease. The context ends with t, or after two
+// minutes.
+func Start(t testing.TB, lease time.Duration, cfg ...broker.Config) (context.Context, *brokertest.Server, *mr.Store) {
 	t.Helper()
-	b := brokertest.Start(t)
+	b := brokertest.Start(t, cfg...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	store, err := mr.Open(ctx, b.Connect(), mr.StoreConfig{Lease: lease})
+	store, err := mr.Open(ctx, b.Connect(), mr.StoreConfig{Role: mr.RoleMaster, Lease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
