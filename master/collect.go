@@ -171,11 +171,7 @@ func (m *Master) referencesLocked() (live, ended map[string]bool) {
 		live[o] = true
 	}
 	for id, v := range m.jobs {
-		state := v.rec.State
-		if s, _, ok := m.core.State(id); ok {
-			state = s
-		}
-		if state.Ended() {
+		if state, _ := m.stateLocked(id, v); state.Ended() {
 			ended[id] = true
 			continue
 		}

@@ -22,4 +22,26 @@
 //     past which the job fails;
 //   - the first commit of a task wins; later commits and failures of older
 //     attempts change nothing.
+//
+// Master is the shell: New, then Run(ctx), which serves the rpcq service
+// Master until ctx ends (RunLeader runs one per term of a leader lease).
+// Its methods, one subject each so that NATS permissions grant them by
+// role (see mr.MasterSubject):
+//
+//   - Submit (SubmitArgs → SubmitReply) validates a job spec against the
+//     limits of package mr before anything is stored or allocated, and
+//     refuses one whose app runs commands with CodeForbidden;
+//   - SubmitExec is Submit for the exec-submitter role: it accepts those too;
+//   - Status (JobArgs → JobStatus) reports one job;
+//   - ListPage (ListArgs → ListPage) reports a page of at most
+//     MaxListLimit jobs, newest first, in a list view that fits one
+//     message, with the cursor of the next page; List answers the same
+//     page as a bare list, and with no arguments the first;
+//   - Cancel (JobArgs) stops a job.
+//
+// Every message on the bus may be hostile: what workers report is kept
+// within bounds, and a stored job record the master cannot load (one
+// that does not decode, breaks today's limits, or panics) is moved to
+// quarantine.<key> in the jobs bucket with a warning, and reported as a
+// failed job, "quarantined: <reason>", rather than stop the master.
 package master

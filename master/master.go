@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -70,7 +71,41 @@ type jobView struct {
 	splits   []mr.MapSplit
 	commits  map[TaskID]mr.Commit
 	counters mr.Counters
-	notes    []string // what happened that a user should know
+	notes    []string // what happened that a user should know, the first maxNotes
+	unnoted  int      // notes past maxNotes, counted only
+	// quarantined is a job whose stored record could not be loaded: it
+	// is failed, whatever the core says (see quarantine).
+	quarantined bool
+}
+
+// Bounds of what the master keeps of a job for its status: a hostile
+// worker may report errors of any length, and a job may skip a record or
+// recompute a map many times.
+const (
+	maxNotes    = 100  // notes kept per job; the rest are counted
+	maxErrorLen = 2048 // bytes of an error or a note
+	maxNameLen  = 128  // bytes of a worker's name
+)
+
+// note adds what a user should know of the job, within maxNotes.
+func (v *jobView) note(s string) {
+	if len(v.notes) >= maxNotes {
+		v.unnoted++
+		return
+	}
+	v.notes = append(v.notes, clip(s, maxErrorLen))
+}
+
+// clip is s cut to at most n bytes, at a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // input is the name of a map task's input; "" for a reduce.
@@ -184,35 +219,11 @@ func (m *Master) catchUp(ctx context.Context, watcher jetstream.KeyWatcher) bool
 	}
 }
 
-// restore loads every job and hands it to the core as the event that made
-// it; the commits follow from the commit watch.
-func (m *Master) restore(ctx context.Context) error {
-	keys, err := m.store.Jobs.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("master: list jobs: %w", err)
-	}
-	for key := range keys.Keys() {
-		if key == leaderKey {
-			continue
-		}
-		entry, err := m.store.Jobs.Get(ctx, key)
-		if err != nil {
-			continue
-		}
-		var rec jobRecord
-		if json.Unmarshal(entry.Value(), &rec) != nil {
-			m.log.Warn("master: unreadable job record", "key", key)
-			continue
-		}
-		m.admit(rec, nil)
-	}
-	return nil
-}
-
-// admit enters a job into the master's view and the core, with the map
-// commits that reuse earlier output. A job that had ended keeps its end.
-func (m *Master) admit(rec jobRecord, reused []mr.Commit) {
-	v := &jobView{rec: rec, splits: rec.Spec.MapSplits(), commits: map[TaskID]mr.Commit{}}
+// admit enters a job into the master's view and the core, with its map
+// splits and the map commits that reuse earlier output. A job that had
+// ended keeps its end. An error means the core could not take it.
+func (m *Master) admit(rec jobRecord, splits []mr.MapSplit, reused []mr.Commit) error {
+	v := &jobView{rec: rec, splits: splits, commits: map[TaskID]mr.Commit{}}
 	ev := Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
 		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords, MaxSkippedRecords: rec.Spec.MaxSkippedRecords,
 		Speculation: rec.Spec.Speculation, SpeculationAfter: rec.Spec.SpeculationAfter, SpeculationSlowdown: rec.Spec.SpeculationSlowdown}
@@ -224,30 +235,9 @@ func (m *Master) admit(rec jobRecord, reused []mr.Commit) {
 	}
 	m.mu.Unlock()
 	if !rec.State.Ended() {
-		m.handle(ev)
+		return m.handle(ev)
 	}
-}
-
-// Submit validates, stores and starts a job, and returns its ID.
-func (m *Master) Submit(ctx context.Context, spec mr.JobSpec) (string, error) {
-	if spec.ID == "" {
-		spec.ID = newJobID(time.Now())
-	}
-	if err := spec.Validate(m.cfg.Apps); err != nil {
-		return "", rpcq.Errorf(rpcq.CodeBadRequest, "%v", err)
-	}
-	rec := jobRecord{Spec: spec, State: JobMapping, Submitted: m.cfg.Clock().UnixNano()}
-	data, _ := json.Marshal(rec)
-	if _, err := m.store.Jobs.Create(ctx, spec.ID, data); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s exists", spec.ID)
-		}
-		return "", fmt.Errorf("store job: %w", err)
-	}
-	reused, unpin := m.reuse(ctx, spec, spec.MapSplits())
-	defer unpin()
-	m.admit(rec, reused)
-	return spec.ID, nil
+	return nil
 }
 
 func (m *Master) onCommit(data []byte) {
@@ -257,11 +247,27 @@ func (m *Master) onCommit(data []byte) {
 	}
 	id := TaskID{Job: c.Job, Phase: c.Phase, Index: c.Index}
 	m.mu.Lock()
-	if v := m.jobs[c.Job]; v != nil {
-		v.noteCommit(c)
+	v := m.jobs[c.Job]
+	if v == nil || !v.fits(c) {
+		m.mu.Unlock()
+		return // no task of a job of ours: nothing to keep
 	}
+	v.noteCommit(c)
 	m.mu.Unlock()
 	m.handle(Committed{Task: id, Attempt: c.Attempt})
+}
+
+// fits reports whether c can be the commit of one of the job's tasks, as
+// a worker makes it: anyone who may write commits may write anything,
+// and what the view keeps must stay in proportion to the job.
+func (v *jobView) fits(c mr.Commit) bool {
+	switch c.Phase {
+	case mr.PhaseMap:
+		return c.Index >= 0 && c.Index < len(v.splits) && len(c.Outputs) <= v.rec.Spec.R && len(c.Skipped) <= mr.MaxSkippedRecordsCeiling
+	case mr.PhaseReduce:
+		return c.Index >= 0 && c.Index < v.rec.Spec.R && len(c.Outputs) <= 1 && len(c.Skipped) == 0
+	}
+	return false
 }
 
 // noteCommit adds a commit, seen for the first time, to the view.
@@ -274,7 +280,7 @@ func (v *jobView) noteCommit(c mr.Commit) {
 	v.counters.Add(c.Counters)
 	if in := v.input(id); in != "" {
 		for _, off := range c.Skipped {
-			v.notes = append(v.notes, fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
+			v.note(fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
 		}
 	}
 }
@@ -284,6 +290,8 @@ func (m *Master) onEvent(data []byte) {
 	if json.Unmarshal(data, &ev) != nil {
 		return
 	}
+	// What a worker says is kept in the job's status: within bounds.
+	ev.Error, ev.Worker = clip(ev.Error, maxErrorLen), clip(ev.Worker, maxNameLen)
 	id := TaskID{Job: ev.Job, Phase: ev.Phase, Index: ev.Index}
 	switch ev.Kind {
 	case mr.EventStarted:
@@ -306,20 +314,40 @@ func (m *Master) onEvent(data []byte) {
 // handle gives ev to the core and carries out its actions, in order.
 // What an action needs of the master's state is taken under mu, with the
 // core's answer; the I/O happens after, under exec, so that actions run in
-// the order the core gave them without holding up the core.
-func (m *Master) handle(ev Event) {
-	m.mu.Lock()
-	actions := m.core.Handle(m.cfg.Clock(), ev)
-	ops := make([]func(context.Context) error, 0, len(actions))
-	for _, a := range actions {
-		ops = append(ops, m.prepareLocked(a))
+// the order the core gave them without holding up the core. An error
+// means the core panicked on ev: the event is dropped, and the master
+// carries on with its other jobs rather than stop, and stop again on the
+// same event or record when it restarts.
+func (m *Master) handle(ev Event) error {
+	actions, ops, err := m.decide(ev)
+	if err != nil {
+		m.log.Error("master: event dropped", "event", fmt.Sprintf("%T", ev), "error", err)
+		return err
 	}
-	m.exec.Lock()
-	m.mu.Unlock()
 	defer m.exec.Unlock()
 	for i, op := range ops {
 		m.carryOut(op, actions[i])
 	}
+	return nil
+}
+
+// decide gives ev to the core and prepares its actions under mu. It
+// returns holding exec, unless it fails: a panic of the core is its error.
+func (m *Master) decide(ev Event) (actions []Action, ops []func(context.Context) error, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			actions, ops, err = nil, nil, fmt.Errorf("master: panic: %v", r)
+		}
+	}()
+	actions = m.core.Handle(m.cfg.Clock(), ev)
+	ops = make([]func(context.Context) error, 0, len(actions))
+	for _, a := range actions {
+		ops = append(ops, m.prepareLocked(a))
+	}
+	m.exec.Lock() // taken before mu is let go: the next event's actions queue behind these
+	return actions, ops, nil
 }
 
 // carryOut runs op until it succeeds: the core counts on every action
@@ -375,7 +403,7 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 				v.counters.Sub(c.Counters)
 				delete(v.commits, a.Task)
 			}
-			v.notes = append(v.notes, a.Reason)
+			v.note(a.Reason)
 		}
 		m.log.Warn("master: "+a.Reason, "job", a.Task.Job)
 		return func(ctx context.Context) error {
@@ -428,13 +456,13 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 		return JobStatus{}, false
 	}
 	st := JobStatus{
-		ID: id, App: v.rec.Spec.App, State: v.rec.State, Error: v.rec.Error,
-		Maps: len(v.splits), Reduces: v.rec.Spec.R, Counters: v.counters,
+		ID: id, App: v.rec.Spec.App, Maps: len(v.splits), Reduces: v.rec.Spec.R, Counters: v.counters,
 		Submitted: v.rec.Submitted, Ended: v.rec.Ended, Notes: slices.Clone(v.notes),
 	}
-	if state, err, ok := m.core.State(id); ok {
-		st.State, st.Error = state, cmp.Or(err, st.Error)
+	if v.unnoted > 0 {
+		st.Notes = append(st.Notes, fmt.Sprintf("and %d more notes", v.unnoted))
 	}
+	st.State, st.Error = m.stateLocked(id, v)
 	st.Backups = m.core.Backups(id)
 	st.Outputs = make([]string, v.rec.Spec.R)
 	for tid, c := range v.commits {
@@ -457,31 +485,25 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 	return st, true
 }
 
-// List reports every job, newest first.
-func (m *Master) List() []JobStatus {
-	m.mu.Lock()
-	ids := make([]string, 0, len(m.jobs))
-	for id := range m.jobs {
-		ids = append(ids, id)
+// stateLocked is where a job is and, if it failed, why: the core's word,
+// which is newer than the stored record's, but for a quarantined job.
+func (m *Master) stateLocked(id string, v *jobView) (JobState, string) {
+	state, why := v.rec.State, v.rec.Error
+	if v.quarantined {
+		return state, why
 	}
-	m.mu.Unlock()
-	var list []JobStatus
-	for _, id := range ids {
-		if st, ok := m.Status(id); ok {
-			list = append(list, st)
-		}
+	if s, err, ok := m.core.State(id); ok {
+		state, why = s, cmp.Or(err, why)
 	}
-	slices.SortFunc(list, func(a, b JobStatus) int { return cmp.Compare(b.Submitted, a.Submitted) })
-	return list
+	return state, why
 }
 
 // Cancel stops a job: its tasks leave the queue and it ends cancelled.
 func (m *Master) Cancel(id string) error {
-	if _, ok := m.Status(id); !ok {
-		return rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", id)
+	if !m.known(id) {
+		return rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(id, maxNameLen))
 	}
-	m.handle(Cancelled{Job: id})
-	return nil
+	return m.handle(Cancelled{Job: id})
 }
 
 // newJobID names a job by when it was submitted, and 24 random bits.

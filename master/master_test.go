@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,10 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -25,6 +28,7 @@ import (
 
 type cluster struct {
 	ctx    context.Context
+	broker *brokertest.Server
 	store  *mr.Store
 	apps   *mr.Registry
 	client *rpcq.Client
@@ -40,39 +44,65 @@ func start(t *testing.T, workers int, extra ...mr.App) *cluster {
 // Logger are the test's.
 func startWith(t *testing.T, workers int, cfg master.Config, extra ...mr.App) *cluster {
 	t.Helper()
-	ctx, b, store := mrtest.Start(t, 3*time.Second)
+	c := prepare(t, nil, extra...)
+	c.startMaster(t, workers, cfg)
+	return c
+}
+
+// prepare makes a broker, configured by bcfg if not nil, with the
+// protocol's resources and a client, for a master not yet started.
+func prepare(t *testing.T, bcfg *broker.Config, extra ...mr.App) *cluster {
+	t.Helper()
+	var cfgs []broker.Config
+	if bcfg != nil {
+		cfgs = append(cfgs, *bcfg)
+	}
+	ctx, b, store := mrtest.Start(t, 3*time.Second, cfgs...)
 	reg := mrtest.Registry()
 	for _, app := range extra {
 		reg.Register(app.Name(), func([]string) (mr.App, error) { return app, nil })
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	cfg.Apps, cfg.Tick, cfg.Logger = reg, 50*time.Millisecond, quiet
-	m, err := master.New(b.Connect(), store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{}, workers+1)
-	go func() { m.Run(runCtx); done <- struct{}{} }()
-	for range workers {
-		w, err := worker.New(store, worker.Config{Slots: 2, Apps: reg, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { w.Run(runCtx); done <- struct{}{} }()
-	}
-	t.Cleanup(func() {
-		stop()
-		for range workers + 1 {
-			<-done
-		}
-	})
 	client, err := rpcq.NewClient(b.Connect(), rpcq.ClientConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	return &cluster{ctx: ctx, store: store, apps: reg, client: client, master: m}
+	return &cluster{ctx: ctx, broker: b, store: store, apps: reg, client: client}
+}
+
+// startMaster runs a master configured by cfg (its Apps and Tick are the
+// test's, its Logger too unless set) and workers until t ends, or until the stop it returns
+// is called.
+func (c *cluster) startMaster(t *testing.T, workers int, cfg master.Config) (stop func()) {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	cfg.Apps, cfg.Tick, cfg.Logger = c.apps, 50*time.Millisecond, cmp.Or(cfg.Logger, quiet)
+	m, err := master.New(c.broker.Connect(), c.store, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(c.ctx)
+	done := make(chan struct{}, workers+1)
+	go func() { m.Run(runCtx); done <- struct{}{} }()
+	for range workers {
+		w, err := worker.New(c.store, worker.Config{Slots: 2, Apps: c.apps, Logger: quiet, SharedRoots: []string{os.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { w.Run(runCtx); done <- struct{}{} }()
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			for range workers + 1 {
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
+	c.master = m
+	return stop
 }
 
 func (c *cluster) submit(t *testing.T, spec mr.JobSpec) string {
@@ -316,7 +346,7 @@ func TestSkippingSeveralBadRecords(t *testing.T) {
 // addWorker runs one more worker with cfg (Apps set here) until t ends.
 func (c *cluster) addWorker(t *testing.T, cfg worker.Config) {
 	t.Helper()
-	cfg.Apps, cfg.Logger = c.apps, slog.New(slog.DiscardHandler)
+	cfg.Apps, cfg.Logger, cfg.SharedRoots = c.apps, slog.New(slog.DiscardHandler), []string{os.TempDir()}
 	w, err := worker.New(c.store, cfg)
 	if err != nil {
 		t.Fatal(err)

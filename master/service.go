@@ -7,14 +7,16 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
-// serve starts the Master rpcq service.
+// serve starts the Master rpcq service: one method per subject (see
+// mr.MasterSubject), so that NATS permissions can grant each to a role.
 func (m *Master) serve() (*rpcq.Server, error) {
 	srv, err := rpcq.NewServer(m.nc, rpcq.ServerConfig{
 		Name:        mr.MasterService,
 		Version:     "1.0.0",
-		Description: "Drover MapReduce master: Submit, Status, List, Cancel",
+		Description: "Drover MapReduce master: Submit, SubmitExec, Status, List, ListPage, Cancel",
 		Modes: map[string]rpcq.Mode{
-			"Submit": rpcq.AtMostOnce, "Status": rpcq.ReadOnly, "List": rpcq.ReadOnly, "Cancel": rpcq.AtLeastOnce,
+			mr.MethodSubmit: rpcq.AtMostOnce, mr.MethodSubmitExec: rpcq.AtMostOnce, mr.MethodStatus: rpcq.ReadOnly,
+			mr.MethodList: rpcq.ReadOnly, mr.MethodListPage: rpcq.ReadOnly, mr.MethodCancel: rpcq.AtLeastOnce,
 		},
 		Logger: m.log,
 	})
@@ -23,25 +25,34 @@ func (m *Master) serve() (*rpcq.Server, error) {
 	}
 	for _, add := range []func() error{
 		func() error {
-			return rpcq.HandleFunc(srv, "Submit", func(ctx context.Context, a SubmitArgs) (SubmitReply, error) {
+			return rpcq.HandleFunc(srv, mr.MethodSubmit, func(ctx context.Context, a SubmitArgs) (SubmitReply, error) {
 				id, err := m.Submit(ctx, a.Spec)
 				return SubmitReply{ID: id}, err
 			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, "Status", func(_ context.Context, a JobArgs) (JobStatus, error) {
+			return rpcq.HandleFunc(srv, mr.MethodSubmitExec, func(ctx context.Context, a SubmitArgs) (SubmitReply, error) {
+				id, err := m.SubmitExec(ctx, a.Spec)
+				return SubmitReply{ID: id}, err
+			})
+		},
+		func() error {
+			return rpcq.HandleFunc(srv, mr.MethodStatus, func(_ context.Context, a JobArgs) (JobStatus, error) {
 				st, ok := m.Status(a.ID)
 				if !ok {
-					return st, rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", a.ID)
+					return st, rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(a.ID, maxNameLen))
 				}
 				return st, nil
 			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, "List", func(context.Context, struct{}) ([]JobStatus, error) { return m.List(), nil })
+			return rpcq.HandleFunc(srv, mr.MethodList, func(_ context.Context, a ListArgs) ([]JobStatus, error) { return m.List(a) })
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, "Cancel", func(_ context.Context, a JobArgs) (struct{}, error) { return struct{}{}, m.Cancel(a.ID) })
+			return rpcq.HandleFunc(srv, mr.MethodListPage, func(_ context.Context, a ListArgs) (ListPage, error) { return m.ListPage(a) })
+		},
+		func() error {
+			return rpcq.HandleFunc(srv, mr.MethodCancel, func(_ context.Context, a JobArgs) (struct{}, error) { return struct{}{}, m.Cancel(a.ID) })
 		},
 	} {
 		if err := add(); err != nil {

@@ -1,0 +1,157 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// quarantinePrefix starts the key under which the jobs bucket keeps a job
+// record the master could not load, beside the jobs: quarantine.<key>. It
+// holds a dot, which no job ID does.
+const quarantinePrefix = "quarantine."
+
+// maxQuarantined is how much of a record its quarantine keeps.
+const maxQuarantined = 256 << 10
+
+// quarantineRecord is what the jobs bucket keeps of a job record the
+// master could not load, and why.
+type quarantineRecord struct {
+	Key       string `json:"key"`
+	Reason    string `json:"reason"`
+	At        int64  `json:"at"`        // Unix nanoseconds, when it was set aside
+	Submitted int64  `json:"submitted"` // Unix nanoseconds, when the record was stored
+	Size      int    `json:"size"`      // of the record
+	Record    []byte `json:"record"`    // the record, or its first maxQuarantined bytes
+}
+
+// restore loads every job and hands it to the core as the event that made
+// it; the commits follow from the commit watch. A record that cannot be
+// loaded is set aside (see quarantine): one bad record, stored by an older
+// or a hostile master, must not keep the master from serving the others.
+func (m *Master) restore(ctx context.Context) error {
+	keys, err := m.store.Jobs.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("master: list jobs: %w", err)
+	}
+	var aside []string
+	for key := range keys.Keys() {
+		switch {
+		case key == leaderKey:
+		case strings.HasPrefix(key, quarantinePrefix):
+			aside = append(aside, key)
+		default:
+			m.restoreJob(ctx, key)
+		}
+	}
+	// Those set aside before, unless their job is back under its own key.
+	for _, key := range aside {
+		m.restoreQuarantined(ctx, key)
+	}
+	return nil
+}
+
+// restoreJob loads the job under key, or quarantines its record.
+func (m *Master) restoreJob(ctx context.Context, key string) {
+	entry, err := m.store.Jobs.Get(ctx, key)
+	if err != nil {
+		return // removed since it was listed
+	}
+	rec, splits, err := loadJob(key, entry.Value(), m.cfg.Apps)
+	if err == nil {
+		err = m.admit(rec, splits, nil)
+	}
+	if err != nil {
+		m.quarantine(ctx, key, entry, err)
+	}
+}
+
+// loadJob decodes a stored job record and checks it as Submit checks a new
+// spec, so that nothing is allocated for it out of bounds: against today's
+// limits, and, for a job still running, against the apps; a job that
+// ended may name an app since removed. A panic is an error.
+func loadJob(key string, data []byte, apps *mr.Registry) (rec jobRecord, splits []mr.MapSplit, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rec, splits, err = jobRecord{}, nil, fmt.Errorf("panic: %v", r)
+		}
+	}()
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return jobRecord{}, nil, fmt.Errorf("undecodable: %v", err)
+	}
+	switch rec.State {
+	case JobMapping, JobReducing:
+		err = rec.Spec.Validate(apps)
+	case JobDone, JobFailed, JobCancelled:
+		err = rec.Spec.ValidateForm()
+	default:
+		err = fmt.Errorf("unknown state %.40q", rec.State)
+	}
+	switch {
+	case err != nil:
+		return jobRecord{}, nil, err
+	case rec.Spec.ID != key:
+		return jobRecord{}, nil, fmt.Errorf("stored under %s, the record names job %s", key, rec.Spec.ID)
+	}
+	rec.Error = clip(rec.Error, maxErrorLen)
+	return rec, rec.Spec.MapSplits(), nil
+}
+
+// quarantine sets aside the record under key, which could not be loaded
+// for why: it moves to quarantine.<key>, with why, and the job is failed
+// with "quarantined: <why>" in its status. If the move fails, the record
+// stays where it is, and is set aside again when the master next starts.
+func (m *Master) quarantine(ctx context.Context, key string, entry jetstream.KeyValueEntry, why error) {
+	value := entry.Value()
+	q := quarantineRecord{Key: key, Reason: clip(why.Error(), maxErrorLen), At: m.cfg.Clock().UnixNano(),
+		Submitted: entry.Created().UnixNano(), Size: len(value), Record: value[:min(len(value), maxQuarantined)]}
+	m.log.Warn("master: job record set aside: it cannot be loaded", "key", key, "aside", quarantinePrefix+key, "reason", q.Reason)
+	data, _ := json.Marshal(q)
+	if _, err := m.store.Jobs.Put(ctx, quarantinePrefix+key, data); err != nil {
+		m.log.Warn("master: job record not set aside", "key", key, "error", err)
+	} else if err := m.store.Jobs.Delete(ctx, key, jetstream.LastRevision(entry.Revision())); err != nil {
+		m.log.Warn("master: job record set aside but not removed", "key", key, "error", err)
+	}
+	m.admitQuarantined(q, true)
+}
+
+// restoreQuarantined enters the job of a record set aside before.
+func (m *Master) restoreQuarantined(ctx context.Context, aside string) {
+	entry, err := m.store.Jobs.Get(ctx, aside)
+	if err != nil {
+		return
+	}
+	var q quarantineRecord
+	if json.Unmarshal(entry.Value(), &q) != nil {
+		q = quarantineRecord{Reason: "its quarantine record is undecodable too", Submitted: entry.Created().UnixNano()}
+	}
+	q.Key, q.Reason = strings.TrimPrefix(aside, quarantinePrefix), clip(q.Reason, maxErrorLen)
+	m.admitQuarantined(q, false)
+}
+
+// admitQuarantined enters a job whose record was set aside into the view,
+// failed: in place of what the view has of it with replace, else only if
+// the view has no job of its ID.
+func (m *Master) admitQuarantined(q quarantineRecord, replace bool) {
+	v := &jobView{rec: jobRecord{Spec: mr.JobSpec{ID: q.Key}, State: JobFailed, Error: "quarantined: " + q.Reason,
+		Submitted: q.Submitted, Ended: q.At}, commits: map[TaskID]mr.Commit{}, quarantined: true}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.jobs[q.Key]; replace || !ok {
+		m.jobs[q.Key] = v
+	}
+}
+
+// known reports whether the master knows a job of this ID: quarantined
+// ones included, so that their IDs are not taken again.
+func (m *Master) known(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.jobs[id]
+	return ok
+}
