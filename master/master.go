@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -110,7 +111,7 @@ func clip(s string, n int) string {
 
 // input is the name of a map task's input; "" for a reduce.
 func (v *jobView) input(id TaskID) string {
-	if id.Phase != mr.PhaseMap || id.Index >= len(v.splits) {
+	if id.Phase != mr.PhaseMap || id.Index < 0 || id.Index >= len(v.splits) {
 		return ""
 	}
 	return v.rec.Spec.Inputs[v.splits[id.Index].Input].Name
@@ -290,9 +291,10 @@ func (m *Master) onEvent(data []byte) {
 	if json.Unmarshal(data, &ev) != nil {
 		return
 	}
-	// What a worker says is kept in the job's status: within bounds.
-	ev.Error, ev.Worker = clip(ev.Error, maxErrorLen), clip(ev.Worker, maxNameLen)
 	id := TaskID{Job: ev.Job, Phase: ev.Phase, Index: ev.Index}
+	if !m.sane(id, &ev) {
+		return
+	}
 	switch ev.Kind {
 	case mr.EventStarted:
 		m.handle(Started{Task: id, Attempt: ev.Attempt, Worker: ev.Worker, Deadline: time.Unix(0, ev.Deadline)})
@@ -309,6 +311,40 @@ func (m *Master) onEvent(data []byte) {
 	case mr.EventPublished:
 		m.handle(Republished{Task: id, Attempt: ev.Attempt, Why: Why(ev.Why)})
 	}
+}
+
+// maxEventAttempt is the largest attempt number an event may carry: far
+// more than any task takes, and far enough below mr.MaxTaskAttempt that
+// the attempts the core numbers after it stay within it.
+const maxEventAttempt = mr.MaxTaskAttempt / 2
+
+// sane reports whether an event about task id can be taken as a worker
+// (or a master before this one) would send it, and brings what it says
+// within bounds: anyone who may publish events may publish anything. A
+// failure's record outside the map's input is no record.
+func (m *Master) sane(id TaskID, ev *mr.Event) bool {
+	if ev.Attempt < 0 || ev.Attempt > maxEventAttempt || math.IsNaN(ev.Fraction) || ev.Fraction < 0 || ev.Fraction > 1 {
+		return false
+	}
+	ev.Error, ev.Worker = clip(ev.Error, maxErrorLen), clip(ev.Worker, maxNameLen)
+	if ev.Record != nil {
+		m.mu.Lock()
+		in := m.inputLocked(id)
+		m.mu.Unlock()
+		if in == nil || *ev.Record < in.Offset || *ev.Record >= in.Offset+in.Size {
+			ev.Record = nil
+		}
+	}
+	return true
+}
+
+// inputLocked is the input of a map task; nil for anything else.
+func (m *Master) inputLocked(id TaskID) *mr.Input {
+	v := m.jobs[id.Job]
+	if v == nil || id.Phase != mr.PhaseMap || id.Index < 0 || id.Index >= len(v.splits) {
+		return nil
+	}
+	return &v.rec.Spec.Inputs[v.splits[id.Index].Input]
 }
 
 // handle gives ev to the core and carries out its actions, in order.
