@@ -42,12 +42,15 @@ const (
 	// MethodSubmitExec accepts any job, those whose app runs commands
 	// (see CommandRunner) included: rpcq.Master.SubmitExec.
 	MethodSubmitExec = "SubmitExec"
-	MethodStatus     = "Status"
-	// MethodList answers a page of jobs as a list; MethodListPage the
-	// same page with the cursor of the next.
-	MethodList     = "List"
+	// MethodStatus reports one job.
+	MethodStatus = "Status"
+	// MethodList answers a page of jobs as a list; with no arguments,
+	// the first page.
+	MethodList = "List"
+	// MethodListPage answers a page of jobs and the cursor of the next.
 	MethodListPage = "ListPage"
-	MethodCancel   = "Cancel"
+	// MethodCancel stops a job.
+	MethodCancel = "Cancel"
 )
 
 // MasterSubject is the subject of a method of MasterService:

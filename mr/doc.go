@@ -1,0 +1,27 @@
+// Package mr is the MapReduce protocol that masters, workers and clients
+// share: job specs and task messages, the subjects, streams and buckets
+// they travel on (names.go), the limits every process holds them to
+// (limits.go), and the App interface the workers run.
+//
+// A master opens the JetStream resources with Open and RoleMaster: it
+// creates what is missing and sets the workers' consumer to its lease.
+// Everyone else binds to what the master made, creating and changing
+// nothing: Bind for a command that needs a running deployment, Await for
+// a daemon that may start before the master.
+//
+// Every message on the bus may be hostile, so nothing is trusted for its
+// origin. A master checks a job spec with JobSpec.Validate before it
+// allocates or stores anything for it, and again when it loads a stored
+// job; a worker checks a task message with DecodeTask before it acts on
+// it. Both fail with a *SpecError naming the field and its bound. The
+// limits are exported constants (MaxR, MinSplitSize, MaxSplitSize, ...)
+// so that a client can check its input the same way before it uploads
+// anything.
+//
+// A job whose app runs commands (RunsCommands: streaming, or a
+// CommandRunner) needs a privilege of its own: the master accepts it only
+// on MethodSubmitExec.
+//
+// A Registry and a Store are safe for concurrent use; specs and tasks are
+// values, owned by whoever holds them.
+package mr
