@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // DefaultStartTimeout bounds Start when its context has no deadline.
@@ -29,7 +28,7 @@ type Broker struct {
 }
 
 // Start runs an embedded NATS server described by cfg and returns once it
-// accepts connections and JetStream answers an API call. A server that
+// accepts connections and its health check, JetStream included, passes. A server that
 // cannot start (port in use, unusable store directory, bad config file)
 // is an error, never a process exit.
 func Start(ctx context.Context, cfg Config) (*Broker, error) {
@@ -88,6 +87,11 @@ func serverOptions(cfg Config) (*server.Options, error) {
 	if cfg.Token != "" {
 		opts.Authorization = cfg.Token
 	}
+	if cfg.TLSCert != "" {
+		if err := setTLS(opts, cfg); err != nil {
+			return nil, err
+		}
+	}
 	opts.JetStream = true
 	opts.StoreDir = cfg.StoreDir
 	opts.NoSigs = true // the binary that embeds us owns the signals
@@ -98,8 +102,36 @@ func serverOptions(cfg Config) (*server.Options, error) {
 	return opts, nil
 }
 
-// waitReady waits for the client listener, then for a real JetStream API
-// answer: JetStreamEnabled() reports true even when JetStream failed.
+// setTLS makes the client port speak TLS only, with cfg's certificate,
+// and, with cfg.TLSCA, accept only clients whose certificate that
+// authority signed, as nats-server's tls { verify: true } does.
+func setTLS(opts *server.Options, cfg Config) error {
+	tc, err := server.GenTLSConfig(&server.TLSConfigOpts{
+		CertFile: cfg.TLSCert,
+		KeyFile:  cfg.TLSKey,
+		CaFile:   cfg.TLSCA,
+		Verify:   cfg.TLSCA != "",
+	})
+	if err != nil {
+		return fmt.Errorf("broker: tls: %w", err)
+	}
+	opts.TLSConfig = tc
+	opts.TLSVerify = cfg.TLSCA != ""
+	opts.TLSTimeout = cmp.Or(opts.TLSTimeout, defaultTLSTimeout.Seconds())
+	return nil
+}
+
+// defaultTLSTimeout bounds a client's TLS handshake, as nats-server's
+// default does.
+const defaultTLSTimeout = 2 * time.Second
+
+// waitReady waits for the client listener, then for the server's own
+// health check, which JetStream passes only once it is enabled and every
+// stream in the store is recovered. It asks the server, never a client
+// connection: a configuration may admit no client this package could be
+// (users, nkeys, accounts, a client certificate), and the JetStream
+// setup it waits for ran inside srv.Start before the listener opened; a
+// failure there came through Fatalf.
 func (b *Broker) waitReady(ctx context.Context) error {
 	// Poll in short steps: a listener that failed (port in use) reports
 	// through Fatalf, and there is no point waiting out the whole timeout.
@@ -111,42 +143,32 @@ func (b *Broker) waitReady(ctx context.Context) error {
 			return fmt.Errorf("%w: no client listener on %s:%d", ErrNotReady, b.cfg.Host, b.cfg.Port)
 		}
 	}
-	nc, err := nats.Connect("", append(b.ConnectOptions(), nats.InProcessServer(b.srv))...)
-	if errors.Is(err, nats.ErrAuthorization) {
-		// A config file with its own accounts: ask the server itself.
-		return b.healthz()
-	}
-	if err != nil {
-		return fmt.Errorf("%w: connect: %w", ErrNotReady, err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("%w: jetstream: %w", ErrNotReady, err)
-	}
 	for {
-		_, err := js.AccountInfo(ctx)
+		if err := b.log.fatalErr(); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+		err := b.health()
 		if err == nil {
 			return nil
 		}
-		if fatal := b.log.fatalErr(); fatal != nil {
-			return fmt.Errorf("broker: %w", fatal)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: jetstream: %w", ErrNotReady, err)
-		}
 		select {
 		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNotReady, err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
 
-func (b *Broker) healthz() error {
-	if st := b.srv.Healthz(&server.HealthzOptions{JSEnabledOnly: true}); st.Error != "" {
-		return fmt.Errorf("%w: jetstream: %s", ErrNotReady, st.Error)
+// health is the server's health check: the client listener, JetStream
+// enabled, and on one server every stream of the store recovered.
+func (b *Broker) health() error {
+	if st := b.srv.Healthz(nil); st.Error != "" || len(st.Errors) > 0 {
+		return fmt.Errorf("health: %s", cmp.Or(st.Error, fmt.Sprint(st.Errors)))
 	}
-	return b.log.fatalErr()
+	if !b.srv.JetStreamEnabled() {
+		return errors.New("jetstream: not enabled")
+	}
+	return nil
 }
 
 // ClientURL is the URL clients on this machine connect to.

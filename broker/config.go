@@ -39,6 +39,13 @@ type Config struct {
 	User, Password string
 	// Token, when set, is required of every client. It excludes User.
 	Token string
+	// TLSCert and TLSKey, when set, are the server's certificate and key
+	// files (PEM): the client port then speaks TLS only, and ClientURL
+	// says tls://. They override a config file's tls block.
+	TLSCert, TLSKey string
+	// TLSCA, with TLSCert, is a file of certificate authorities (PEM):
+	// every client must present a certificate one of them signed.
+	TLSCA string
 	// MaxPayload is the largest message the server accepts, in bytes
 	// (default DefaultMaxPayload).
 	MaxPayload int32
@@ -65,6 +72,12 @@ func (c Config) validate() error {
 	}
 	if (c.User == "") != (c.Password == "") {
 		return fmt.Errorf("%w: User and Password go together", ErrInvalidConfig)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("%w: TLSCert and TLSKey go together", ErrInvalidConfig)
+	}
+	if c.TLSCA != "" && c.TLSCert == "" {
+		return fmt.Errorf("%w: TLSCA needs TLSCert and TLSKey", ErrInvalidConfig)
 	}
 	if c.MaxPayload < 0 {
 		return fmt.Errorf("%w: MaxPayload %d is negative", ErrInvalidConfig, c.MaxPayload)

@@ -8,9 +8,17 @@
 //	nc.Drain()
 //	b.Close()
 //
-// Start returns only when the server accepts connections and JetStream
-// answers an API call; a server that cannot start (a port in use, a store
-// directory that is not a directory, a bad configuration file) is an error,
-// never a process exit: the server logs through slog, and its fatal
-// messages become Start's error. A Broker is safe for concurrent use.
+// Start returns only when the server accepts connections and passes its
+// own health check, JetStream included. It asks the server itself, never
+// a client connection, so that any authorization a stock nats-server
+// accepts works: a config file (Config.ConfigFile) with a token, users
+// with permissions, nkeys, or accounts with JetStream enabled per
+// account; TLS with client certificates (Config.TLSCert, TLSKey, TLSCA).
+// Connect carries only Config's User, Password and Token; pass any other
+// credentials to it as options.
+//
+// A server that cannot start (a port in use, a store directory that is
+// not a directory, a bad configuration file) is an error, never a
+// process exit: the server logs through slog, and its fatal messages
+// become Start's error. A Broker is safe for concurrent use.
 package broker

@@ -7,12 +7,20 @@
 // connections made by Server.Connect are back, and WaitReconnected does the
 // same for a connection made any other way. WaitFor polls a condition with a
 // deadline; tests never sleep to wait.
+//
+// For brokers with authorization or TLS, ConfigFile writes a nats-server
+// configuration for broker.Config.ConfigFile, and NewCerts makes a
+// certificate authority with server and client certificates at test time;
+// pass the client's options (nats.Token, nats.NkeyOptionFromSeed,
+// Certs.ClientOptions) to Connect.
 package brokertest
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -157,4 +165,15 @@ func WaitFor(t testing.TB, timeout time.Duration, cond func() bool, msgAndArgs .
 		}
 		time.Sleep(wait)
 	}
+}
+
+// ConfigFile writes text, a nats-server configuration, to a file under
+// t.TempDir() and returns its path, for broker.Config.ConfigFile.
+func ConfigFile(t testing.TB, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "nats.conf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return path
 }

@@ -2,10 +2,12 @@
 // or SIGTERM:
 //
 //	broker --listen 127.0.0.1:4222 --store DIR
+//	broker --config DIR/broker.conf --tls-cert server.pem --tls-key server-key.pem --tls-ca ca.pem
 package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"net"
 	"strconv"
@@ -17,7 +19,36 @@ import (
 func main() { cli.Main("broker", run, "broker: ") }
 
 const description = `Runs a NATS server with JetStream, Drover's broker for one machine, until
-SIGINT or SIGTERM.`
+SIGINT or SIGTERM.
+
+--config takes any nats-server configuration file: authorization with a
+token, users or nkeys and their permissions, accounts with JetStream
+enabled per account, tls. 'drover auth init' writes one with a user per
+Drover role (broker.conf). Flags given override the file; --listen,
+--name and --max-payload not given leave the file's listen, server_name
+and max_payload (else their defaults) in force. The store is always
+--store's.
+
+--tls-cert and --tls-key make the client port speak TLS only (clients use
+tls:// URLs or --tls-ca); --tls-ca also requires every client to present
+a certificate that authority signed.`
+
+// keepFileSettings clears the fields of flags not given on the command
+// line that a config file may set, so that the file's say holds, and
+// broker's defaults only where the file says nothing.
+func keepFileSettings(fs *flag.FlagSet, cfg *broker.Config) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["listen"] {
+		cfg.Host, cfg.Port = "", 0
+	}
+	if !given["name"] {
+		cfg.ServerName = ""
+	}
+	if !given["max-payload"] {
+		cfg.MaxPayload = 0
+	}
+}
 
 // maxPayloadLimit is the largest max_payload nats-server accepts, 64 MiB.
 const maxPayloadLimit = 64 << 20
@@ -36,6 +67,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.User, "user", "", "require this user name of clients")
 	fs.StringVar(&cfg.Password, "password", "", "require this password of clients")
 	fs.StringVar(&cfg.Token, "token", "", "require this token of clients")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "server TLS certificate file (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "server TLS private key file (PEM)")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "require client certificates signed by this CA file (PEM)")
 	maxPayload := fs.Int("max-payload", broker.DefaultMaxPayload, "largest message in bytes")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "nats-server configuration file; flags given override it")
 	logs.Register(fs)
@@ -58,8 +92,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("--max-payload %d: want 1 to %d bytes", *maxPayload, maxPayloadLimit)
 	}
 	cfg.MaxPayload = int32(*maxPayload)
+	if cfg.ConfigFile != "" {
+		keepFileSettings(fs, &cfg)
+	}
 	if cfg.HTTPPort < 0 || cfg.HTTPPort > 65535 {
 		return cli.Usagef("--http-port %d: want 0 to 65535", cfg.HTTPPort)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return cli.Usagef("--tls-cert and --tls-key go together")
+	}
+	if cfg.TLSCA != "" && cfg.TLSCert == "" {
+		return cli.Usagef("--tls-ca needs --tls-cert and --tls-key")
 	}
 	if cfg.Logger, err = logs.Logger(stderr); err != nil {
 		return cli.Usagef("%v", err)
