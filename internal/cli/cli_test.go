@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
@@ -205,4 +208,47 @@ func deadAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// TestNKeyAndCreds: --nkey authenticates with a seed file; a missing one
+// is the connect error, naming the file; --creds falls back on
+// NATS_CREDS, as the nats CLI does.
+func TestNKeyAndCreds(t *testing.T) {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, _ := kp.PublicKey()
+	seed, _ := kp.Seed()
+	seedFile := filepath.Join(t.TempDir(), "worker.nk")
+	if err := os.WriteFile(seedFile, append(seed, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := brokertest.ConfigFile(t, "authorization { users: [ {nkey: "+public+"} ] }")
+	b := brokertest.Start(t, broker.Config{ConfigFile: conf})
+
+	f := NATSFlags{URL: b.ClientURL(), NKey: seedFile}
+	nc, err := f.Connect("test")
+	if err != nil {
+		t.Fatalf("Connect with --nkey: %v", err)
+	}
+	nc.Close()
+
+	f.NKey = seedFile + ".missing"
+	if _, err := f.Connect("test"); err == nil || !strings.Contains(err.Error(), "--nkey "+f.NKey) {
+		t.Errorf("Connect with a missing --nkey file = %v, want an error naming it", err)
+	}
+	if _, err := (&NATSFlags{URL: b.ClientURL()}).Connect("test"); err == nil {
+		t.Error("Connect without credentials succeeded")
+	}
+
+	missing := filepath.Join(t.TempDir(), "from-env.creds")
+	t.Setenv("NATS_CREDS", missing)
+	if _, err := (&NATSFlags{URL: b.ClientURL()}).Connect("test"); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Connect with NATS_CREDS set = %v, want it to read %s", err, missing)
+	}
+	flagged := filepath.Join(t.TempDir(), "from-flag.creds")
+	if _, err := (&NATSFlags{URL: b.ClientURL(), Creds: flagged}).Connect("test"); err == nil || !strings.Contains(err.Error(), flagged) {
+		t.Errorf("Connect with --creds and NATS_CREDS = %v, want --creds %s to win", err, flagged)
+	}
 }

@@ -16,10 +16,12 @@ import (
 )
 
 // NATSFlags are the connection flags of the nats CLI: --nats (else
-// NATS_URL), --creds, --user/--password, --token and --tls-cert/--tls-key/--tls-ca.
+// NATS_URL), --creds (else NATS_CREDS), --nkey, --user/--password,
+// --token and --tls-cert/--tls-key/--tls-ca.
 type NATSFlags struct {
 	URL      string
 	Creds    string
+	NKey     string // a file holding a user nkey seed
 	User     string
 	Password string
 	Token    string
@@ -32,7 +34,8 @@ type NATSFlags struct {
 // Register adds the flags to fs.
 func (f *NATSFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.URL, "nats", "", "NATS server URL(s), comma separated (default $NATS_URL)")
-	fs.StringVar(&f.Creds, "creds", "", "NATS credentials file")
+	fs.StringVar(&f.Creds, "creds", "", "NATS credentials file (default $NATS_CREDS)")
+	fs.StringVar(&f.NKey, "nkey", "", "NATS user nkey seed file, as 'drover auth init' writes")
 	fs.StringVar(&f.User, "user", "", "NATS user name")
 	fs.StringVar(&f.Password, "password", "", "NATS password")
 	fs.StringVar(&f.Token, "token", "", "NATS authentication token")
@@ -53,8 +56,11 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 	}
-	if f.Creds != "" {
-		opts = append(opts, nats.UserCredentials(f.Creds))
+	if creds := f.creds(); creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	if f.NKey != "" {
+		opts = append(opts, nkeyFromSeedFile(f.NKey))
 	}
 	if f.User != "" {
 		opts = append(opts, nats.UserInfo(f.User, f.Password))
@@ -69,6 +75,23 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 		opts = append(opts, nats.RootCAs(f.TLSCA))
 	}
 	return opts
+}
+
+// creds is --creds, else NATS_CREDS, as the nats CLI reads them.
+func (f *NATSFlags) creds() string { return cmp.Or(f.Creds, os.Getenv("NATS_CREDS")) }
+
+// nkeyFromSeedFile authenticates with the user nkey whose seed file is
+// at path. The file is read when the connection is made, so that a
+// missing or bad one is the connect error, naming the file and never
+// its content.
+func nkeyFromSeedFile(path string) nats.Option {
+	return func(o *nats.Options) error {
+		opt, err := nats.NkeyOptionFromSeed(path)
+		if err != nil {
+			return fmt.Errorf("--nkey %s: %w", path, err)
+		}
+		return opt(o)
+	}
 }
 
 // RegisterWait adds --connect-wait, the bound of ConnectWait, to fs.
