@@ -40,6 +40,7 @@ func init() {
 		{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
 		{"time", "measure this machine's clock offset from the Time service (Cristian's algorithm)", runTime},
 		{"services", "list the micro services on NATS, their endpoints or their stats (as nats micro ls/info/stats)", runServices},
+		{"auth", "write a broker configuration with a NATS user per role (init), or list the roles (roles)", runAuth},
 	}
 }
 

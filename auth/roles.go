@@ -1,0 +1,267 @@
+package auth
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/timesvc"
+)
+
+// Role is what a NATS user of a Drover deployment is for.
+type Role string
+
+// The roles. Each is granted exactly what its processes do on NATS; see
+// Grants for the list and Permissions for the subjects.
+const (
+	// Master is the master process: it creates and updates the streams,
+	// buckets and the workers' consumer, publishes tasks, and serves
+	// rpcq.Master.* and rpcq.Time.Now.
+	Master Role = "master"
+	// Worker is a worker process: it takes tasks from the workers'
+	// consumer, reads inputs, writes outputs and commit records, reports
+	// events, and asks the master's time. It cannot publish tasks.
+	Worker Role = "worker"
+	// Submitter submits jobs that run no commands, follows and cancels
+	// jobs, uploads inputs and reads outputs.
+	Submitter Role = "submitter"
+	// ExecSubmitter is Submitter and rpcq.Master.SubmitExec: jobs that run
+	// commands on workers started with --allow-exec.
+	ExecSubmitter Role = "exec-submitter"
+	// Reader sees jobs and their outputs: status, list, get.
+	Reader Role = "reader"
+	// Admin may do anything in the account, as an operator with the nats
+	// CLI does.
+	Admin Role = "admin"
+)
+
+// Roles are every role, in the order configurations list them.
+func Roles() []Role { return []Role{Master, Worker, Submitter, ExecSubmitter, Reader, Admin} }
+
+// ParseRole returns the role named s; an unknown name is an error wrapping
+// ErrUnknownRole that lists the roles.
+func ParseRole(s string) (Role, error) {
+	if r := Role(s); slices.Contains(Roles(), r) {
+		return r, nil
+	}
+	names := make([]string, 0, len(Roles()))
+	for _, r := range Roles() {
+		names = append(names, string(r))
+	}
+	return "", fmt.Errorf("%w %q: want one of %s", ErrUnknownRole, s, strings.Join(names, ", "))
+}
+
+// Permissions are what one NATS user may do, as nats-server's
+// configuration states them. Subjects may hold NATS wildcards.
+type Permissions struct {
+	// Publish are the subjects the user may publish to. A JetStream API
+	// call, a key-value write and an object store write are publishes.
+	Publish []string
+	// Subscribe are the subjects the user may subscribe to, in a queue
+	// group or not.
+	Subscribe []string
+	// Responses lets the user answer each request it receives
+	// (nats-server's allow_responses), up to MaxResponses times within
+	// ResponseExpiry: what a service needs, and only a service.
+	Responses bool
+}
+
+// Bounds of the answers to one request that Responses allows. A request
+// to $SRV.PING reaches every instance of every micro service on the
+// connection (rpcq runs rpcq.DefaultConcurrency of each, the master two
+// services), and each answers.
+const (
+	MaxResponses   = 256
+	ResponseExpiry = 2 * time.Minute
+)
+
+// Grant is one thing a role may do, and the subjects it takes.
+type Grant struct {
+	// What it is, in a user's words, for tables and -h pages.
+	What      string
+	Publish   []string
+	Subscribe []string
+	Responses bool
+}
+
+// The grants roles are made of.
+var (
+	// bind is what mr.Open, Bind and Await need of a deployment a master
+	// made: the streams' and the workers' consumer's information, and
+	// replies.
+	bind = Grant{
+		What: "open the deployment the master made (stream, bucket and consumer info)",
+		Publish: append(mapped(allStreams, func(s string) string { return streamAPI("INFO", s) }),
+			consumerAPI("INFO", mr.StreamTasks, mr.ConsumerWorkers)),
+		Subscribe: []string{inboxes},
+	}
+	discover = Grant{
+		What: "find services and their endpoints ($SRV ping, info, stats: drover services, nats micro ls)",
+		Publish: flatMapped([]micro.Verb{micro.PingVerb, micro.InfoVerb, micro.StatsVerb}, func(v micro.Verb) []string {
+			all, _ := micro.ControlSubject(v, "", "")
+			return []string{all, all + ".>"}
+		}),
+	}
+	submit = Grant{
+		What:    "submit jobs that run no commands (rpcq.Master.Submit)",
+		Publish: []string{mr.MasterSubject(mr.MethodSubmit)},
+	}
+	submitExec = Grant{
+		What:    "submit jobs that run commands (rpcq.Master.SubmitExec)",
+		Publish: []string{mr.MasterSubject(mr.MethodSubmitExec)},
+	}
+	cancelJobs = Grant{
+		What:    "cancel jobs (rpcq.Master.Cancel)",
+		Publish: []string{mr.MasterSubject(mr.MethodCancel)},
+	}
+	seeJobs = Grant{
+		What:    "see jobs (rpcq.Master.Status, List, ListPage)",
+		Publish: []string{mr.MasterSubject(mr.MethodStatus), mr.MasterSubject(mr.MethodList), mr.MasterSubject(mr.MethodListPage)},
+	}
+	// readData is an object store Get: the object's metadata by direct
+	// get, then an ordered push consumer of its chunks, which answers
+	// flow control and is deleted at the end.
+	readData = Grant{
+		What: "read objects: inputs and outputs (drover-data)",
+		Publish: []string{
+			directGet(streamData, objMeta(mr.ObjectStoreData)),
+			consumerAPI("CREATE", streamData, "*."+objChunk(mr.ObjectStoreData)),
+			consumerAPI("DELETE", streamData, "*"),
+			flowControl(streamData),
+		},
+	}
+	// writeData is an object store Put: a look at the metadata there is,
+	// then the chunks and the metadata record; and Delete, a metadata
+	// record that says so, then a purge of the chunks. A failed Put
+	// purges its chunks, a worker removes a failed or losing attempt's
+	// outputs. The purge request names its subject in its body, where no
+	// permission looks, so a writer may purge any object's chunks: no
+	// more than it can do with a metadata record marking the object
+	// deleted.
+	writeData = Grant{
+		What: "write and remove objects: upload inputs, write outputs (drover-data)",
+		Publish: []string{
+			directGet(streamData, objMeta(mr.ObjectStoreData)),
+			objChunks(mr.ObjectStoreData),
+			objMeta(mr.ObjectStoreData),
+			streamAPI("PURGE", streamData),
+		},
+	}
+	pullTasks = Grant{
+		What: "take tasks from the workers' consumer, heartbeat and acknowledge them, see whether one is still queued",
+		Publish: []string{
+			consumerAPI("MSG.NEXT", mr.StreamTasks, mr.ConsumerWorkers),
+			acks(mr.StreamTasks, mr.ConsumerWorkers),
+			streamAPI("MSG.GET", mr.StreamTasks),
+		},
+	}
+	commit = Grant{
+		What: "read and write commit records, record lineage (drover-commits, drover-lineage)",
+		Publish: []string{
+			directGet(streamCommits, kvKeys(mr.BucketCommits)),
+			kvKeys(mr.BucketCommits),
+			kvKeys(mr.BucketLineage),
+		},
+	}
+	reportEvents = Grant{
+		What:    "report task events (drover.event.>)",
+		Publish: []string{mr.EventSubjects()},
+	}
+	askTime = Grant{
+		What:    "ask the master's time (rpcq.Time.Now)",
+		Publish: []string{timeNow, discovery(micro.PingVerb, timesvc.Service), discovery(micro.InfoVerb, timesvc.Service)},
+	}
+	// own is everything a master does to the protocol's streams, and to
+	// no other stream: it creates and updates them, watches the buckets,
+	// consumes events, purges a cancelled job's tasks, removes objects.
+	own = Grant{
+		What: "create, update and use the Drover streams, buckets and consumer, and no other",
+		Publish: append(append([]string{jsAccountInfo}, flatMapped(allStreams, func(s string) []string {
+			return []string{
+				streamAPI("INFO", s), streamAPI("CREATE", s), streamAPI("UPDATE", s), streamAPI("PURGE", s),
+				streamAPI("MSG.GET", s), streamAPI("MSG.DELETE", s),
+				jsAPI + ".DIRECT.GET." + s, directGet(s, ">"),
+				jsAPI + ".CONSUMER.*." + s, consumerAPI("*", s, ">"),
+				consumerAPI("DURABLE.CREATE", s, ">"), consumerAPI("MSG.NEXT", s, ">"),
+				"$JS.ACK." + s + ".>", flowControl(s),
+			}
+		})...), kvKeys(mr.BucketJobs), kvKeys(mr.BucketCommits), kvKeys(mr.BucketLineage),
+			objChunks(mr.ObjectStoreData), objMeta(mr.ObjectStoreData)),
+		Subscribe: []string{inboxes},
+	}
+	publishTasks = Grant{
+		What:    "publish tasks and their events (drover.task.>, drover.event.>)",
+		Publish: []string{mr.TaskSubjects(), mr.EventSubjects()},
+	}
+	serve = Grant{
+		What:      "serve rpcq.Master.* and rpcq.Time.Now, with their $SRV discovery, and answer them",
+		Subscribe: append(append([]string{rpcqService(mr.MasterService), rpcqService(timesvc.Service)}, serviceSubjects(mr.MasterService)...), serviceSubjects(timesvc.Service)...),
+		Responses: true,
+	}
+	everything = Grant{
+		What:      "anything in the account",
+		Publish:   []string{">"},
+		Subscribe: []string{">"},
+	}
+)
+
+// Grants are what role may do, one Grant per thing; role must be one of
+// Roles. The slice is the caller's.
+func Grants(role Role) []Grant {
+	switch role {
+	case Master:
+		return []Grant{own, publishTasks, serve}
+	case Worker:
+		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime}
+	case Submitter:
+		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData}
+	case ExecSubmitter:
+		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData}
+	case Reader:
+		return []Grant{bind, discover, seeJobs, readData}
+	case Admin:
+		return []Grant{everything}
+	}
+	return nil
+}
+
+// PermissionsOf are the NATS permissions of role: the subjects of its
+// Grants, each once, in their order. An unknown role has none.
+func PermissionsOf(role Role) Permissions {
+	var p Permissions
+	for _, g := range Grants(role) {
+		p.Publish = appendNew(p.Publish, g.Publish...)
+		p.Subscribe = appendNew(p.Subscribe, g.Subscribe...)
+		p.Responses = p.Responses || g.Responses
+	}
+	return p
+}
+
+func appendNew(list []string, subjects ...string) []string {
+	for _, s := range subjects {
+		if !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
+func mapped[T any](in []T, f func(T) string) []string {
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
+}
+
+func flatMapped[T any](in []T, f func(T) []string) []string {
+	var out []string
+	for _, v := range in {
+		out = append(out, f(v)...)
+	}
+	return out
+}

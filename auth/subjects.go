@@ -1,0 +1,93 @@
+package auth
+
+import (
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+	"github.com/drover-dev/drover/timesvc"
+)
+
+// The NATS and JetStream subjects the roles are granted, built from mr's
+// names: JetStream API calls are requests on $JS.API.<...>, key-value
+// writes publishes to $KV.<bucket>.<key>, object store writes publishes to
+// $O.<bucket>.C.<nuid> (chunks) and $O.<bucket>.M.<name> (metadata),
+// replies arrive on _INBOX.<...>.
+const (
+	jsAPI = "$JS.API"
+	// inboxes is where every reply arrives: JetStream API answers, publish
+	// acknowledgements, messages of consumers, rpcq replies.
+	inboxes = "_INBOX.>"
+	// jsAccountInfo is the JetStream account information request.
+	jsAccountInfo = jsAPI + ".INFO"
+)
+
+// Streams behind the protocol's buckets, as JetStream names them.
+var (
+	streamJobs    = kvStream(mr.BucketJobs)
+	streamCommits = kvStream(mr.BucketCommits)
+	streamLineage = kvStream(mr.BucketLineage)
+	streamData    = objStream(mr.ObjectStoreData)
+	// allStreams are the protocol's streams, in the order mr.Ensure opens them.
+	allStreams = []string{mr.StreamTasks, mr.StreamEvents, streamJobs, streamCommits, streamLineage, streamData}
+)
+
+func kvStream(bucket string) string  { return "KV_" + bucket }
+func objStream(bucket string) string { return "OBJ_" + bucket }
+
+// kvKeys are every key of bucket, as subjects: a put, create, update or
+// delete of a key is a publish there.
+func kvKeys(bucket string) string { return "$KV." + bucket + ".>" }
+
+// objChunks and objMeta are the subjects of the object store's chunks and
+// metadata records; objChunk those of one object's chunks, which a
+// reader's consumer filters on.
+func objChunks(bucket string) string { return "$O." + bucket + ".C.>" }
+func objChunk(bucket string) string  { return "$O." + bucket + ".C.*" }
+func objMeta(bucket string) string   { return "$O." + bucket + ".M.>" }
+
+// streamAPI is a stream request: op is INFO, CREATE, UPDATE, PURGE,
+// MSG.GET or MSG.DELETE.
+func streamAPI(op, stream string) string { return jsAPI + ".STREAM." + op + "." + stream }
+
+// consumerAPI is a consumer request on stream: op is CREATE, INFO, DELETE
+// or MSG.NEXT, and rest the consumer's name and, for CREATE, its filter.
+func consumerAPI(op, stream, rest string) string {
+	return jsAPI + ".CONSUMER." + op + "." + stream + "." + rest
+}
+
+// directGet is a direct get of the last message on subject of stream,
+// as key-value and object store reads are.
+func directGet(stream, subject string) string { return jsAPI + ".DIRECT.GET." + stream + "." + subject }
+
+// acks are the acknowledgement subjects of consumer's messages.
+func acks(stream, consumer string) string { return "$JS.ACK." + stream + "." + consumer + ".>" }
+
+// flowControl is where a push consumer of stream (a key-value watcher, an
+// object being read) answers the server's flow control.
+func flowControl(stream string) string { return "$JS.FC." + stream + ".>" }
+
+// discovery is the micro discovery subject of verb for one service:
+// $SRV.<verb>.<service>.
+func discovery(verb micro.Verb, service string) string {
+	s, _ := micro.ControlSubject(verb, service, "")
+	return s
+}
+
+// serviceSubjects are the subjects a micro service named service
+// subscribes to: its discovery subjects, for every verb, with and without
+// its name and instance ID.
+func serviceSubjects(service string) []string {
+	var subs []string
+	for _, verb := range []micro.Verb{micro.PingVerb, micro.InfoVerb, micro.StatsVerb} {
+		all, _ := micro.ControlSubject(verb, "", "")
+		subs = append(subs, all, discovery(verb, service), discovery(verb, service)+".*")
+	}
+	return subs
+}
+
+// rpcqService is every method subject of an rpcq service.
+func rpcqService(service string) string { return rpcq.Subject(service, "*") }
+
+// timeNow is the time service's one method.
+const timeNow = timesvc.Subject
