@@ -19,6 +19,10 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./rpcq/
 	$(GO) test -run '^$$' -fuzz FuzzReply -fuzztime 60s ./rpcq/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTask -fuzztime 60s ./mr/
+	$(GO) test -run '^$$' -fuzz FuzzSpecEncodedSize -fuzztime 60s ./mr/
+	$(GO) test -run '^$$' -fuzz FuzzSubmitArgs -fuzztime 60s ./master/
+	$(GO) test -run '^$$' -fuzz FuzzLoadJob -fuzztime 60s ./master/
 
 readme:
 	scripts/readme-check.sh

@@ -73,7 +73,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"master", []string{"--replicas", "-1"}, "master: --replicas -1: want 1 to 5"},
 		{"worker", []string{"--slots", "0"}, "worker: --slots 0: want at least 1"},
 		{"worker", []string{"--slots", "-1"}, "worker: --slots -1: want at least 1"},
-		{"worker", []string{"--lease", "-5s"}, "worker: --lease -5s: want a positive duration"},
+		{"worker", []string{"--slow-factor", "0.5"}, "worker: --slow-factor 0.5: want 1 or more"},
 		{"worker", []string{"--shared-root", "/nonexistent/drover"}, "worker: --shared-root /nonexistent/drover: want an existing directory"},
 		{"kvserver", []string{}, "kvserver: --data is required"},
 		{"kvserver", []string{"--data", "x", "--mode", "twice"}, `kvserver: --mode "twice": want exactly-once or at-most-once`},

@@ -38,7 +38,7 @@ func held(cond, release, command string) string {
 
 // startWorkerWith is startWorker with more flags, which win over its own.
 func (d *deployment) startWorkerWith(i int, flags ...string) *process {
-	return start(d.t, "worker", append([]string{"--nats", d.url, "--lease", lease, "--slots", "1", "--id", fmt.Sprint("w", i), "--log-level", "warn"}, flags...)...)
+	return start(d.t, "worker", append([]string{"--nats", d.url, "--slots", "1", "--id", fmt.Sprint("w", i), "--log-level", "warn"}, flags...)...)
 }
 
 // waitLeading waits until a master answers on the control API.
@@ -219,7 +219,7 @@ func TestMapOutputDeleted(t *testing.T) {
 
 	const lost = 1
 	ctx := timeout(t, 30*time.Second)
-	store, err := mr.Open(ctx, d.nc, mr.StoreConfig{})
+	store, err := mr.Bind(ctx, d.nc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,16 +25,16 @@ const ioTimeout = 10 * time.Second
 // handle runs one task message to its end: committed, failed, skipped, or
 // handed back because the worker is stopping.
 func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
-	var task mr.Task
-	if err := json.Unmarshal(msg.Data(), &task); err != nil {
-		w.log.Error("worker: undecodable task dropped", "subject", msg.Subject(), "error", err)
-		msg.TermWithReason("undecodable task")
+	task, err := mr.DecodeTask(msg.Data())
+	if err != nil { // no master sends it: never run, never retried
+		w.log.Error("worker: invalid task dropped", "subject", msg.Subject(), "error", err)
+		msg.TermWithReason("invalid task")
 		return
 	}
 	log := w.log.With("task", mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
 	getCtx, cancelGet := context.WithTimeout(ctx, ioTimeout)
-	_, err := w.store.Commits.Get(getCtx, key)
+	_, err = w.store.Commits.Get(getCtx, key)
 	cancelGet()
 	if err == nil {
 		msg.Ack() // an earlier attempt, or a backup, committed it

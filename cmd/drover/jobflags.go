@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,32 +36,32 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 		"with speculation, a task gets a backup when it has run, and expects to run, this many times as long as its finished peers took")
 }
 
-// Bounds of the job flags, checked before anything is read or sent.
-const (
-	minSplitSize = 1 << 10
-	maxSplitSize = 1 << 30
-	maxR         = 10_000
-)
-
 // spec is the job these flags describe, without its inputs, or a usage
 // error naming the first flag out of its bounds.
 func (f *jobFlags) spec() (mr.JobSpec, error) {
 	switch {
 	case f.app == "":
 		return mr.JobSpec{}, usagef("--app is required")
-	case f.r < 1 || f.r > maxR:
-		return mr.JobSpec{}, usagef("-r %d: want 1 to %d reduce tasks", f.r, maxR)
-	case f.splitSize < minSplitSize || f.splitSize > maxSplitSize:
-		return mr.JobSpec{}, usagef("--split-size %d: want %d to %d bytes", f.splitSize, minSplitSize, maxSplitSize)
+	case f.r < 1 || f.r > mr.MaxR:
+		return mr.JobSpec{}, usagef("-r %d: want 1 to %d reduce tasks", f.r, mr.MaxR)
+	case f.splitSize < mr.MinSplitSize || f.splitSize > mr.MaxSplitSize:
+		return mr.JobSpec{}, usagef("--split-size %d: want %d to %d bytes", f.splitSize, mr.MinSplitSize, mr.MaxSplitSize)
 	case f.after < 0 || f.after > 1:
 		return mr.JobSpec{}, usagef("--speculation-after %v: want a fraction from 0 to 1", f.after)
-	case f.maxSkipped < 0:
-		return mr.JobSpec{}, usagef("--max-skipped-records %d: want 0 or more", f.maxSkipped)
+	case f.maxSkipped < 1 || f.maxSkipped > mr.MaxSkippedRecordsCeiling:
+		return mr.JobSpec{}, usagef("--max-skipped-records %d: want 1 to %d", f.maxSkipped, mr.MaxSkippedRecordsCeiling)
 	case f.slowdown < 1:
 		return mr.JobSpec{}, usagef("--speculation-slowdown %v: want 1 or more", f.slowdown)
 	}
-	return mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad, MaxSkippedRecords: f.maxSkipped,
-		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}, nil
+	spec := mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad, MaxSkippedRecords: f.maxSkipped,
+		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}
+	if err := spec.ValidateForm(); err != nil { // the arguments' bounds, before any input is read
+		var field *mr.SpecError
+		if errors.As(err, &field) && field.Field != "inputs" {
+			return mr.JobSpec{}, usagef("%v", err)
+		}
+	}
+	return spec, nil
 }
 
 // inputFile is the file an input names, which must be a regular file: a

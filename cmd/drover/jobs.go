@@ -9,44 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
-	"github.com/drover-dev/drover/rpcq"
 )
-
-// session is a connection to a running deployment.
-type session struct {
-	nc     *nats.Conn
-	store  *mr.Store
-	client *rpcq.Client
-	master *masterClient
-}
-
-func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
-	nc, err := conn.Connect("drover")
-	if err != nil {
-		return nil, err
-	}
-	s := &session{nc: nc}
-	s.store, err = mr.Open(ctx, nc, mr.StoreConfig{})
-	if err == nil {
-		s.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{})
-		s.master = &masterClient{nc: nc, client: s.client}
-	}
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *session) close() {
-	s.client.Close()
-	s.nc.Close()
-}
 
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet("submit", stderr, "--app APP [flags] FILE...")
@@ -74,6 +40,13 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.close()
+	if err := s.master.ready(ctx); err != nil { // before any upload
+		return err
+	}
+	store, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
 	for _, f := range files {
 		st, err := inputFile(f)
 		if err != nil {
@@ -84,7 +57,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			spec.Inputs = append(spec.Inputs, mr.Input{Name: filepath.Base(f), Path: abs, Size: st.Size()})
 			continue
 		}
-		inputs, err := mr.Upload(ctx, s.store, f, spec.SplitSize)
+		inputs, err := mr.Upload(ctx, store, f, spec.SplitSize)
 		if err != nil {
 			return err
 		}
@@ -140,6 +113,8 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flagSet("jobs", stderr, "[flags]")
 	var conn cli.NATSFlags
 	conn.Register(fs)
+	limit := fs.Int("limit", 50, "list at most this many jobs, newest first (0: all)")
+	after := fs.String("after", "", "list the jobs older than this one, as the hint after a cut list says")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -147,22 +122,44 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) > 0 {
 		return usagef("jobs takes no arguments")
 	}
+	if *limit < 0 {
+		return usagef("--limit %d: want 0 or more", *limit)
+	}
 	s, err := connect(ctx, &conn)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	var list []master.JobStatus
-	if err := s.master.call(ctx, "List", struct{}{}, &list); err != nil {
-		return err
-	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "JOB\tAPP\tSTATE\tMAPS\tREDUCES\tSUBMITTED")
-	for _, st := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.ID, st.App, st.State, st.MapsDone, st.Maps,
-			st.ReduceDone, st.Reduces, time.Unix(0, st.Submitted).Format(time.DateTime))
+	page := master.ListPage{Next: *after}
+	for n := 0; n == 0 || page.Next != ""; {
+		want := master.MaxListLimit
+		if *limit > 0 {
+			want = min(want, *limit-n)
+		}
+		if want == 0 {
+			break
+		}
+		if err := s.master.call(ctx, mr.MethodListPage, master.ListArgs{Limit: want, After: page.Next}, &page); err != nil {
+			return err
+		}
+		for _, st := range page.Jobs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.ID, st.App, st.State, st.MapsDone, st.Maps,
+				st.ReduceDone, st.Reduces, time.Unix(0, st.Submitted).Format(time.DateTime))
+		}
+		n += len(page.Jobs)
+		if len(page.Jobs) == 0 {
+			break
+		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Fprintf(stderr, "more jobs: drover jobs --after %s\n", page.Next)
+	}
+	return nil
 }
 
 func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -193,7 +190,11 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := writeOutputs(ctx, s.store, st, *out, stale); err != nil {
+	store, err := s.bind(ctx)
+	if err != nil {
+		return err
+	}
+	if err := writeOutputs(ctx, store, st, *out, stale); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d files in %s\n", len(st.Outputs), *out)

@@ -28,11 +28,8 @@ type masterClient struct {
 }
 
 func (m *masterClient) call(ctx context.Context, method string, args, reply any, opts ...rpcq.CallOption) error {
-	if !m.found {
-		if err := m.find(ctx); err != nil {
-			return err
-		}
-		m.found = true
+	if err := m.ready(ctx); err != nil {
+		return err
 	}
 	err := m.client.Call(ctx, mr.MasterService+"."+method, args, reply, opts...)
 	var remote *rpcq.RemoteError
@@ -42,14 +39,19 @@ func (m *masterClient) call(ctx context.Context, method string, args, reply any,
 	return err
 }
 
-// find waits up to findMasterWait for a master to answer micro's ping.
-func (m *masterClient) find(ctx context.Context) error {
+// ready waits up to findMasterWait for a master to answer micro's ping,
+// the first time it is called.
+func (m *masterClient) ready(ctx context.Context) error {
+	if m.found {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, findMasterWait)
 	defer cancel()
 	err := waitService(ctx, m.nc, mr.MasterService)
 	if errors.Is(err, errNoService) {
 		return fmt.Errorf("no master is running (%v)", err)
 	}
+	m.found = err == nil
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/drover-dev/drover/apps"
@@ -50,21 +51,26 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	var roots []string
 	for _, f := range files {
 		st, err := inputFile(f)
 		if err != nil {
 			return err
 		}
 		abs, _ := filepath.Abs(f)
-		// Local workers share this file system: they read the files in place.
+		// Local workers share this file system: they read the files in
+		// place, in these directories alone.
 		spec.Inputs = append(spec.Inputs, mr.Input{Name: filepath.Base(f), Path: abs, Size: st.Size()})
+		if dir := filepath.Dir(abs); !slices.Contains(roots, dir) {
+			roots = append(roots, dir)
+		}
 	}
 	if err := spec.Validate(reg); err != nil {
 		return usagef("%v", err)
 	}
 
 	start := time.Now()
-	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg})
+	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg, SharedRoots: roots})
 	if err != nil {
 		return err
 	}

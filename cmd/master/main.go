@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Drain()
-	store, err := mr.Open(ctx, nc, mr.StoreConfig{Replicas: *replicas, Lease: *lease})
+	store, err := mr.Open(ctx, nc, mr.StoreConfig{Role: mr.RoleMaster, Replicas: *replicas, Lease: *lease})
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewBinary("worker", "[flags]", description, stderr)
 	slots := fs.Int("slots", worker.DefaultSlots, "tasks to run at once")
 	id := fs.String("id", "", "the worker's name (default host-pid-random)")
-	lease := fs.Duration("lease", mr.DefaultLease, "the task lease, as the master was given")
 	allowExec := fs.Bool("allow-exec", false, "run the commands of streaming jobs")
 	slow := fs.Float64("slow-factor", 1, "take this many times as long over each task (a straggler, for tests)")
 	var sharedRoots []string
@@ -48,9 +47,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *slots < 1 {
 		return cli.Usagef("--slots %d: want at least 1", *slots)
-	}
-	if *lease <= 0 {
-		return cli.Usagef("--lease %v: want a positive duration", *lease)
 	}
 	if *slow < 1 {
 		return cli.Usagef("--slow-factor %v: want 1 or more", *slow)
@@ -66,7 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Drain()
-	store, err := mr.Open(ctx, nc, mr.StoreConfig{Lease: *lease})
+	// The master owns the task queue and its lease: bind to what it made,
+	// waiting for it if it has not run yet.
+	store, err := mr.Await(ctx, nc, 0, func(err error) { log.Info("worker: waiting for a master to set up the task queue", "error", err) })
 	if err != nil {
 		return err
 	}
