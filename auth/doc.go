@@ -21,6 +21,9 @@
 //   - PermissionsOf and Grants give a role's subjects, for a
 //     configuration written by other means, or to show them.
 //
+// Package authtest starts a broker with these users, for tests that
+// check a component needs no more than its role.
+//
 // What permissions cannot do: they decide who may send on a subject,
 // not what is sent. A user allowed to write objects may write any
 // object, a worker may acknowledge any task and write any commit
