@@ -93,3 +93,30 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help lists no commands: %q", stderr.String())
 	}
 }
+
+// TestCommandHelp: every command's -h opens with what it does and shows
+// each flag's default, --speculation's off included.
+func TestCommandHelp(t *testing.T) {
+	for _, c := range commands {
+		var stderr bytes.Buffer
+		if code := exitCode(run(context.Background(), []string{c.name, "-h"}, io.Discard, &stderr), &stderr); code != 0 {
+			t.Errorf("drover %s -h: exit %d", c.name, code)
+		}
+		page := stderr.String()
+		if strings.Contains(page, "\nCommands:\n") { // a group: its commands say what they do
+			continue
+		}
+		if !strings.HasPrefix(page, "Usage: drover "+c.name) || !strings.Contains(page, c.summary) {
+			t.Errorf("drover %s -h =\n%s\nwant the usage line and %q", c.name, page, c.summary)
+		}
+	}
+	var stderr bytes.Buffer
+	run(context.Background(), []string{"submit", "-h"}, io.Discard, &stderr)
+	if !strings.Contains(stderr.String(), "(default off)") {
+		t.Errorf("drover submit -h does not show --speculation's default:\n%s", stderr.String())
+	}
+	var stdout bytes.Buffer
+	if code := exitCode(run(context.Background(), []string{"version"}, &stdout, io.Discard), io.Discard); code != 0 {
+		t.Errorf("drover version: exit %d", code)
+	}
+}
