@@ -125,6 +125,9 @@ func BrokerConfig() []byte {
 # Written by drover auth init. Run it with
 #   broker --config broker.conf [--store DIR] [--tls-cert F --tls-key F --tls-ca F]
 # or nats-server -c broker.conf -sd DIR.
+# It serves this machine alone; to serve others, listen on their network
+# (0.0.0.0:4222) with TLS, or give broker --listen.
+listen: 127.0.0.1:4222
 jetstream: enabled
 max_payload: 8MB
 include ` + strconv.Quote(AuthFile) + `
