@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +16,14 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// DefaultStartTimeout bounds Start when its context has no deadline.
+// DefaultStartTimeout bounds Start on a single server when its context
+// has no deadline. A cluster node has no such bound: it is ready only once
+// a quorum of the cluster is up, which takes as long as the other nodes
+// take to start.
 const DefaultStartTimeout = 10 * time.Second
+
+// waitLogEvery is how often Start logs what it still waits for.
+const waitLogEvery = 5 * time.Second
 
 // Broker is a running embedded NATS server with JetStream. Its methods are
 // safe for concurrent use.
@@ -25,12 +32,21 @@ type Broker struct {
 	log  *slogAdapter
 	cfg  Config
 	once sync.Once
+
+	clustered bool // a node of a cluster
+	routes    int  // configured routes, for the log while waiting
 }
 
 // Start runs an embedded NATS server described by cfg and returns once it
 // accepts connections and its health check, JetStream included, passes. A server that
 // cannot start (port in use, unusable store directory, bad config file)
 // is an error, never a process exit.
+//
+// A cluster node passes its health check once the cluster has a
+// JetStream meta leader, which needs a quorum of the nodes, and once it
+// is current with the streams it holds. Start waits for that as long as
+// ctx lasts (a ctx without a deadline: until the nodes are up), and logs
+// what it waits for every few seconds.
 func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -48,9 +64,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	adapter := &slogAdapter{log: cmp.Or(cfg.Logger, slog.Default()).With("component", "nats-server")}
 	srv.SetLoggerV2(adapter, false, false, false)
-	b := &Broker{srv: srv, log: adapter, cfg: cfg}
+	b := &Broker{srv: srv, log: adapter, cfg: cfg, clustered: opts.Cluster.Port != 0, routes: len(opts.Routes)}
 
-	if _, ok := ctx.Deadline(); !ok {
+	if _, ok := ctx.Deadline(); !ok && !b.clustered {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
 		defer cancel()
@@ -75,7 +91,11 @@ func serverOptions(cfg Config) (*server.Options, error) {
 	}
 	opts.Host = cmp.Or(cfg.Host, opts.Host, DefaultHost)
 	opts.Port = cmp.Or(cfg.Port, opts.Port, DefaultPort)
-	opts.ServerName = cmp.Or(cfg.ServerName, opts.ServerName, DefaultServerName)
+	opts.ClientAdvertise = cmp.Or(cfg.ClientAdvertise, opts.ClientAdvertise)
+	if err := setCluster(opts, cfg); err != nil {
+		return nil, err
+	}
+	opts.ServerName = cmp.Or(cfg.ServerName, opts.ServerName, clusterServerName(opts), DefaultServerName)
 	opts.HTTPPort = cmp.Or(cfg.HTTPPort, opts.HTTPPort)
 	if opts.HTTPPort != 0 {
 		opts.HTTPHost = cmp.Or(opts.HTTPHost, opts.Host)
@@ -92,6 +112,12 @@ func serverOptions(cfg Config) (*server.Options, error) {
 			return nil, err
 		}
 	}
+	if cfg.SyncInterval != 0 {
+		opts.SyncInterval, opts.SyncAlways = cfg.SyncInterval, false
+	}
+	if cfg.SyncAlways {
+		opts.SyncAlways = true
+	}
 	opts.JetStream = true
 	opts.StoreDir = cfg.StoreDir
 	opts.NoSigs = true // the binary that embeds us owns the signals
@@ -100,6 +126,32 @@ func serverOptions(cfg Config) (*server.Options, error) {
 	// stay.
 	opts.DisableJetStreamBanner = true
 	return opts, nil
+}
+
+// setCluster makes the server a cluster node with cfg's cluster fields,
+// over a config file's cluster block.
+func setCluster(opts *server.Options, cfg Config) error {
+	opts.Cluster.Name = cmp.Or(cfg.ClusterName, opts.Cluster.Name)
+	opts.Cluster.Host = cmp.Or(cfg.ClusterHost, opts.Cluster.Host)
+	opts.Cluster.Port = cmp.Or(cfg.ClusterPort, opts.Cluster.Port)
+	opts.Cluster.Advertise = cmp.Or(cfg.ClusterAdvertise, opts.Cluster.Advertise)
+	if len(cfg.Routes) > 0 {
+		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
+		if len(opts.Routes) != len(cfg.Routes) {
+			return fmt.Errorf("%w: Routes %q", ErrInvalidConfig, cfg.Routes)
+		}
+	}
+	return nil
+}
+
+// clusterServerName is the name of a cluster node not given one: its
+// host name, unique among machines where the default would not be.
+func clusterServerName(opts *server.Options) string {
+	if opts.Cluster.Port == 0 {
+		return ""
+	}
+	name, _ := os.Hostname()
+	return name
 }
 
 // setTLS makes the client port speak TLS only, with cfg's certificate,
@@ -143,6 +195,7 @@ func (b *Broker) waitReady(ctx context.Context) error {
 			return fmt.Errorf("%w: no client listener on %s:%d", ErrNotReady, b.cfg.Host, b.cfg.Port)
 		}
 	}
+	logAt := time.Now().Add(waitLogEvery)
 	for {
 		if err := b.log.fatalErr(); err != nil {
 			return fmt.Errorf("broker: %w", err)
@@ -151,12 +204,43 @@ func (b *Broker) waitReady(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
+		if time.Now().After(logAt) {
+			b.logWaiting(err)
+			logAt = time.Now().Add(waitLogEvery)
+		}
 		select {
 		case <-ctx.Done():
+			if b.clustered {
+				return fmt.Errorf("%w: %w (connected to %d other nodes, %d routes configured)", ErrNotReady, err, b.peers(), b.routes)
+			}
 			return fmt.Errorf("%w: %w", ErrNotReady, err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// logWaiting says what Start still waits for.
+func (b *Broker) logWaiting(err error) {
+	log := cmp.Or(b.cfg.Logger, slog.Default())
+	if !b.clustered {
+		log.Info("broker waiting for JetStream", "reason", err)
+		return
+	}
+	log.Info("broker waiting for a quorum of the cluster's nodes",
+		"reason", err, "connected", b.peers(), "routes", b.routes)
+}
+
+// peers is the number of other nodes this one has a route to.
+func (b *Broker) peers() int {
+	rz, err := b.srv.Routez(nil)
+	if err != nil {
+		return 0
+	}
+	ids := map[string]bool{}
+	for _, r := range rz.Routes {
+		ids[r.RemoteID] = true
+	}
+	return len(ids)
 }
 
 // health is the server's health check: the client listener, JetStream
@@ -177,6 +261,15 @@ func (b *Broker) ClientURL() string { return b.srv.ClientURL() }
 // Port is the client port the server listens on.
 func (b *Broker) Port() int {
 	if addr, ok := b.srv.Addr().(*net.TCPAddr); ok {
+		return addr.Port
+	}
+	return 0
+}
+
+// ClusterPort is the port the server listens on for the other nodes of
+// its cluster, 0 when it is not a cluster node.
+func (b *Broker) ClusterPort() int {
+	if addr := b.srv.ClusterAddr(); addr != nil {
 		return addr.Port
 	}
 	return 0

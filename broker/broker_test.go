@@ -99,6 +99,15 @@ func TestStartErrors(t *testing.T) {
 		{"missing config file", broker.Config{Port: broker.RandomPort, StoreDir: t.TempDir(), ConfigFile: badConf + ".nope"}, "config file"},
 		{"token and user", broker.Config{StoreDir: t.TempDir(), Token: "t", User: "u", Password: "p"}, "exclusive"},
 		{"port out of range", broker.Config{StoreDir: t.TempDir(), Port: 70000}, "out of range"},
+		{"sync always and interval", broker.Config{StoreDir: t.TempDir(), SyncAlways: true, SyncInterval: time.Second}, "exclusive"},
+		{"negative sync interval", broker.Config{StoreDir: t.TempDir(), SyncInterval: -time.Second}, "negative"},
+		{"cluster without name", broker.Config{StoreDir: t.TempDir(), ClusterPort: broker.RandomPort, Routes: []string{"nats://127.0.0.1:6222"}}, "clustername"},
+		{"cluster name with a space", broker.Config{StoreDir: t.TempDir(), ClusterName: "a b", ClusterPort: 6222, Routes: []string{"nats://127.0.0.1:6222"}}, "clustername"},
+		{"cluster without port", broker.Config{StoreDir: t.TempDir(), ClusterName: "c", Routes: []string{"nats://127.0.0.1:6222"}}, "clusterport"},
+		{"cluster without routes", broker.Config{StoreDir: t.TempDir(), ClusterName: "c", ClusterPort: broker.RandomPort}, "routes"},
+		{"route without port", broker.Config{StoreDir: t.TempDir(), ClusterName: "c", ClusterPort: broker.RandomPort, Routes: []string{"nats://h1"}}, "want nats://host:port"},
+		{"route of another scheme", broker.Config{StoreDir: t.TempDir(), ClusterName: "c", ClusterPort: broker.RandomPort, Routes: []string{"http://h1:6222"}}, "want nats://host:port"},
+		{"cluster port out of range", broker.Config{StoreDir: t.TempDir(), ClusterName: "c", ClusterPort: 70000, Routes: []string{"nats://h1:6222"}}, "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

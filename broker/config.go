@@ -3,8 +3,11 @@ package broker
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Defaults applied to a zero Config field.
@@ -30,8 +33,40 @@ type Config struct {
 	// default is a directory shared by every process on the machine.
 	StoreDir string
 	// ServerName names the server in logs, monitoring and clusters
-	// (default DefaultServerName).
+	// (default DefaultServerName, or in a cluster the machine's host name:
+	// every node of a cluster needs a name of its own).
 	ServerName string
+	// ClientAdvertise is the host:port the server tells clients to reach
+	// it at, instead of its listen address (a proxy, a NAT). Off by default.
+	ClientAdvertise string
+
+	// ClusterName, ClusterPort and Routes together make the server one node
+	// of a JetStream cluster: every node has the same ClusterName, listens
+	// for the other nodes on ClusterHost:ClusterPort, and lists the others'
+	// cluster addresses in Routes (a node skips a route to itself, so every
+	// node may get the same list). A cluster replicates streams on a
+	// quorum: three nodes survive one failure. Off when all are zero.
+	ClusterName string
+	// ClusterHost is the address the other nodes connect to (default: every
+	// interface).
+	ClusterHost string
+	// ClusterPort is the port the other nodes connect to (RandomPort picks
+	// a free one).
+	ClusterPort int
+	// Routes are the other nodes' cluster URLs, nats://host:port.
+	Routes []string
+	// ClusterAdvertise is the host:port this node tells the other nodes
+	// to reach it at, instead of its cluster listen address. Off by default.
+	ClusterAdvertise string
+
+	// SyncInterval is how often JetStream fsyncs its files (default the
+	// server's, two minutes). A write acknowledged since the last fsync
+	// lives only in the page cache of the nodes that stored it: a machine
+	// that loses power loses it, a process that is killed does not.
+	SyncInterval time.Duration
+	// SyncAlways fsyncs every write before it is acknowledged, at a cost
+	// in throughput. It excludes SyncInterval.
+	SyncAlways bool
 	// HTTPPort serves the monitoring endpoints (/varz, /jsz, ...) on Host
 	// when non-zero; RandomPort picks a free one.
 	HTTPPort int
@@ -81,6 +116,60 @@ func (c Config) validate() error {
 	}
 	if c.MaxPayload < 0 {
 		return fmt.Errorf("%w: MaxPayload %d is negative", ErrInvalidConfig, c.MaxPayload)
+	}
+	if c.SyncInterval < 0 {
+		return fmt.Errorf("%w: SyncInterval %v is negative", ErrInvalidConfig, c.SyncInterval)
+	}
+	if c.SyncAlways && c.SyncInterval != 0 {
+		return fmt.Errorf("%w: SyncAlways and SyncInterval are exclusive", ErrInvalidConfig)
+	}
+	return c.validateCluster()
+}
+
+// validateCluster checks the cluster fields: none, or a name, a port and
+// routes. With a config file, whose cluster block may hold the rest, only
+// the fields given are checked.
+func (c Config) validateCluster() error {
+	for _, r := range c.Routes {
+		if err := CheckRoute(r); err != nil {
+			return fmt.Errorf("%w: Routes: %w", ErrInvalidConfig, err)
+		}
+	}
+	if c.ClusterPort < RandomPort || c.ClusterPort > 65535 {
+		return fmt.Errorf("%w: ClusterPort %d out of range", ErrInvalidConfig, c.ClusterPort)
+	}
+	if !c.clustered() || c.ConfigFile != "" {
+		return nil
+	}
+	if c.ClusterName == "" || strings.ContainsAny(c.ClusterName, " \t\n") {
+		return fmt.Errorf("%w: ClusterName %q: want a name without spaces", ErrInvalidConfig, c.ClusterName)
+	}
+	if c.ClusterPort == 0 {
+		return fmt.Errorf("%w: ClusterPort: a cluster node needs a port for the other nodes", ErrInvalidConfig)
+	}
+	if len(c.Routes) == 0 {
+		return fmt.Errorf("%w: Routes: a cluster node needs the other nodes' addresses", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// clustered reports whether c asks for a cluster node.
+func (c Config) clustered() bool {
+	return c.ClusterName != "" || c.ClusterPort != 0 || len(c.Routes) > 0
+}
+
+// CheckRoute checks that route is a cluster URL a node can dial:
+// nats://host:port or nats-route://host:port.
+func CheckRoute(route string) error {
+	u, err := url.Parse(route)
+	if err != nil {
+		return fmt.Errorf("route %q: %w", route, err)
+	}
+	if u.Scheme != "nats" && u.Scheme != "nats-route" {
+		return fmt.Errorf("route %q: want nats://host:port", route)
+	}
+	if u.Hostname() == "" || u.Port() == "" {
+		return fmt.Errorf("route %q: want nats://host:port", route)
 	}
 	return nil
 }

@@ -17,6 +17,14 @@
 // Connect carries only Config's User, Password and Token; pass any other
 // credentials to it as options.
 //
+// One node of a JetStream cluster takes the same Config with ClusterName,
+// ClusterPort and Routes (every node the same name and routes, its own
+// ServerName and store). Start waits as long as its ctx lasts for a
+// quorum of the nodes to be up and for a JetStream meta leader, logging
+// what it waits for; a single server keeps DefaultStartTimeout when ctx
+// has no deadline. SyncInterval and SyncAlways set how often JetStream
+// fsyncs its store.
+//
 // A server that cannot start (a port in use, a store directory that is
 // not a directory, a bad configuration file) is an error, never a
 // process exit: the server logs through slog, and its fatal messages

@@ -8,6 +8,11 @@
 // same for a connection made any other way. WaitFor polls a condition with a
 // deadline; tests never sleep to wait.
 //
+// StartCluster(t, 3) runs a three-node JetStream cluster, each node behind
+// TCP proxies this package controls, so that Cluster.Stop (a hard stop),
+// Restart, Partition (silent, from peers and clients alike) and Heal act
+// on one node as a crash or a network would.
+//
 // For brokers with authorization or TLS, ConfigFile writes a nats-server
 // configuration for broker.Config.ConfigFile, and NewCerts makes a
 // certificate authority with server and client certificates at test time;

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/internal/testutil"
 )
 
@@ -59,12 +62,24 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:0", "--store", "", "--name", "x"}, "StoreDir"},
 		{[]string{"--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
 		{[]string{"--tls-ca", "ca.pem"}, "--tls-ca needs --tls-cert"},
+		{[]string{"--cluster", "nope"}, "--cluster"},
+		{[]string{"--cluster", "127.0.0.1:0", "--cluster-name", "c", "--routes", "nats://h:6222"}, "want a port from 1 to 65535"},
+		{[]string{"--cluster", "127.0.0.1:6222"}, "--cluster-name, --cluster and --routes go together"},
+		{[]string{"--cluster-name", "c", "--routes", "nats://h:6222"}, "--cluster-name, --cluster and --routes go together"},
+		{[]string{"--cluster-name", "a b"}, "--cluster-name"},
+		{[]string{"--routes", "nats://h1:6222,h2:6222"}, "--routes"},
+		{[]string{"--routes", "nats://h1"}, "--routes"},
+		{[]string{"--sync-interval", "often"}, "--sync-interval"},
+		{[]string{"--sync-interval", "0s"}, "--sync-interval"},
 	}
 	for _, tt := range tests {
 		var stderr bytes.Buffer
 		err := run(context.Background(), tt.args, &stderr, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", tt.args, err, tt.want)
+		}
+		if code, _ := cli.Exit("broker", err, false); err != nil && strings.HasPrefix(tt.want, "--") && code != cli.ExitUsage {
+			t.Errorf("run(%q) = %v, exit code %d, want %d (usage)", tt.args, err, code, cli.ExitUsage)
 		}
 	}
 }
@@ -148,4 +163,45 @@ func TestRunTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Close()
+}
+
+// TestRunCluster: three brokers started with the cluster flags form a
+// JetStream cluster that replicates a stream on all three, whichever
+// starts first.
+func TestRunCluster(t *testing.T) {
+	var addrs, routes []string
+	for range 3 {
+		addrs = append(addrs, freePort(t))
+		routes = append(routes, "nats://"+freePort(t))
+	}
+	done := make(chan bool, 3)
+	for i := range 3 {
+		go func() {
+			defer func() { done <- true }() // runUntilReady may end this goroutine with t.Fatal
+			runUntilReady(t, "--listen", addrs[i], "--store", t.TempDir(), "--name", fmt.Sprint("n", i),
+				"--cluster-name", "c", "--cluster", strings.TrimPrefix(routes[i], "nats://"),
+				"--routes", strings.Join(routes, ","), "--sync-interval", "always")
+		}()
+	}
+	for range 3 {
+		<-done
+	}
+	if t.Failed() {
+		return
+	}
+	nc, err := nats.Connect("nats://"+strings.Join(addrs, ",nats://"), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3})
+	if err != nil {
+		t.Fatalf("CreateStream R3: %v", err)
+	}
+	if got := len(s.CachedInfo().Cluster.Replicas); got != 2 {
+		t.Errorf("stream S has %d replicas besides its leader, want 2", got)
+	}
 }
