@@ -40,7 +40,7 @@ func runCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		arg = json.RawMessage(pos[1])
 	}
 
-	nc, err := conn.Connect("drover call")
+	nc, err := dial(ctx, &conn, "drover call")
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdout, stderr)
+			ctx, refusal := refusable(ctx)
+			return refusal(c.run(ctx, args[1:], stdout, stderr))
 		}
 	}
 	return usagef("unknown command %q; run 'drover help'", args[0])

@@ -21,7 +21,7 @@ type session struct {
 }
 
 func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
-	nc, err := conn.Connect("drover")
+	nc, err := dial(ctx, conn, "drover")
 	if err != nil {
 		return nil, err
 	}

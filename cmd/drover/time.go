@@ -31,7 +31,7 @@ func runTime(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("--timeout must be positive")
 	}
 
-	nc, err := conn.Connect("drover time")
+	nc, err := dial(ctx, &conn, "drover time")
 	if err != nil {
 		return err
 	}
