@@ -113,7 +113,7 @@ func (m *Master) List(args ListArgs) ([]JobStatus, error) {
 // (outputs, notes), and its error cut, so that a page of jobs fits one
 // message whatever the jobs are.
 func listView(st JobStatus) JobStatus {
-	st.Outputs, st.Notes = nil, nil
+	st.Outputs, st.OutputDigests, st.Notes = nil, nil, nil
 	st.Error = clip(st.Error, maxListErrorLen)
 	return st
 }

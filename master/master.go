@@ -264,9 +264,10 @@ func (m *Master) onCommit(data []byte) {
 func (v *jobView) fits(c mr.Commit) bool {
 	switch c.Phase {
 	case mr.PhaseMap:
-		return c.Index >= 0 && c.Index < len(v.splits) && len(c.Outputs) <= v.rec.Spec.R && len(c.Skipped) <= mr.MaxSkippedRecordsCeiling
+		return c.Index >= 0 && c.Index < len(v.splits) && len(c.Outputs) <= v.rec.Spec.R && len(c.Digests) == 0 &&
+			len(c.Skipped) <= mr.MaxSkippedRecordsCeiling
 	case mr.PhaseReduce:
-		return c.Index >= 0 && c.Index < v.rec.Spec.R && len(c.Outputs) <= 1 && len(c.Skipped) == 0
+		return c.Index >= 0 && c.Index < v.rec.Spec.R && len(c.Outputs) <= 1 && len(c.Digests) <= 1 && len(c.Skipped) == 0
 	}
 	return false
 }
@@ -501,6 +502,7 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 	st.State, st.Error = m.stateLocked(id, v)
 	st.Backups = m.core.Backups(id)
 	st.Outputs = make([]string, v.rec.Spec.R)
+	st.OutputDigests = make([]string, v.rec.Spec.R)
 	for tid, c := range v.commits {
 		switch tid.Phase {
 		case mr.PhaseMap:
@@ -512,11 +514,12 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 			st.ReduceDone++
 			if tid.Index < len(st.Outputs) && len(c.Outputs) > 0 {
 				st.Outputs[tid.Index] = c.Outputs[0]
+				st.OutputDigests[tid.Index] = c.Digest(0)
 			}
 		}
 	}
 	if st.State != JobDone {
-		st.Outputs = nil // readers follow outputs only once every one is committed
+		st.Outputs, st.OutputDigests = nil, nil // readers follow outputs only once every one is committed
 	}
 	return st, true
 }

@@ -17,10 +17,13 @@ type JobStatus struct {
 	ReduceDone int         `json:"reduces_done"`
 	Counters   mr.Counters `json:"counters"` // summed over committed attempts only
 	Outputs    []string    `json:"outputs,omitempty"`
-	Notes      []string    `json:"notes,omitempty"` // bad records skipped, recomputations and their reasons
-	Backups    BackupStats `json:"backups"`         // backup attempts of stragglers
-	Submitted  int64       `json:"submitted"`       // Unix nanoseconds
-	Ended      int64       `json:"ended,omitempty"` // Unix nanoseconds
+	// OutputDigests are the digests the reduces' commits record for
+	// Outputs ("" where a commit records none), for readers to check.
+	OutputDigests []string    `json:"output_digests,omitempty"`
+	Notes         []string    `json:"notes,omitempty"` // bad records skipped, recomputations and their reasons
+	Backups       BackupStats `json:"backups"`         // backup attempts of stragglers
+	Submitted     int64       `json:"submitted"`       // Unix nanoseconds
+	Ended         int64       `json:"ended,omitempty"` // Unix nanoseconds
 }
 
 // jobRecord is a job's entry in the jobs bucket: its spec and how it ended.

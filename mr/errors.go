@@ -13,6 +13,9 @@ var (
 	// ErrNoDeployment means the streams and buckets of Drover are not on
 	// this NATS, for a process that binds to them (see Bind).
 	ErrNoDeployment = errors.New("mr: no Drover deployment on this NATS")
+	// ErrOutputChanged means an output object is not the one its task's
+	// commit recorded: someone rewrote it after the task.
+	ErrOutputChanged = errors.New("mr: output changed since its task wrote it")
 	// ErrCorrupt means intermediate data failed to decode.
 	ErrCorrupt = errors.New("mr: corrupt intermediate data")
 )

@@ -34,12 +34,19 @@ type Task struct {
 // CommitKey by the first attempt to finish: readers follow only commit
 // records, so an attempt's output is visible whole or not at all.
 type Commit struct {
-	Job      string   `json:"job"`
-	Phase    Phase    `json:"phase"`
-	Index    int      `json:"index"`
-	Attempt  int      `json:"attempt"`
-	Worker   string   `json:"worker"`
-	Outputs  []string `json:"outputs"` // objects: R partitions of a map ("" for an empty one), the one output of a reduce
+	Job     string   `json:"job"`
+	Phase   Phase    `json:"phase"`
+	Index   int      `json:"index"`
+	Attempt int      `json:"attempt"`
+	Worker  string   `json:"worker"`
+	Outputs []string `json:"outputs"` // objects: R partitions of a map ("" for an empty one), the one output of a reduce
+	// Digests holds a reduce's output's digest in the object store, as the
+	// worker stored it: anyone who may write objects could rewrite it,
+	// but only workers write commits, so a reader that finds another
+	// digest knows the output is not what the task wrote (see
+	// CheckOutput). A map's commit has none: R of them would not fit one
+	// message at the largest R.
+	Digests  []string `json:"digests,omitempty"`
 	Counters Counters `json:"counters"`
 	Skipped  []int64  `json:"skipped,omitempty"` // offsets of the input records the attempt skipped
 	At       int64    `json:"at"`                // Unix nanoseconds, the worker's clock
@@ -134,6 +141,26 @@ func (t *Task) Validate() error {
 		if off < t.Input.Offset || off > t.Input.Offset+t.Input.Size {
 			return taskErrorf(fmt.Sprintf("skip[%d]", i), "is %d: want an offset in the input, %d to %d", off, t.Input.Offset, t.Input.Offset+t.Input.Size)
 		}
+	}
+	return nil
+}
+
+// Digest is the digest the commit records for its i'th output, or "" if
+// it records none (a commit written before digests were recorded).
+func (c *Commit) Digest(i int) string {
+	if i < 0 || i >= len(c.Digests) {
+		return ""
+	}
+	return c.Digests[i]
+}
+
+// CheckOutput reports ErrOutputChanged when an object's digest is not
+// the one its commit recorded; want "" checks nothing. The object store
+// checks the bytes read against the object's own digest, so together
+// they prove the bytes are the ones the task wrote.
+func CheckOutput(name, got, want string) error {
+	if want != "" && got != want {
+		return fmt.Errorf("%w: %s has digest %s, its commit says %s", ErrOutputChanged, name, got, want)
 	}
 	return nil
 }

@@ -247,8 +247,11 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 	pctx, stop := withoutDeadline(ctx)
 	defer stop()
 	go func() {
-		_, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, pr)
+		info, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, pr)
 		pr.CloseWithError(err) // unblocks the reduce if the store failed
+		if err == nil {
+			commit.Digests = []string{info.Digest}
+		}
 		stored <- err
 	}()
 	counters, err := mr.RunReduce(ctx, app, runs, pw, func(mr.Counters) {

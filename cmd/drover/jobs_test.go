@@ -69,6 +69,17 @@ func TestSubmitStatusJobsGet(t *testing.T) {
 		}
 	}
 
+	// An output rewritten after its reduce (by anyone who may write
+	// objects) is refused: its digest is not the one the commit recorded.
+	st, _ := cluster.Master.Status(id)
+	if _, err := cluster.Store.Data.PutBytes(ctx, st.Outputs[1], []byte("forged 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = drover(t, "get", id, "-o", t.TempDir(), "--nats", url)
+	if code != 1 || !strings.Contains(errOut, "output changed since its task wrote it") {
+		t.Errorf("get of a rewritten output: exit %d, %q", code, errOut)
+	}
+
 	code, out, errOut = drover(t, "cancel", id, "--nats", url)
 	if want := "job " + id + " had already ended: done; nothing to cancel\n"; code != 0 || out != want {
 		t.Errorf("cancel of a done job: exit %d, %q %q; want 0 and %q", code, out, errOut, want)
@@ -99,6 +110,17 @@ func TestCancelRunningJob(t *testing.T) {
 		t.Fatalf("submit exit %d: %s", code, errOut)
 	}
 	id := strings.TrimSpace(out)
+	// An output rewritten after its reduce (by anyone who may write
+	// objects) is refused: its digest is not the one the commit recorded.
+	st, _ := cluster.Master.Status(id)
+	if _, err := cluster.Store.Data.PutBytes(ctx, st.Outputs[1], []byte("forged 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = drover(t, "get", id, "-o", t.TempDir(), "--nats", url)
+	if code != 1 || !strings.Contains(errOut, "output changed since its task wrote it") {
+		t.Errorf("get of a rewritten output: exit %d, %q", code, errOut)
+	}
+
 	code, out, errOut = drover(t, "cancel", id, "--nats", url)
 	if code != 0 || out != "job "+id+" cancelled\n" {
 		t.Errorf("cancel: exit %d, %q %q; want 0 and the line saying it was cancelled", code, out, errOut)

@@ -62,19 +62,33 @@ func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir
 		}
 	}
 	for r, name := range st.Outputs {
-		if err := writeOutput(ctx, store, name, filepath.Join(dir, mr.OutputFile(r))); err != nil {
+		var digest string
+		if r < len(st.OutputDigests) {
+			digest = st.OutputDigests[r]
+		}
+		if err := writeOutput(ctx, store, name, digest, filepath.Join(dir, mr.OutputFile(r))); err != nil {
 			return fmt.Errorf("write output %d: %w", r, err)
 		}
 	}
 	return nil
 }
 
-func writeOutput(ctx context.Context, store *mr.Store, object, path string) error {
+// writeOutput writes object to path, if it is the object whose digest
+// its reduce's commit recorded: the object store checks the bytes against
+// the object's digest as they are read.
+func writeOutput(ctx context.Context, store *mr.Store, object, digest, path string) error {
 	obj, err := store.Data.Get(ctx, object)
 	if err != nil {
 		return err
 	}
 	defer obj.Close()
+	info, err := obj.Info()
+	if err != nil {
+		return err
+	}
+	if err := mr.CheckOutput(object, info.Digest, digest); err != nil {
+		return err
+	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
