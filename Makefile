@@ -1,7 +1,7 @@
 GO ?= go
 BENCH_COUNT ?= 5
 
-.PHONY: build test bench fuzz readme
+.PHONY: build test bench fuzz readme images compose-test
 
 build:
 	$(GO) build -o bin/ ./cmd/... ./examples/...
@@ -26,3 +26,12 @@ fuzz:
 
 readme:
 	scripts/readme-check.sh
+
+# The Drover image, drover/drover:local, FROM scratch (needs Docker and
+# Debian's busybox-static).
+images:
+	docker/build-images.sh
+
+# The three-node compose cluster, with faults, against sequential runs.
+compose-test:
+	scripts/compose-test.sh
