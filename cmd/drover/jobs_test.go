@@ -110,17 +110,6 @@ func TestCancelRunningJob(t *testing.T) {
 		t.Fatalf("submit exit %d: %s", code, errOut)
 	}
 	id := strings.TrimSpace(out)
-	// An output rewritten after its reduce (by anyone who may write
-	// objects) is refused: its digest is not the one the commit recorded.
-	st, _ := cluster.Master.Status(id)
-	if _, err := cluster.Store.Data.PutBytes(ctx, st.Outputs[1], []byte("forged 1\n")); err != nil {
-		t.Fatal(err)
-	}
-	code, _, errOut = drover(t, "get", id, "-o", t.TempDir(), "--nats", url)
-	if code != 1 || !strings.Contains(errOut, "output changed since its task wrote it") {
-		t.Errorf("get of a rewritten output: exit %d, %q", code, errOut)
-	}
-
 	code, out, errOut = drover(t, "cancel", id, "--nats", url)
 	if code != 0 || out != "job "+id+" cancelled\n" {
 		t.Errorf("cancel: exit %d, %q %q; want 0 and the line saying it was cancelled", code, out, errOut)
