@@ -112,7 +112,12 @@ job_state() { drover status "$1" 2>/dev/null | awk '$1 == "state" { print $2 }';
 # job_running is true while job $1 maps and has committed a map.
 job_running() { [ "$(job_state "$1")" = mapping ] && drover status "$1" | grep -Eq '^maps +[1-9]'; }
 # progress says how far job $1 is.
-progress() { drover status "$1" 2>&1 | awk '$1 == "state" || $1 == "maps" || $1 == "reduces" { printf "%s %s  ", $1, $2 } END { print "" }'; }
+progress() {
+	drover status "$1" 2>&1 | awk '
+		$1 == "state" || $1 == "maps" || $1 == "reduces" { line = line $1 " " $2 "  "; next }
+		/^drover: / { line = line $0 }
+		END { print line }'
+}
 # status_answers is true when drover status answers for job $1.
 status_answers() { [ -n "$(job_state "$1")" ]; }
 job_ended() { case "$(job_state "$1")" in done | failed | cancelled) return 0 ;; esac; return 1; }
@@ -197,7 +202,10 @@ wait_healthy nats-1 nats-2 nats-3
 step "job $job: $(progress "$job")"
 
 step "waiting for job $job to end"
-poll 240 "job $job done" job_ended "$job"
+if ! (poll 240 "job $job done" job_ended "$job"); then
+	drover status "$job" >&2 || true
+	fail "job $job did not end within 240s of the faults (the workers' 'task failed' lines below say which attempts failed)"
+fi
 [ "$(job_state "$job")" = done ] || { drover status "$job" >&2; fail "job $job ended $(job_state "$job")"; }
 check "$job" "$work/ref-streaming"
 
