@@ -1,0 +1,171 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
+)
+
+// deployCluster is deploy on a three-node cluster in this process: a
+// master with --replicas 3 and, once it leads, worker processes, each
+// given every node's URL.
+func deployCluster(t *testing.T, workers int) (*deployment, *brokertest.Cluster) {
+	t.Helper()
+	d, c := clusterMaster(t)
+	d.waitLeading()
+	for i := range workers {
+		d.workers = append(d.workers, d.startWorker(i))
+	}
+	return d, c
+}
+
+// clusterMaster runs a three-node cluster and a master on it, and
+// connects the test's client.
+func clusterMaster(t *testing.T) (*deployment, *brokertest.Cluster) {
+	t.Helper()
+	c := brokertest.StartCluster(t, 3)
+	d := &deployment{t: t, url: c.URLs()}
+	d.masters = append(d.masters, d.startClusterMaster())
+	d.nc = c.Connect()
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range d.masters {
+				t.Logf("master %d:\n%s", i, p.String())
+			}
+			for i, p := range d.workers {
+				t.Logf("worker %d:\n%s", i, p.String())
+			}
+		}
+	})
+	var err error
+	if d.client, err = rpcq.NewClient(d.nc, rpcq.ClientConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.client.Close() })
+	return d, c
+}
+
+func (d *deployment) startClusterMaster() *process {
+	return start(d.t, "master", "--nats", d.url, "--replicas", "3", "--lease", lease, "--leader-ttl", "1s", "--log-level", "info")
+}
+
+// tasksLeader is the index of the node that leads the task stream.
+func tasksLeader(t *testing.T, d *deployment, c *brokertest.Cluster) int {
+	t.Helper()
+	js, _ := jetstream.New(d.nc)
+	leader := -1
+	brokertest.WaitFor(t, 30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, mr.StreamTasks)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil || info.Cluster == nil {
+			return false
+		}
+		leader = c.Index(info.Cluster.Leader)
+		return leader >= 0
+	}, "a leader of stream %s", mr.StreamTasks)
+	return leader
+}
+
+// checkReplicated checks that the task stream has a replica on every node.
+func checkReplicated(t *testing.T, d *deployment) {
+	t.Helper()
+	js, _ := jetstream.New(d.nc)
+	ctx := timeout(t, 30*time.Second)
+	s, err := js.Stream(ctx, mr.StreamTasks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.Replicas; got != 3 {
+		t.Errorf("stream %s has %d replicas, want 3", mr.StreamTasks, got)
+	}
+}
+
+// checkAttempts checks that no task started an attempt past the job's
+// attempt limit, the default.
+func checkAttempts(t *testing.T, d *deployment, id string) {
+	t.Helper()
+	runs := map[string]int{}
+	for _, ev := range clusterEvents(t, d, id, mr.EventStarted) {
+		task := fmt.Sprintf("%s/%d", ev.Phase, ev.Index)
+		runs[task]++
+		if ev.Attempt > mr.DefaultMaxAttempts {
+			t.Errorf("task %s started attempt %d, past the limit of %d", task, ev.Attempt, mr.DefaultMaxAttempts)
+		}
+	}
+	total, most := 0, 0
+	for _, n := range runs {
+		total += n
+		most = max(most, n)
+	}
+	t.Logf("%d attempts started for %d tasks, at most %d of one task", total, len(runs), most)
+}
+
+// TestClusterJob: a word count on a three-node cluster, every stream and
+// bucket replicated on the three, gives the sequential run's output.
+func TestClusterJob(t *testing.T) {
+	files, inputs := books(t)
+	d, _ := deployCluster(t, 3)
+	id := d.submit(files, "--app", "wordcount", "-r", "4", "--split-size", "65536")
+	d.wait(id, nil)
+	d.checkOutput(id, "wordcount", inputs, 4)
+	checkReplicated(t, d)
+	checkAttempts(t, d, id)
+}
+
+// clusterEvents is d.events on a cluster, where a consumer made a moment
+// ago may not answer yet: it reads again until a read ends without error.
+func clusterEvents(t *testing.T, d *deployment, job string, kind mr.EventKind) []mr.Event {
+	t.Helper()
+	js, _ := jetstream.New(d.nc)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		evs, err := readEvents(js, job, kind)
+		if err == nil {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events of job %s: %v", job, err)
+		}
+		time.Sleep(100 * time.Millisecond) // a consumer's next try, not a wait for a condition
+	}
+}
+
+// readEvents reads every event of the job's kind the stream holds.
+func readEvents(js jetstream.JetStream, job string, kind mr.EventKind) ([]mr.Event, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject(job, kind)}})
+	if err != nil {
+		return nil, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var evs []mr.Event
+	for range info.NumPending {
+		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return nil, err
+		}
+		var ev mr.Event
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
