@@ -69,6 +69,10 @@ const (
 	// the table began), or at or below the client's watermark; answer
 	// CodeGone and do not run it.
 	Stale
+	// Forgotten: a duplicate of a call that was claimed (it ran, or may
+	// have) whose saved reply has expired; answer CodeOutcomeUnknown and
+	// do not run it again.
+	Forgotten
 )
 
 // Table is a duplicate table: it records which calls ran and what they
@@ -88,6 +92,7 @@ type TableStats struct {
 	Executions int64 // calls run
 	Duplicates int64 // duplicates answered with a saved reply instead of run
 	Stale      int64 // calls refused as stale
+	Forgotten  int64 // duplicates of claimed calls whose reply had expired
 	Clients    int   // clients remembered now
 	Entries    int   // calls remembered now
 }

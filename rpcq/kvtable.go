@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,32 +27,43 @@ type KVTableConfig struct {
 	Replicas int
 	// Lease is how long a record outlives its last write, and so how long
 	// an idle client is remembered (default DefaultClientLease). It is the
-	// bucket's TTL, so every service sharing the bucket has the same.
+	// bucket's TTL, so every service sharing the bucket has the same. A
+	// client resending a call is idle between resends, which are at most
+	// 5s (+25% jitter) apart: a lease of less than about 6s can forget a
+	// client that is still asking, which then gets CodeGone.
 	Lease time.Duration
 	// Storage is where the bucket lives (default jetstream.FileStorage).
 	Storage jetstream.StorageType
-	// Logger receives failures to record a client's watermark (default slog.Default).
+	// Logger receives failures to release a failed claim (default slog.Default).
 	Logger *slog.Logger
 }
 
 // KVTable is a duplicate table in a JetStream key/value bucket: every
 // replica of a service shares it, and it survives their crashes. A call is
-// claimed with a KV create before it runs (the first replica to create it
-// runs it; a duplicate elsewhere is answered CodeDuplicateRunning and
-// retried) and its reply is written before the reply is sent.
+// claimed before it runs, in two writes: a KV create of the call's key
+// (the first replica to create it runs it; a duplicate elsewhere is
+// answered CodeDuplicateRunning and retried), then a compare-and-swap of
+// the client's record that adds the call's number to the calls it has
+// claimed. Its reply is written before the reply is sent.
 //
 // What it guarantees: a call never runs twice, on any replica, across
 // crashes. What it cannot: a replica killed after the call's effect and
 // before its reply was written leaves the call claimed but unanswered;
-// duplicates are answered CodeDuplicateRunning until the lease ends, and
-// the caller sees a timeout, an outcome it must treat as unknown. For
-// exactly-once across such a crash, a handler stores its effect and its
-// completion record atomically in its own storage (see examples/kv).
+// duplicates are answered CodeDuplicateRunning until the lease ends, then
+// CodeOutcomeUnknown, and the caller sees a timeout or that code, an
+// outcome it must treat as unknown. For exactly-once across such a crash,
+// a handler stores its effect and its completion record atomically in its
+// own storage (see examples/kv).
 //
-// Records expire a lease after their last write. Each client's watermark
-// is written in the background, every eighth of a lease, so that a
-// replayed request whose record has expired is still refused; replicas
-// reread it at least every quarter lease.
+// Records expire a lease after their last write. The client's record, not
+// the call's, is what proves a call was claimed: it holds the client's
+// watermark and every claimed call above it, so a duplicate whose call
+// record has expired is answered CodeOutcomeUnknown (it ran, or may have)
+// and never run again, and one at or below the watermark gets CodeGone. A
+// duplicate rewrites a client record or a saved reply older than a
+// quarter lease, so a client that keeps resending keeps both. A client
+// whose record has expired is judged by its birth, as MemoryTable judges
+// one it does not know.
 type KVTable struct {
 	kv      jetstream.KeyValue
 	service string
@@ -60,16 +72,18 @@ type KVTable struct {
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	clients map[clientID]knownClient // what this replica knows of each client
-	dirty   map[clientID]uint64      // watermarks still to be written
+	clients map[clientID]knownClient // this replica's copy of each client's record
 	stats   TableStats
-	done    chan struct{}
-	stopped sync.WaitGroup
 }
 
+// knownClient is a client's record as this replica last read or wrote it.
+// Its watermark and claims only grow, so a stale copy is still true of
+// what it says; only a write checks its revision.
 type knownClient struct {
-	ack     uint64    // a lower bound of the client's watermark
-	fetched time.Time // when it was last read from or written to the bucket
+	rec     clientRecord
+	rev     uint64
+	written time.Time // when the record was written, by this replica's clock
+	used    time.Time // when this replica last needed it
 }
 
 // NewKVTable opens (creating if need be) the bucket of cfg as the
@@ -98,18 +112,14 @@ func NewKVTable(ctx context.Context, js jetstream.JetStream, service string, cfg
 	if err != nil {
 		return nil, fmt.Errorf("rpcq: duplicate table bucket %s: %w", bucket, err)
 	}
-	t := &KVTable{
+	return &KVTable{
 		kv:      kv,
 		service: service,
 		since:   stream.CachedInfo().Created, // the table began with its bucket
 		lease:   lease,
 		log:     cmp.Or(cfg.Logger, slog.Default()),
 		clients: map[clientID]knownClient{},
-		dirty:   map[clientID]uint64{},
-		done:    make(chan struct{}),
-	}
-	t.stopped.Go(t.writeWatermarks)
-	return t, nil
+	}, nil
 }
 
 // callRecord is a call's entry in the bucket.
@@ -118,9 +128,35 @@ type callRecord struct {
 	Reply Reply `json:"r"`
 }
 
-// clientRecord is a client's entry in the bucket.
+// clientRecord is a client's entry in the bucket: its watermark, and the
+// calls above it that were claimed, in increasing order.
 type clientRecord struct {
-	Ack uint64 `json:"a"`
+	Ack     uint64   `json:"a"`
+	Claimed []uint64 `json:"c,omitempty"`
+}
+
+// claimed reports whether call seq was claimed: at or below the
+// watermark, or listed.
+func (r clientRecord) claimed(seq uint64) bool {
+	_, found := slices.BinarySearch(r.Claimed, seq)
+	return seq <= r.Ack || found
+}
+
+// with is r with the watermark raised to ack and seq claimed (seq 0
+// claims nothing).
+func (r clientRecord) with(ack, seq uint64) clientRecord {
+	out := clientRecord{Ack: max(r.Ack, ack)}
+	for _, s := range r.Claimed {
+		if s > out.Ack {
+			out.Claimed = append(out.Claimed, s)
+		}
+	}
+	if seq > out.Ack {
+		if i, found := slices.BinarySearch(out.Claimed, seq); !found {
+			out.Claimed = slices.Insert(out.Claimed, i, seq)
+		}
+	}
+	return out
 }
 
 func (t *KVTable) clientKey(c clientID) string { return t.service + "." + c.String() }
@@ -135,27 +171,76 @@ func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.
 	if err != nil {
 		return 0, Reply{}, nil, Errorf(CodeBadRequest, "%v", err)
 	}
-	known, durableAck, err := t.client(ctx, cid, now)
+	c, known, err := t.client(ctx, cid, now, false)
 	if err != nil {
 		return 0, Reply{}, nil, err
 	}
-	if (!known && !mayBeNew(cid.born, t.since, now, t.lease)) || id.Seq <= max(ack, durableAck) {
-		t.count(func(s *TableStats) { s.Stale++ })
-		return Stale, Reply{}, nil, nil
+	if !known && !mayBeNew(cid.born, t.since, now, t.lease) {
+		return t.stale()
 	}
-	t.noteAck(cid, ack, now)
-
+	if id.Seq <= max(ack, c.rec.Ack) {
+		return t.stale()
+	}
+	if known && now.Sub(c.written) > t.lease/4 {
+		// The client is active: keep its record, and so its claims, alive.
+		if err := t.writeClient(ctx, cid, ack, 0, now); errors.Is(err, errAcknowledged) {
+			return t.stale()
+		} else if err != nil {
+			return 0, Reply{}, nil, err
+		}
+	}
 	key := t.callKey(cid, id.Seq)
-	pending, _ := Msgpack.Marshal(callRecord{})
-	_, err = t.kv.Create(ctx, key, pending)
-	if err == nil {
-		t.count(func(s *TableStats) { s.Executions++ })
-		return Run, Reply{}, nil, nil
+	if c.rec.claimed(id.Seq) {
+		return t.duplicate(ctx, key, true, now)
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
+	pending, _ := Msgpack.Marshal(callRecord{})
+	rev, err := t.kv.Create(ctx, key, pending)
+	if conflict(err) {
+		return t.duplicate(ctx, key, false, now)
+	}
+	if err != nil {
 		return 0, Reply{}, nil, fmt.Errorf("claim %s: %w", key, err)
 	}
+	// Only the client's record outlives the call's: the call runs once
+	// the record says it was claimed.
+	if err := t.writeClient(ctx, cid, ack, id.Seq, now); err != nil {
+		t.unclaim(key, rev)
+		if errors.Is(err, errAcknowledged) {
+			return t.stale()
+		}
+		return 0, Reply{}, nil, err
+	}
+	t.count(func(s *TableStats) { s.Executions++ })
+	return Run, Reply{}, nil, nil
+}
+
+// conflict reports a create of a key that exists or an update of a
+// revision that is no longer the key's last.
+func conflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
+// errAcknowledged means the client's watermark passed a call being claimed.
+var errAcknowledged = errors.New("rpcq: call acknowledged while being claimed")
+
+func (t *KVTable) stale() (Verdict, Reply, <-chan struct{}, error) {
+	t.count(func(s *TableStats) { s.Stale++ })
+	return Stale, Reply{}, nil, nil
+}
+
+// duplicate answers a call whose key exists or, if claimed, existed: from
+// its record, or, if a claimed call's record has expired, Forgotten. An
+// unclaimed call whose key vanished was being claimed and did not run:
+// the client asks again.
+func (t *KVTable) duplicate(ctx context.Context, key string, claimed bool, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
 	entry, err := t.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if !claimed {
+			return Running, Reply{}, nil, nil
+		}
+		t.count(func(s *TableStats) { s.Forgotten++ })
+		return Forgotten, Reply{}, nil, nil
+	}
 	if err != nil {
 		return 0, Reply{}, nil, fmt.Errorf("read %s: %w", key, err)
 	}
@@ -166,8 +251,101 @@ func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.
 	if !rec.Done {
 		return Running, Reply{}, nil, nil // on another replica, maybe: retry
 	}
+	if now.Sub(entry.Created()) > t.lease/4 {
+		// Its client still asks: keep the reply. A failure, or a newer
+		// revision, costs nothing now.
+		if _, err := t.kv.Update(ctx, key, entry.Value(), entry.Revision()); err != nil && !conflict(err) {
+			t.log.Debug("rpcq: rewriting a saved reply failed", "key", key, "error", err)
+		}
+	}
 	t.count(func(s *TableStats) { s.Duplicates++ })
 	return Answered, rec.Reply, nil, nil
+}
+
+// unclaim deletes the call key of a claim that failed, so that a retry
+// need not wait for it to expire. The call did not run; if the delete
+// fails, duplicates are answered CodeDuplicateRunning until it expires.
+func (t *KVTable) unclaim(key string, rev uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	if err := t.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+		t.log.Warn("rpcq: releasing a failed claim failed", "key", key, "error", err)
+	}
+}
+
+// writeClient raises the client's watermark to ack and adds seq (unless
+// 0) to its claimed calls, by compare-and-swap on its record, rereading
+// the record when another replica wrote it meanwhile.
+func (t *KVTable) writeClient(ctx context.Context, cid clientID, ack, seq uint64, now time.Time) error {
+	key := t.clientKey(cid)
+	for fresh := false; ; fresh = true {
+		c, known, err := t.client(ctx, cid, now, fresh)
+		if err != nil {
+			return err
+		}
+		if seq != 0 && seq <= c.rec.Ack {
+			return errAcknowledged
+		}
+		if !known && !mayBeNew(cid.born, t.since, now, t.lease) {
+			return errAcknowledged // expired meanwhile: refuse the call
+		}
+		rec := c.rec.with(ack, seq)
+		data, err := Msgpack.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		var rev uint64
+		if known {
+			rev, err = t.kv.Update(ctx, key, data, c.rev)
+		} else {
+			rev, err = t.kv.Create(ctx, key, data)
+		}
+		if conflict(err) {
+			continue // written by another replica, or expired: reread it
+		}
+		if err != nil {
+			return fmt.Errorf("write client %s: %w", cid, err)
+		}
+		t.mu.Lock()
+		t.clients[cid] = knownClient{rec: rec, rev: rev, written: now, used: now}
+		t.mu.Unlock()
+		return nil
+	}
+}
+
+// client returns the client's record and whether it has one: this
+// replica's copy unless fresh is set or the copy is a lease old, else the
+// bucket's.
+func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time, fresh bool) (knownClient, bool, error) {
+	t.mu.Lock()
+	c, ok := t.clients[cid]
+	if ok && !fresh && now.Sub(c.written) < t.lease { // else the bucket's has expired, or will
+		c.used = now
+		t.clients[cid] = c
+		t.mu.Unlock()
+		return c, true, nil
+	}
+	t.mu.Unlock()
+	entry, err := t.kv.Get(ctx, t.clientKey(cid))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.mu.Lock()
+		delete(t.clients, cid)
+		t.mu.Unlock()
+		return knownClient{}, false, nil
+	}
+	if err != nil {
+		return knownClient{}, false, fmt.Errorf("read client %s: %w", cid, err)
+	}
+	var rec clientRecord
+	if err := Msgpack.Unmarshal(entry.Value(), &rec); err != nil {
+		return knownClient{}, false, fmt.Errorf("decode client %s: %w", cid, err)
+	}
+	// The record's age by the bucket's clock, carried over to ours.
+	c = knownClient{rec: rec, rev: entry.Revision(), written: now.Add(-time.Since(entry.Created())), used: now}
+	t.mu.Lock()
+	t.clients[cid] = c
+	t.mu.Unlock()
+	return c, true, nil
 }
 
 // Finish implements Table.
@@ -188,89 +366,14 @@ func (t *KVTable) Finish(ctx context.Context, id RequestID, reply Reply) error {
 	return nil
 }
 
-// client reports whether the client is known to the table and a lower
-// bound of its watermark, from this replica's memory if it is fresh
-// enough, else from the bucket.
-func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time) (known bool, ack uint64, err error) {
-	t.mu.Lock()
-	c, ok := t.clients[cid]
-	t.mu.Unlock()
-	if ok && now.Sub(c.fetched) < t.lease/4 {
-		return true, c.ack, nil
-	}
-	entry, err := t.kv.Get(ctx, t.clientKey(cid))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, 0, nil
-	}
-	if err != nil {
-		return false, 0, fmt.Errorf("read client %s: %w", cid, err)
-	}
-	var rec clientRecord
-	if err := Msgpack.Unmarshal(entry.Value(), &rec); err != nil {
-		return false, 0, fmt.Errorf("decode client %s: %w", cid, err)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c = t.clients[cid]
-	c.ack, c.fetched = max(c.ack, rec.Ack), now
-	t.clients[cid] = c
-	return true, c.ack, nil
-}
-
-// noteAck records the client's watermark, to be written in the background
-// when it advanced (or the client is new to this replica).
-func (t *KVTable) noteAck(cid clientID, ack uint64, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, ok := t.clients[cid]
-	if ok && ack <= c.ack {
-		return
-	}
-	c.ack = max(c.ack, ack)
-	if !ok {
-		c.fetched = now
-	}
-	t.clients[cid] = c
-	t.dirty[cid] = c.ack
-}
-
-// writeWatermarks writes advanced watermarks until Close, at most once
-// per flush period: a watermark must reach the bucket well within a lease
-// (before the records it covers expire), not at once, and writing it on
-// every call would double the table's writes.
-func (t *KVTable) writeWatermarks() {
-	tick := time.NewTicker(max(t.lease/8, 10*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.done:
-			return
-		case <-tick.C:
-		}
-		t.mu.Lock()
-		dirty := t.dirty
-		t.dirty = map[clientID]uint64{}
-		t.mu.Unlock()
-		for cid, ack := range dirty {
-			rec, _ := Msgpack.Marshal(clientRecord{Ack: ack})
-			ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-			_, err := t.kv.Put(ctx, t.clientKey(cid), rec)
-			cancel()
-			if err != nil {
-				t.log.Warn("rpcq: writing a client's watermark failed", "client", cid.String(), "error", err)
-			}
-		}
-	}
-}
-
-// Expire forgets, in this replica's memory, clients not heard of for a
-// lease; the bucket forgets them by itself.
+// Expire forgets, in this replica's memory, clients it has not needed for
+// a lease; the bucket forgets them by itself.
 func (t *KVTable) Expire(now time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
 	for cid, c := range t.clients {
-		if now.Sub(c.fetched) > t.lease {
+		if now.Sub(c.used) > t.lease {
 			delete(t.clients, cid)
 			n++
 		}
@@ -294,15 +397,6 @@ func (t *KVTable) count(f func(*TableStats)) {
 	t.mu.Unlock()
 }
 
-// Close stops writing watermarks; those not yet written are lost, which
-// costs nothing but a later reread. It is idempotent.
-func (t *KVTable) Close() {
-	t.mu.Lock()
-	select {
-	case <-t.done:
-	default:
-		close(t.done)
-	}
-	t.mu.Unlock()
-	t.stopped.Wait()
-}
+// Close releases nothing now that the table writes in the foreground; it
+// is kept so that callers close what they open, and is idempotent.
+func (t *KVTable) Close() {}

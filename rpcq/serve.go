@@ -96,7 +96,9 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 		case Answered:
 			return saved
 		case Stale:
-			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged it; not run", id.Seq, id.Client))
+			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged the call; not run now, and the outcome of any earlier send is unknown", id.Seq, id.Client))
+		case Forgotten:
+			return errorReply(codec, Errorf(CodeOutcomeUnknown, "call %d of client %s was run before, or may have been, and its saved reply has expired: the outcome is unknown; not run again", id.Seq, id.Client))
 		case Running:
 			if wait == nil { // running elsewhere: the client asks again later
 				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client))

@@ -11,6 +11,7 @@ type Stats struct {
 	Executions int64  `json:"executions"`    // calls the duplicate table let run
 	Duplicates int64  `json:"duplicates"`    // duplicates answered with a saved reply
 	Stale      int64  `json:"stale"`         // requests refused as stale
+	Forgotten  int64  `json:"forgotten"`     // duplicates of claimed calls whose reply had expired
 	Clients    int    `json:"table_clients"` // clients the table remembers
 	Entries    int    `json:"table_entries"` // calls the table remembers
 	HeapInUse  uint64 `json:"heap_inuse"`    // bytes of heap in use in this process
@@ -28,7 +29,7 @@ func (s *Server) Stats() Stats {
 	var st Stats
 	if t, ok := s.table.(statser); ok {
 		ts := t.Stats()
-		st = Stats{Executions: ts.Executions, Duplicates: ts.Duplicates, Stale: ts.Stale, Clients: ts.Clients, Entries: ts.Entries}
+		st = Stats{Executions: ts.Executions, Duplicates: ts.Duplicates, Stale: ts.Stale, Forgotten: ts.Forgotten, Clients: ts.Clients, Entries: ts.Entries}
 	}
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

@@ -125,6 +125,15 @@ func New(nc *nats.Conn, cfg Config) (*Relay, error) {
 // Prefix is what clients put in rpcq.ClientConfig.SubjectPrefix.
 func (r *Relay) Prefix() string { return r.cfg.Prefix }
 
+// SetDropReplies changes the fraction of replies dropped from now on: 1
+// then 0 makes an outage of replies, during which every call runs and no
+// caller hears.
+func (r *Relay) SetDropReplies(f float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg.DropReplies = min(max(f, 0), 1)
+}
+
 // Stats returns the counts so far.
 func (r *Relay) Stats() Stats {
 	r.mu.Lock()
