@@ -16,6 +16,7 @@ const (
 	CodeDeadline         = 408 // the caller's deadline passed before the call ran
 	CodeDuplicateRunning = 409 // a duplicate of a call that is still running
 	CodeGone             = 410 // the client expired, or the request is stale; not run now
+	CodeReplyTooLarge    = 413 // the call ran, but its reply exceeds the max payload
 	CodeOutcomeUnknown   = 424 // a duplicate of a call that ran, or may have, whose reply is gone; not run again
 	CodeInternal         = 500 // the handler failed or panicked
 	CodeUnavailable      = 503 // the server is shutting down; the call did not run
@@ -61,6 +62,7 @@ var (
 	ErrDeadline         = &RemoteError{Code: CodeDeadline}
 	ErrDuplicateRunning = &RemoteError{Code: CodeDuplicateRunning}
 	ErrGone             = &RemoteError{Code: CodeGone}
+	ErrReplyTooLarge    = &RemoteError{Code: CodeReplyTooLarge}
 	ErrOutcomeUnknown   = &RemoteError{Code: CodeOutcomeUnknown}
 	ErrInternal         = &RemoteError{Code: CodeInternal}
 	ErrUnavailable      = &RemoteError{Code: CodeUnavailable}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/rpcq/rpcqtest"
@@ -459,5 +460,45 @@ func TestKVTableRefusesReplayAfterRecordExpired(t *testing.T) {
 	}
 	if c.ID() != id {
 		t.Error("the new replica did not know the client from the bucket")
+	}
+}
+
+// TestExactlyOnceReplyTooLarge: an Append whose reply cannot be sent runs
+// once and says so with CodeReplyTooLarge, to its caller and to a
+// duplicate, instead of a 500 that hides that it ran.
+func TestExactlyOnceReplyTooLarge(t *testing.T) {
+	for _, name := range []string{"memory", "KV"} {
+		t.Run(name, func(t *testing.T) {
+			b := brokertest.Start(t, broker.Config{MaxPayload: 8192})
+			s := &store{}
+			cfg := rpcq.ServerConfig{}
+			if name == "KV" {
+				cfg.Table = kvTable(t, b)
+			}
+			serveStore(t, b, s, cfg)
+			relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+			c := storeClient(t, b, relay)
+			ctx := timeout(t, 20*time.Second)
+			chunk := strings.Repeat("x", 5000)
+			var old string
+			if err := c.Call(ctx, "KV.Append", AppendArgs{"k", chunk}, &old); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Call(ctx, "KV.Append", AppendArgs{"k", chunk}, &old); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Call(ctx, "KV.Append", AppendArgs{"k", chunk}, &old) // old is 10000 bytes
+			if !errors.Is(err, rpcq.ErrReplyTooLarge) || !strings.Contains(err.Error(), "ran") {
+				t.Fatalf("Append with a 10000 byte reply = %v, want %d saying it ran", err, rpcq.CodeReplyTooLarge)
+			}
+			rec := relay.Recorded()[2]
+			reply := resend(t, b.Connect(), rec)
+			if code := reply.Header.Get(rpcq.HeaderErrorCode); code != "413" {
+				t.Errorf("duplicate = %q (%s), want 413", code, reply.Header.Get(rpcq.HeaderError))
+			}
+			if n := s.appends.Load(); n != 3 || len(s.data["k"]) != 15000 {
+				t.Errorf("Append ran %d times, k has %d bytes; want 3 and 15000", n, len(s.data["k"]))
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package rpcq_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"testing"
@@ -157,8 +158,19 @@ func TestMaxPayload(t *testing.T) {
 		t.Errorf("oversized request ran")
 	}
 	err = c.Call(ctx, "Echo.Big", 8000, nil)
-	if !errors.Is(err, rpcq.ErrInternal) || !contains(err, "max payload") {
-		t.Errorf("Call with an 8000 byte reply = %v, want a 500 about max payload", err)
+	if !errors.Is(err, rpcq.ErrReplyTooLarge) || !contains(err, "max payload") || !contains(err, "ran") {
+		t.Errorf("Call with an 8000 byte reply = %v, want a 413 saying it ran and the reply exceeds the max payload", err)
+	}
+	// From a shell, the error is JSON as its content type says.
+	reply, err := b.Connect().RequestMsg(&nats.Msg{Subject: "rpcq.Echo.Big", Data: []byte("8000"),
+		Header: nats.Header{rpcq.HeaderContentType: {rpcq.ContentTypeJSON}}}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Error struct{ Code int } }
+	if code := reply.Header.Get(rpcq.HeaderErrorCode); code != "413" || reply.Header.Get(rpcq.HeaderContentType) != rpcq.ContentTypeJSON ||
+		json.Unmarshal(reply.Data, &body) != nil || body.Error.Code != 413 {
+		t.Errorf("JSON call with an 8000 byte reply = code %q, %s %q", code, reply.Header.Get(rpcq.HeaderContentType), reply.Data)
 	}
 }
 

@@ -72,7 +72,20 @@ func (s *Server) run(ctx context.Context, m *method, codec Codec, body []byte) R
 	if err != nil {
 		return errorReply(codec, err)
 	}
+	if err := s.fits(len(out)); err != nil {
+		// Said here, before the table saves it, so that a duplicate hears
+		// the same: the call ran, and is not run again.
+		return errorReply(codec, Errorf(CodeReplyTooLarge, "%s.%s ran, but %v", s.cfg.Name, m.name, err))
+	}
 	return Reply{Body: out, JSON: codec == JSON}
+}
+
+// fits reports an error if a successful reply of n bytes cannot be sent.
+func (s *Server) fits(n int) error {
+	if limit := s.nc.MaxPayload(); int64(n+replyHeaderRoom) > limit {
+		return fmt.Errorf("its reply of %d bytes exceeds the max payload of %d", n, limit)
+	}
+	return nil
 }
 
 // runOnce runs the call unless the duplicate table has seen it: a duplicate
@@ -172,9 +185,15 @@ func (s *Server) answer(req micro.Request, r Reply) {
 	if err == nil {
 		return
 	}
-	// micro flattens the cause into text; judge by size instead.
-	if int64(len(r.Body)+replyHeaderRoom) > s.nc.MaxPayload() {
-		s.answer(req, Reply{Code: CodeInternal, Message: fmt.Sprintf("reply of %d bytes exceeds the max payload of %d", len(r.Body), s.nc.MaxPayload()), JSON: r.JSON})
+	// micro flattens the cause into text; judge by size instead. A reply
+	// run made is checked there; this is one a table saved when the
+	// limit was higher.
+	if err := s.fits(len(r.Body)); err != nil {
+		codec := Msgpack
+		if r.JSON {
+			codec = JSON
+		}
+		s.answer(req, errorReply(codec, Errorf(CodeReplyTooLarge, "the call ran, but %v", err)))
 		return
 	}
 	s.cfg.Logger.Warn("rpcq: reply not sent", "service", s.cfg.Name, "subject", req.Subject(), "error", err)
