@@ -3,6 +3,7 @@ package rpcq
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -81,11 +82,22 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 }
 
 // codecOf picks the codec of a request: its Content-Type header if it has
-// one, else JSON for a body that is empty or looks like a JSON object or
-// array, else msgpack. Sniffing only without a header matters: a msgpack
-// body may begin with the byte '{' (the integer 123).
+// one (parameters such as charset are ignored), else JSON for a body that
+// is empty, is JSON text (any JSON value: `"k"`, `42`, `{"A":1}`), or
+// begins like a JSON object or array, else msgpack.
+//
+// The only msgpack bodies that are also JSON text are the one-byte
+// integers 48 to 57, the ASCII digits, and '{' (123) and '[' (91) begin
+// like JSON: every other msgpack value begins with a byte that no JSON
+// text begins with. The client sends Content-Type wherever this rule
+// would misread its body, so sniffing only matters to callers that send
+// no header, such as the nats CLI.
 func codecOf(h nats.Header, body []byte) Codec {
-	switch h.Get(HeaderContentType) {
+	ct := h.Get(HeaderContentType)
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		ct = mt
+	}
+	switch ct {
 	case ContentTypeJSON:
 		return JSON
 	case ContentTypeMsgpack:
@@ -99,6 +111,8 @@ func codecOf(h nats.Header, body []byte) Codec {
 }
 
 func looksJSON(body []byte) bool {
-	body = bytes.TrimLeft(body, " \t\r\n")
-	return len(body) == 0 || body[0] == '{' || body[0] == '['
+	start := bytes.TrimLeft(body, " \t\r\n")
+	// An object or array with a syntax error is still meant as JSON, and
+	// is better told so than read as msgpack.
+	return len(start) == 0 || start[0] == '{' || start[0] == '[' || json.Valid(start)
 }

@@ -70,7 +70,8 @@
 //
 // Bodies are msgpack, honouring `json` struct tags. A request with
 // Content-Type: application/json, or without a Content-Type whose body is
-// empty or a JSON object or array, is decoded and answered as JSON, so
+// empty, JSON text (any JSON value) or begins with '{' or '[', is decoded
+// and answered as JSON, so
 //
 //	nats request rpcq.WordCount.Compute '{"Input":"a b a"}'
 //

@@ -502,3 +502,49 @@ func TestExactlyOnceReplyTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestShellBodies: without a Content-Type, a body that is JSON text of any
+// kind is read and answered as JSON, as `nats request` sends it; one that
+// is neither JSON nor msgpack gets a 400 that names both. The Go client's
+// msgpack bodies that are also JSON text still arrive as msgpack.
+func TestShellBodies(t *testing.T) {
+	b := brokertest.Start(t)
+	s := &store{data: map[string]string{"k": "v"}}
+	serveStore(t, b, s, rpcq.ServerConfig{})
+	raw := b.Connect()
+	ask := func(body string) *nats.Msg {
+		t.Helper()
+		reply, err := raw.Request("rpcq.KV.Get", []byte(body), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reply
+	}
+	for _, body := range []string{`"k"`, ` "k"`, "\"k\"\n"} {
+		if reply := ask(body); string(reply.Data) != `"v"` || reply.Header.Get(rpcq.HeaderContentType) != rpcq.ContentTypeJSON {
+			t.Errorf("Get %q = %q (%s), want \"v\" as JSON", body, reply.Data, reply.Header.Get(rpcq.HeaderError))
+		}
+	}
+	for _, body := range []string{"k", `"k`} {
+		reply := ask(body)
+		if code, msg := reply.Header.Get(rpcq.HeaderErrorCode), reply.Header.Get(rpcq.HeaderError); code != "400" || !strings.Contains(msg, "JSON") || !strings.Contains(msg, "msgpack") {
+			t.Errorf("Get %q = %s %q, want 400 naming JSON and msgpack", body, code, msg)
+		}
+	}
+	c := storeClient(t, b, nil)
+	var sum int
+	srv, err := rpcq.NewServer(b.Connect(), rpcq.ServerConfig{Name: "Num", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcq.HandleFunc(srv, "Inc", func(ctx context.Context, n int) (int, error) { return n + 1, nil })
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	for n := range 60 { // 48 to 57 encode as the ASCII digits
+		if err := c.Call(timeout(t, 5*time.Second), "Num.Inc", n, &sum); err != nil || sum != n+1 {
+			t.Errorf("Inc(%d) = %d, %v", n, sum, err)
+		}
+	}
+}

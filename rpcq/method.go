@@ -98,7 +98,10 @@ func decodeArgs(codec Codec, body []byte, args any) error {
 		return nil
 	}
 	if err := codec.Unmarshal(body, args); err != nil {
-		return Errorf(CodeBadRequest, "decode arguments: %v", err)
+		if codec == JSON {
+			return Errorf(CodeBadRequest, "decode JSON arguments: %v", err)
+		}
+		return Errorf(CodeBadRequest, "decode msgpack arguments: %v; the body must be JSON text, or msgpack (Content-Type: %s or %s says which)", err, ContentTypeJSON, ContentTypeMsgpack)
 	}
 	return nil
 }

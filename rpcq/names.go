@@ -16,7 +16,8 @@ const SubjectPrefix = "rpcq"
 const (
 	// HeaderID identifies a call; it is the same on every retry of it.
 	HeaderID = "Rpcq-Id"
-	// HeaderClient is the calling client's ID, a random 64-bit number in hex.
+	// HeaderClient is the calling client's ID: 32 hex digits, its birth
+	// time (Unix nanoseconds by its clock, big-endian) then 64 random bits.
 	HeaderClient = "Rpcq-Client"
 	// HeaderSeq is the call's sequence number within its client, from 1.
 	HeaderSeq = "Rpcq-Seq"
@@ -32,9 +33,10 @@ const (
 	// server run work its caller gave up on, or refuse work still wanted.
 	HeaderDeadline = "Rpcq-Deadline"
 	// HeaderContentType names the body's encoding (ContentTypeMsgpack or
-	// ContentTypeJSON). Without it, a body that is empty or a JSON object
-	// or array is read as JSON, anything else as msgpack; the client sends
-	// it only where that guess would be wrong.
+	// ContentTypeJSON). Without it, a body that is empty, is JSON text
+	// (any JSON value), or begins with '{' or '[' is read as JSON,
+	// anything else as msgpack; the client sends it only where that guess
+	// would be wrong, as for the msgpack integers 48 to 57 (ASCII digits).
 	HeaderContentType = "Content-Type"
 	// HeaderErrorCode and HeaderError carry a remote error: micro's
 	// Nats-Service-Error-Code and Nats-Service-Error.

@@ -24,6 +24,17 @@ func TestCodecOf(t *testing.T) {
 		{"empty", "", "", JSON},
 		{"msgpack map", "", "\x81\xa1A\x01", Msgpack},
 		{"msgpack fixint 123 with header", ContentTypeMsgpack, "{", Msgpack},
+		{"json header with charset", "application/json; charset=utf-8", "k", JSON},
+		{"string", "", `"k"`, JSON},
+		{"number", "", ` -1.5e3 `, JSON},
+		{"true", "", "true", JSON},
+		{"null", "", "null", JSON},
+		{"broken object", "", `{"A":`, JSON},
+		{"plain text", "", "hello", Msgpack},
+		{"unterminated string", "", `"k`, Msgpack},
+		{"msgpack string", "", "\xa1k", Msgpack},
+		{"msgpack fixint 49 is the JSON 1", "", "1", JSON},
+		{"msgpack fixint 49 with header", ContentTypeMsgpack, "1", Msgpack},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
