@@ -325,18 +325,24 @@ func (c *Cluster) apply() {
 }
 
 // WaitMetaLeader waits until a running node is the JetStream meta leader
-// and counts every node among its peers, and fails t if that does not
-// happen within Timeout.
+// and counts every node among its online peers, and every running node is
+// current with it, as nats-server's own cluster tests wait; it fails t if
+// that does not happen within Timeout.
 func (c *Cluster) WaitMetaLeader() {
 	c.t.Helper()
 	WaitFor(c.t, Timeout, func() bool {
+		led := false
 		for i := range c.nodes {
 			b := c.Broker(i)
-			if b != nil && b.Server().JetStreamIsLeader() && len(b.Server().JetStreamClusterPeers()) == len(c.nodes) {
-				return true
+			if b == nil {
+				continue
 			}
+			if !b.Server().JetStreamIsCurrent() {
+				return false
+			}
+			led = led || b.Server().JetStreamIsLeader() && len(b.Server().JetStreamClusterPeers()) == len(c.nodes)
 		}
-		return false
+		return led
 	}, "a JetStream meta leader with %d peers", len(c.nodes))
 }
 
