@@ -49,11 +49,11 @@ type Call struct {
 // send allocates only the values that change.
 type outgoing struct {
 	msg  nats.Msg
-	vals [6]string // backs the header's value slices
+	vals [7]string // backs the header's value slices
 }
 
 var outgoingPool = sync.Pool{New: func() any {
-	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 7)}}
+	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 8)}}
 }}
 
 // outgoing builds the message of the call's next attempt, with the
@@ -77,12 +77,16 @@ func (call *Call) outgoing(ack uint64) *outgoing {
 		o.vals[5] = strconv.FormatUint(ack, 10)
 		h[HeaderAck] = o.vals[5:6:6]
 	}
+	if call.mode == AtMostOnce {
+		o.vals[6] = strconv.FormatInt(time.Now().UnixNano(), 10)
+		h[HeaderSent] = o.vals[6:7:7]
+	}
 	return o
 }
 
 func (o *outgoing) release() {
 	clear(o.msg.Header)
-	o.vals = [6]string{}
+	o.vals = [7]string{}
 	o.msg.Data = nil
 	outgoingPool.Put(o)
 }

@@ -63,7 +63,10 @@ func serveStore(t *testing.T, b *brokertest.Server, s *store, cfg rpcq.ServerCon
 	if s.data == nil {
 		s.data = map[string]string{}
 	}
-	cfg.Name, cfg.Modes, cfg.Logger = "KV", storeModes, quiet()
+	cfg.Name, cfg.Logger = "KV", quiet()
+	if cfg.Modes == nil {
+		cfg.Modes = storeModes
+	}
 	srv, err := rpcq.NewServer(b.Connect(), cfg)
 	if err != nil {
 		t.Fatal(err)

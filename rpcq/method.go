@@ -11,6 +11,7 @@ type method struct {
 	name   string
 	invoke func(ctx context.Context, codec Codec, body []byte) ([]byte, error)
 	once   bool // runs through the duplicate table (set by Start)
+	mode   Mode // set by Start
 }
 
 var (

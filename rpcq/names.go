@@ -25,6 +25,11 @@ const (
 	// every call up to this sequence number and will not send them again,
 	// so a duplicate table may forget them. Sent on calls that use one.
 	HeaderAck = "Rpcq-Ack"
+	// HeaderSent is when an at-most-once request was sent, in Unix
+	// nanoseconds by the client's clock, so that a server refuses one
+	// sent before it started: a restarted server does not run requests
+	// whose callers may have given up on them.
+	HeaderSent = "Rpcq-Sent"
 	// HeaderAttempt counts the sends of one call; absent on the first.
 	HeaderAttempt = "Rpcq-Attempt"
 	// HeaderDeadline is the time the caller has left, as a Go duration

@@ -33,6 +33,9 @@ func (s *Server) serve(m *method, req micro.Request) {
 		defer dc.release()
 	}
 	id, ack, ok, err := requestID(h)
+	if err == nil && m.mode == AtMostOnce {
+		err = s.sentSinceStart(h)
+	}
 	switch {
 	case err != nil:
 		s.answer(req, errorReply(codec, err))
@@ -61,6 +64,27 @@ func requestID(h nats.Header) (id RequestID, ack uint64, ok bool, err error) {
 		}
 	}
 	return id, ack, true, nil
+}
+
+// sentSinceStart refuses an at-most-once request sent before the server
+// started, by the client's clock: its caller may have given up on it
+// long ago, and a restarted server must not run it. Clocks that disagree
+// by d let through requests sent up to d before the start, and refuse,
+// once, those sent up to d after it; the client then resends under a new
+// ID. A request without the header (from a shell) is not judged.
+func (s *Server) sentSinceStart(h nats.Header) error {
+	v := h.Get(HeaderSent)
+	if v == "" {
+		return nil
+	}
+	sent, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return Errorf(CodeBadRequest, "%s %q is not a number", HeaderSent, v)
+	}
+	if sent < s.started {
+		return Errorf(CodeGone, "request sent %v before service %s started; not run", time.Duration(s.started-sent), s.cfg.Name)
+	}
+	return nil
 }
 
 // run invokes the method and makes its outcome a reply.

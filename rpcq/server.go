@@ -95,6 +95,8 @@ type Server struct {
 	closing  bool
 	inflight sync.WaitGroup
 
+	started int64 // Unix nanoseconds; set by Start before any request arrives
+
 	base       context.Context // parent of every handler context
 	cancel     context.CancelFunc
 	background sync.WaitGroup // the server's own goroutines, ended by cancel
@@ -171,8 +173,9 @@ func (s *Server) Start() error {
 		return fmt.Errorf("rpcq: service %s has no methods", s.cfg.Name)
 	}
 	for name, m := range s.methods {
-		m.once = s.cfg.Modes[name].once()
+		m.once, m.mode = s.cfg.Modes[name].once(), s.cfg.Modes[name]
 	}
+	s.started = time.Now().UnixNano() // before any request can arrive
 	before := s.nc.NumSubscriptions()
 	for range s.cfg.Concurrency {
 		svc, err := s.addService()

@@ -134,6 +134,13 @@ func (r *Relay) SetDropReplies(f float64) {
 	r.cfg.DropReplies = min(max(f, 0), 1)
 }
 
+// SetDropRequests changes the fraction of requests dropped from now on.
+func (r *Relay) SetDropRequests(f float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cfg.DropRequests = min(max(f, 0), 1)
+}
+
 // Stats returns the counts so far.
 func (r *Relay) Stats() Stats {
 	r.mu.Lock()
