@@ -86,7 +86,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		if bad := (*mr.RecordError)(nil); errors.As(err, &bad) && bad.Input != "" {
 			ev.Record = &bad.Offset // the master counts failures per record
 		}
-		w.event(task, ev)
+		// The task leaves the queue only once the master can learn why:
+		// a failure whose report is lost would leave the task nowhere.
+		if rerr := w.report(task, ev); rerr != nil {
+			msg.Nak()
+			log.Warn("worker: task failed; handed back, as its failure could not be reported", "error", err, "report", rerr)
+			return
+		}
 		msg.TermWithReason(truncate(err.Error(), 256))
 		log.Warn("worker: task failed", "error", err)
 		return
@@ -111,10 +117,11 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		w.remove(commit.Outputs)
 		msg.Ack()
 	default:
+		// The store failed, not the task: hand the attempt back to run
+		// again, without counting a failure against it.
 		w.remove(commit.Outputs)
-		w.event(task, mr.Event{Kind: mr.EventFailed, Error: "commit: " + err.Error()})
 		msg.Nak()
-		log.Warn("worker: commit failed", "error", err)
+		log.Warn("worker: commit failed; task handed back", "error", err)
 	}
 }
 
@@ -367,6 +374,27 @@ func (w *Worker) remove(names []string) {
 // acknowledgement: events inform the master, which does not depend on any
 // one of them (deadlines and commits carry the decisions). Events from one
 // worker keep their order.
+// report publishes ev and waits for the event stream to store it, trying
+// again through a leader election or a broker restart for up to
+// ioTimeout.
+func (w *Worker) report(task mr.Task, ev mr.Event) error {
+	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
+	data, _ := json.Marshal(ev)
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	for {
+		_, err := w.store.JS.Publish(ctx, mr.EventSubject(task.Job, ev.Kind), data)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 func (w *Worker) event(task mr.Task, ev mr.Event) {
 	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
 	data, _ := json.Marshal(ev)

@@ -43,15 +43,14 @@
 //	rpcq.KV.Get     {"key":"k"}              → the value, "" if it has none
 //
 // Get also takes the key alone, a string ("k"), which is what Client.Get
-// sends. From a shell, a body that is a JSON object is read as JSON with
-// no more said, so
+// sends. From a shell, a body that is JSON text is read as JSON with no
+// more said, so
 //
 //	nats request rpcq.KV.Put '{"key":"k","value":"v"}'
 //	nats request rpcq.KV.Get '{"key":"k"}'
+//	nats request rpcq.KV.Get '"k"'
 //
-// work as they are; a bare string is not taken for JSON unless the
-// request says so: nats request -H Content-Type:application/json
-// rpcq.KV.Get '"k"'. (drover call says so.) A call from a shell carries no
+// work as they are. A call from a shell carries no
 // call identity, so the duplicate table does not know it: sent twice, an
 // Append runs twice.
 package kv

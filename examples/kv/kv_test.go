@@ -204,9 +204,7 @@ func TestGetTakesKeyOrObject(t *testing.T) {
 		{"no key", `{}`, nil, `""`, ""},
 		{"key not a string", `{"key":5}`, nil, "", "400"},
 		{"number, header", `5`, jsonHeader, "", "400"},
-		// Without the header only objects and arrays are taken for JSON:
-		// a bare string is read as msgpack, and is not one.
-		{"string, no header", `"k"`, nil, "", "400"},
+		{"string, no header", `"k"`, nil, `"v"`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
