@@ -55,6 +55,11 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+		// A server cut off without a word is noticed within 15 s, not
+		// nats.go's default of minutes, so a client moves to another
+		// node of a cluster.
+		nats.PingInterval(5 * time.Second),
+		nats.MaxPingsOutstanding(3),
 	}
 	if creds := f.creds(); creds != "" {
 		opts = append(opts, nats.UserCredentials(creds))
