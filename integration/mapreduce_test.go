@@ -54,7 +54,30 @@ func deploy(t *testing.T, workers int) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.client.Close() })
+	d.waitPulling(workers)
 	return d
+}
+
+// waitPulling waits until n slots pull from the task queue: workers bind
+// once the master has made it, and a job submitted before would run on
+// the first alone.
+func (d *deployment) waitPulling(n int) {
+	d.t.Helper()
+	if n == 0 {
+		return
+	}
+	ctx := timeout(d.t, time.Minute)
+	var store *mr.Store
+	brokertest.WaitFor(d.t, time.Minute, func() bool {
+		if store == nil {
+			store, _ = mr.Bind(ctx, d.nc)
+			if store == nil {
+				return false
+			}
+		}
+		info, err := store.Workers.Info(ctx)
+		return err == nil && info.NumWaiting >= n
+	}, "%d worker slots pulling tasks", n)
 }
 
 func (d *deployment) startMaster() *process {
