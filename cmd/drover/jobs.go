@@ -215,7 +215,7 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "job %s had already ended: %s; nothing to cancel\n", id, st.State)
 		return nil
 	}
-	if err := s.master.call(ctx, "Cancel", master.JobArgs{ID: id}, nil); err != nil {
+	if err := s.master.call(ctx, mr.MethodCancel, master.JobArgs{ID: id}, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "job %s cancelled\n", id)

@@ -75,6 +75,6 @@ func (m *masterClient) submit(ctx context.Context, spec mr.JobSpec) (string, err
 
 func (m *masterClient) status(ctx context.Context, id string) (master.JobStatus, error) {
 	var st master.JobStatus
-	err := m.call(ctx, "Status", master.JobArgs{ID: id}, &st)
+	err := m.call(ctx, mr.MethodStatus, master.JobArgs{ID: id}, &st)
 	return st, err
 }
