@@ -22,6 +22,10 @@ import (
 // worker's own context may have ended.
 const ioTimeout = 10 * time.Second
 
+// transientRetry is how long a task handed back after a NATS error waits
+// before it is delivered again.
+const transientRetry = time.Second
+
 // handle runs one task message to its end: committed, failed, skipped, or
 // handed back because the worker is stopping.
 func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
@@ -74,6 +78,13 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		w.remove(commit.Outputs)
 		msg.Nak()
 		log.Info("worker: task handed back")
+		return
+	case err != nil && transient(err) && runCtx.Err() == nil:
+		// The bus failed, not the task: run the attempt again once it
+		// is back, without a failure counted against the task.
+		w.remove(commit.Outputs)
+		msg.NakWithDelay(transientRetry)
+		log.Warn("worker: task handed back after a NATS error", "error", err)
 		return
 	case err != nil:
 		w.remove(commit.Outputs)

@@ -1,0 +1,35 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("read input a.txt: %w", nats.ErrNoResponders), true},
+		{fmt.Errorf("write x: %w", jetstream.ErrNoStreamResponse), true},
+		{fmt.Errorf("put: %w", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}), true},
+		{nats.ErrTimeout, true},
+		{context.DeadlineExceeded, false}, // the task's own deadline
+		{&jetstream.APIError{Code: 404, ErrorCode: 10037}, false},
+		{jetstream.ErrObjectNotFound, false}, // a lost map output: recomputed, not retried
+		{&mr.RecordError{Err: errors.New("bad line")}, false},
+		{errors.New("this mapper always fails"), false},
+	}
+	for _, tt := range tests {
+		if got := transient(tt.err); got != tt.want {
+			t.Errorf("transient(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
