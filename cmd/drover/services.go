@@ -11,7 +11,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -69,17 +68,16 @@ func runServices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("--timeout must be positive")
 	}
 
-	nc, err := conn.Connect("drover services")
+	// dial's error handler keeps a slow consumer off the terminal (gather
+	// bounds what it buffers, and drops a flood of replies by design) and
+	// ends ctx at a refused permission, which then explains what run saw.
+	nc, err := dial(ctx, &conn, "drover services")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	asyncErr := watchErrors(nc)
 	var out bytes.Buffer
 	full, err := q.run(ctx, nc, *timeout, &out)
-	if aerr := asyncErr(); aerr != nil {
-		return aerr // a permissions violation, say: it explains what run saw
-	}
 	if err != nil {
 		return err
 	}
@@ -126,26 +124,6 @@ func (q servicesQuery) run(ctx context.Context, nc *nats.Conn, timeout time.Dura
 		printInfo(w, infos)
 	}
 	return full, nil
-}
-
-// watchErrors keeps nc's asynchronous errors from the terminal and returns
-// a function that reports the first. A slow consumer is not one: gather
-// bounds what it buffers, and a flood of replies is dropped by design.
-func watchErrors(nc *nats.Conn) func() error {
-	var mu sync.Mutex
-	var first error
-	nc.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if first == nil && !errors.Is(err, nats.ErrSlowConsumer) {
-			first = err
-		}
-	})
-	return func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return first
-	}
 }
 
 // parseServicesQuery reads the positional arguments of drover services.
