@@ -34,6 +34,24 @@ func kvTableLease(t *testing.T, b *brokertest.Server, lease time.Duration) *rpcq
 	return table
 }
 
+// appendOnLease serves the KV store on a table with the lease given,
+// behind a relay that records requests, and makes the call its tests
+// send again: one client's Append of "a" to k.
+func appendOnLease(t *testing.T, lease time.Duration) (*brokertest.Server, *store, *rpcqtest.Relay, *rpcq.Client, context.Context) {
+	t.Helper()
+	b := brokertest.Start(t)
+	s := &store{}
+	serveStore(t, b, s, rpcq.ServerConfig{Table: kvTableLease(t, b, lease)})
+	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
+	c := storeClient(t, b, relay)
+	ctx := timeout(t, 30*time.Second)
+	var old string
+	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old); err != nil {
+		t.Fatal(err)
+	}
+	return b, s, relay, c, ctx
+}
+
 // resend sends a recorded request again as its client would and returns
 // the answer.
 func resend(t *testing.T, nc *nats.Conn, rec rpcqtest.Recorded) *nats.Msg {
@@ -51,16 +69,7 @@ func resend(t *testing.T, nc *nats.Conn, rec rpcqtest.Recorded) *nats.Msg {
 // record and its reply alive.
 func TestKVTableResendAcrossLease(t *testing.T) {
 	const lease = time.Second
-	b := brokertest.Start(t)
-	s := &store{}
-	serveStore(t, b, s, rpcq.ServerConfig{Table: kvTableLease(t, b, lease)})
-	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
-	c := storeClient(t, b, relay)
-	ctx := timeout(t, 30*time.Second)
-	var old string
-	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old); err != nil {
-		t.Fatal(err)
-	}
+	b, s, relay, _, _ := appendOnLease(t, lease)
 	rec := relay.Recorded()[0]
 	raw := b.Connect()
 	for end := time.Now().Add(5 * lease / 2); time.Now().Before(end); time.Sleep(lease / 20) {
@@ -82,16 +91,7 @@ func TestKVTableResendAcrossLease(t *testing.T) {
 // the call never ran.
 func TestKVTableResendAfterIdleLease(t *testing.T) {
 	const lease = time.Second
-	b := brokertest.Start(t)
-	s := &store{}
-	serveStore(t, b, s, rpcq.ServerConfig{Table: kvTableLease(t, b, lease)})
-	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
-	c := storeClient(t, b, relay)
-	ctx := timeout(t, 30*time.Second)
-	var old string
-	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old); err != nil {
-		t.Fatal(err)
-	}
+	b, s, relay, c, ctx := appendOnLease(t, lease)
 	js, err := jetstream.New(b.Connect())
 	if err != nil {
 		t.Fatal(err)
@@ -164,16 +164,7 @@ func TestKVTableReplyOutage(t *testing.T) {
 // CodeOutcomeUnknown and never run again.
 func TestKVTableForgottenReply(t *testing.T) {
 	const lease = time.Second
-	b := brokertest.Start(t)
-	s := &store{}
-	serveStore(t, b, s, rpcq.ServerConfig{Table: kvTableLease(t, b, lease)})
-	relay := rpcqtest.Start(t, b.Connect(), rpcqtest.Config{})
-	c := storeClient(t, b, relay)
-	ctx := timeout(t, 30*time.Second)
-	var old string
-	if err := c.Call(ctx, "KV.Append", AppendArgs{"k", "a"}, &old); err != nil {
-		t.Fatal(err)
-	}
+	b, s, relay, c, ctx := appendOnLease(t, lease)
 	first := relay.Recorded()[0]
 	js, err := jetstream.New(b.Connect())
 	if err != nil {
