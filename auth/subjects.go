@@ -24,20 +24,16 @@ const (
 
 // Streams behind the protocol's buckets, as JetStream names them.
 var (
-	streamJobs    = kvStream(mr.BucketJobs)
-	streamCommits = kvStream(mr.BucketCommits)
-	streamLineage = kvStream(mr.BucketLineage)
-	streamData    = objStream(mr.ObjectStoreData)
+	streamJobs    = mr.BucketStream(mr.BucketJobs)
+	streamCommits = mr.BucketStream(mr.BucketCommits)
+	streamLineage = mr.BucketStream(mr.BucketLineage)
+	streamData    = mr.ObjectStoreStream(mr.ObjectStoreData)
 	// allStreams are the protocol's streams, in the order mr.Ensure opens them.
-	allStreams = []string{mr.StreamTasks, mr.StreamEvents, streamJobs, streamCommits, streamLineage, streamData}
+	allStreams = mr.BackingStreams()
 )
 
-func kvStream(bucket string) string  { return "KV_" + bucket }
-func objStream(bucket string) string { return "OBJ_" + bucket }
-
-// kvKeys are every key of bucket, as subjects: a put, create, update or
-// delete of a key is a publish there.
-func kvKeys(bucket string) string { return "$KV." + bucket + ".>" }
+// kvKeys are every key of bucket, as subjects.
+func kvKeys(bucket string) string { return mr.BucketSubjects(bucket) }
 
 // objChunks and objMeta are the subjects of the object store's chunks and
 // metadata records; objChunk those of one object's chunks, which a

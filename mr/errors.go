@@ -16,6 +16,10 @@ var (
 	// ErrOutputChanged means an output object is not the one its task's
 	// commit recorded: someone rewrote it after the task.
 	ErrOutputChanged = errors.New("mr: output changed since its task wrote it")
+	// ErrReplicas means the replication asked for cannot be had on this
+	// NATS: more replicas than its cluster has servers, or more than one
+	// on a server outside any cluster.
+	ErrReplicas = errors.New("mr: replicas")
 	// ErrCorrupt means intermediate data failed to decode.
 	ErrCorrupt = errors.New("mr: corrupt intermediate data")
 )

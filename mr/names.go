@@ -53,6 +53,25 @@ const (
 	MethodCancel = "Cancel"
 )
 
+// BucketStream is the stream behind a key-value bucket, as JetStream
+// names it.
+func BucketStream(bucket string) string { return "KV_" + bucket }
+
+// BucketSubjects are every key of a key-value bucket, as the subjects of
+// its stream: a put, create, update or delete of a key is a publish there.
+func BucketSubjects(bucket string) string { return "$KV." + bucket + ".>" }
+
+// ObjectStoreStream is the stream behind an object store, as JetStream
+// names it.
+func ObjectStoreStream(bucket string) string { return "OBJ_" + bucket }
+
+// BackingStreams are the streams behind the protocol's streams, buckets
+// and object store, in the order Ensure opens them.
+func BackingStreams() []string {
+	return []string{StreamTasks, StreamEvents, BucketStream(BucketJobs), BucketStream(BucketCommits),
+		BucketStream(BucketLineage), ObjectStoreStream(ObjectStoreData)}
+}
+
 // MasterSubject is the subject of a method of MasterService:
 // rpcq.Master.<method>.
 func MasterSubject(method string) string { return rpcq.Subject(MasterService, method) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,6 +59,9 @@ type StoreConfig struct {
 	Lease time.Duration
 	// Storage is where they live (default jetstream.FileStorage).
 	Storage jetstream.StorageType
+	// Logger hears what RoleMaster changes of what exists (default
+	// slog.Default).
+	Logger *slog.Logger
 }
 
 // Store is the protocol's JetStream resources.
@@ -91,20 +95,44 @@ func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) {
 	return Open(ctx, nc, StoreConfig{Role: RoleBind})
 }
 
-// DefaultAwaitPoll is how often Await looks for a deployment.
+// DefaultAwaitPoll is how often Await and OpenWait try again.
 const DefaultAwaitPoll = time.Second
 
-// Await is Bind for a daemon that may start before any master: while
-// there is no deployment (ErrNoDeployment), it tries again every poll
-// (default DefaultAwaitPoll) until there is one or ctx ends. waiting, if
-// not nil, is called once, with the first ErrNoDeployment, so that the
-// caller can say what it waits for. Any other error ends it.
+// placementWait is how long OpenWait lets a cluster that cannot place the
+// replicas asked for come up before it judges it too small.
+var placementWait = 30 * time.Second
+
+// Await is Bind for a daemon that may start before any master, or while
+// its cluster elects leaders: while there is no deployment
+// (ErrNoDeployment) or JetStream does not answer for a moment (see
+// Transient), it tries again every poll (default DefaultAwaitPoll) until
+// there is one or ctx ends. waiting, if not nil, is called once, with the
+// first such error, so that the caller can say what it waits for. Any
+// other error ends it.
 func Await(ctx context.Context, nc *nats.Conn, poll time.Duration, waiting func(error)) (*Store, error) {
+	return OpenWait(ctx, nc, StoreConfig{Role: RoleBind}, poll, waiting)
+}
+
+// OpenWait is Open for a process that starts beside its cluster: while
+// JetStream does not answer for a moment, or a cluster's peers are not
+// all up to place the replicas asked for, it tries again every poll
+// (default DefaultAwaitPoll), as Await does; with RoleBind it waits for a
+// deployment too. A cluster that stays too small for cfg.Replicas, or a
+// server outside any cluster asked for more than one, is an error
+// wrapping ErrReplicas.
+func OpenWait(ctx context.Context, nc *nats.Conn, cfg StoreConfig, poll time.Duration, waiting func(error)) (*Store, error) {
 	poll = cmp.Or(poll, DefaultAwaitPoll)
+	start := time.Now()
 	for {
-		s, err := Bind(ctx, nc)
-		if !errors.Is(err, ErrNoDeployment) {
-			return s, err
+		s, err := Open(ctx, nc, cfg)
+		if err == nil {
+			return s, nil
+		}
+		if err := replicasError(err, cfg.Replicas, nc, time.Since(start)); err != nil {
+			return nil, err
+		}
+		if !(cfg.Role == RoleBind && errors.Is(err, ErrNoDeployment)) && !retryable(ctx, err) {
+			return nil, err
 		}
 		if waiting != nil {
 			waiting(err)
@@ -195,7 +223,36 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		}); err != nil {
 		return nil, err
 	}
+	if cfg.Role == RoleMaster {
+		if err := rescale(ctx, js, replicas, cmp.Or(cfg.Logger, slog.Default())); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// rescale gives every backing stream the replicas asked for: resources
+// made with one replication and used later on a cluster of another size
+// (a deployment grown from one server to three, say) take the master's,
+// and the log says what changed.
+func rescale(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) error {
+	for _, name := range BackingStreams() {
+		stream, err := js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("mr: stream %s: %w", name, err)
+		}
+		cfg := stream.CachedInfo().Config
+		if cfg.Replicas == replicas {
+			continue
+		}
+		was := cfg.Replicas
+		cfg.Replicas = replicas
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("mr: stream %s from %d replicas to %d: %w", name, was, replicas, err)
+		}
+		log.Warn("mr: stream replicated anew, as asked", "stream", name, "replicas", replicas, "was", was)
+	}
+	return nil
 }
 
 // ensure opens a resource, or, unless binding only, creates it if it is
@@ -224,4 +281,29 @@ func ensure[T any](bind bool, kind, name string, open, create func() (T, error))
 func notFound(err error) bool {
 	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
 		errors.Is(err, jetstream.ErrBucketNotFound)
+}
+
+// retryable reports whether an error of a JetStream call made under ctx
+// is worth trying again: transient, or a time-out of the call's own
+// while ctx goes on.
+func retryable(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil && (Transient(err) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// replicasError is err said plainly when it is the cluster refusing the
+// replicas asked for, for good: a server outside any cluster refuses more
+// than one at once; a cluster with fewer servers than replicas refuses
+// them as long as it has not grown within placementWait. Otherwise nil.
+func replicasError(err error, replicas int, nc *nats.Conn, waited time.Duration) error {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) {
+		return nil
+	}
+	switch {
+	case api.ErrorCode == codeNotClustered:
+		return fmt.Errorf("%w: %d asked, but the server at %s is not part of a cluster: ask for 1", ErrReplicas, replicas, nc.ConnectedUrlRedacted())
+	case api.ErrorCode == codeNoPeers && waited >= placementWait && replicas > len(nc.Servers()):
+		return fmt.Errorf("%w: %d asked, but cluster %s has %d servers", ErrReplicas, replicas, nc.ConnectedClusterName(), len(nc.Servers()))
+	}
+	return nil
 }

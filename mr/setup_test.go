@@ -3,6 +3,7 @@ package mr_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,5 +138,41 @@ func TestAwait(t *testing.T) {
 	defer stop()
 	if _, err := mr.Await(short, fresh, 10*time.Millisecond, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Await until ctx ends = %v, want the deadline", err)
+	}
+}
+
+// TestOpenWaitReplicas: replicas a server cannot have are refused with
+// ErrReplicas, at once outside a cluster and, in a cluster with fewer
+// servers, once the cluster has had its time to come up; a store made
+// with one replica is replicated anew to the master's three.
+func TestOpenWaitReplicas(t *testing.T) {
+	mr.SetPlacementWait(t, 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	one := brokertest.Start(t).Connect()
+	if _, err := mr.OpenWait(ctx, one, mr.StoreConfig{Role: mr.RoleMaster, Replicas: 3}, 10*time.Millisecond, nil); !errors.Is(err, mr.ErrReplicas) || !strings.Contains(err.Error(), "not part of a cluster") {
+		t.Errorf("OpenWait(3 replicas) on one server = %v, want ErrReplicas saying it is not part of a cluster", err)
+	}
+
+	c := brokertest.StartCluster(t, 3)
+	nc := c.Connect()
+	if _, err := mr.OpenWait(ctx, nc, mr.StoreConfig{Role: mr.RoleMaster, Replicas: 4}, 10*time.Millisecond, nil); !errors.Is(err, mr.ErrReplicas) || !strings.Contains(err.Error(), "has 3 servers") {
+		t.Errorf("OpenWait(4 replicas) on 3 servers = %v, want ErrReplicas saying there are 3", err)
+	}
+	if _, err := mr.OpenWait(ctx, nc, mr.StoreConfig{Role: mr.RoleMaster, Replicas: 1}, 10*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	store, err := mr.OpenWait(ctx, nc, mr.StoreConfig{Role: mr.RoleMaster, Replicas: 3}, 10*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range mr.BackingStreams() {
+		s, err := store.JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Replicas; got != 3 {
+			t.Errorf("stream %s has %d replicas after a master asked for 3, want 3", name, got)
+		}
 	}
 }

@@ -79,7 +79,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		msg.Nak()
 		log.Info("worker: task handed back")
 		return
-	case err != nil && transient(err) && runCtx.Err() == nil:
+	case err != nil && mr.Transient(err) && runCtx.Err() == nil:
 		// The bus failed, not the task: run the attempt again once it
 		// is back, without a failure counted against the task.
 		w.remove(commit.Outputs)

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,7 +56,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Drain()
-	store, err := mr.Open(ctx, nc, mr.StoreConfig{Role: mr.RoleMaster, Replicas: *replicas, Lease: *lease})
+	store, err := mr.OpenWait(ctx, nc, mr.StoreConfig{Role: mr.RoleMaster, Replicas: *replicas, Lease: *lease, Logger: log}, 0,
+		func(err error) { log.Info("master: waiting for JetStream to set up the deployment", "error", err) })
+	if errors.Is(err, mr.ErrReplicas) {
+		return cli.Usagef("--replicas %d: %v", *replicas, err)
+	}
 	if err != nil {
 		return err
 	}

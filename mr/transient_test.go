@@ -1,4 +1,4 @@
-package worker
+package mr_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ func TestTransient(t *testing.T) {
 		{fmt.Errorf("write x: %w", jetstream.ErrNoStreamResponse), true},
 		{fmt.Errorf("put: %w", &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}), true},
 		{nats.ErrTimeout, true},
+		{fmt.Errorf("create stream: %w", &jetstream.APIError{Code: 500, ErrorCode: 10005, Description: "no suitable peers for placement"}), true},
 		{context.DeadlineExceeded, false}, // the task's own deadline
 		{&jetstream.APIError{Code: 404, ErrorCode: 10037}, false},
 		{jetstream.ErrObjectNotFound, false}, // a lost map output: recomputed, not retried
@@ -28,8 +29,8 @@ func TestTransient(t *testing.T) {
 		{errors.New("this mapper always fails"), false},
 	}
 	for _, tt := range tests {
-		if got := transient(tt.err); got != tt.want {
-			t.Errorf("transient(%v) = %v, want %v", tt.err, got, tt.want)
+		if got := mr.Transient(tt.err); got != tt.want {
+			t.Errorf("Transient(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
 }
