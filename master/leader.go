@@ -144,6 +144,11 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 // written after it was sent: a leader stops once a TTL has passed since it
 // sent its last successful renewal, before any standby can lead. A
 // renewal that fails for want of the broker is retried meanwhile.
+//
+// A master that stops on its own, because JetStream failed it (a cluster
+// electing leaders, a broker restarting), gives the lease up and stands
+// by: the process never exits for what the bus does for a moment. Only
+// newMaster's error, which no retry mends, is returned.
 func lead(ctx context.Context, l *lease, tick *time.Ticker, log *slog.Logger, newMaster func() (*Master, error)) error {
 	m, err := newMaster()
 	if err != nil {
@@ -158,7 +163,13 @@ func lead(ctx context.Context, l *lease, tick *time.Ticker, log *slog.Logger, ne
 	for {
 		select {
 		case err := <-done:
-			return err
+			if err != nil && ctx.Err() == nil {
+				log.Error("master: stepping down", "error", err)
+				release, cancelRelease := context.WithTimeout(ctx, l.ttl/3)
+				l.release(release)
+				cancelRelease()
+			}
+			return nil
 		case <-expiry.C:
 			log.Warn("master: leadership lost: the lease expired unrenewed")
 		case <-tick.C:

@@ -53,7 +53,12 @@ type Master struct {
 	cfg   Config
 	log   *slog.Logger
 
-	stopping chan struct{} // closed when Run returns: pending actions give up
+	// term ends, and every action still being carried out with it, as
+	// soon as Run's context ends or Run returns: a master whose lease
+	// has run out must not act on, however long its services take to
+	// shut down.
+	term    context.Context
+	endTerm context.CancelFunc
 
 	mu     sync.Mutex // guards core, jobs, pinned
 	core   *Core
@@ -131,13 +136,16 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
-	return &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{}, stopping: make(chan struct{})}, nil
+	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{}}
+	m.term, m.endTerm = context.WithCancel(context.Background())
+	return m, nil
 }
 
 // Run serves until ctx ends. It first rebuilds its state from the jobs
 // and commits buckets, so that a restarted master carries on.
 func (m *Master) Run(ctx context.Context) error {
-	defer close(m.stopping)
+	defer m.endTerm()
+	context.AfterFunc(ctx, m.endTerm)
 	if err := m.restore(ctx); err != nil {
 		return err
 	}
@@ -145,31 +153,28 @@ func (m *Master) Run(ctx context.Context) error {
 	// must not have its first events or commits go unseen.
 	//
 	// Every commit record there is first, then new ones: none is missed
-	// between the restore and the watch.
-	watcher, err := m.store.Commits.WatchAll(ctx)
+	// between the restore and the follow.
+	caughtUp, stopCommits, err := m.followCommits(ctx)
 	if err != nil {
-		return fmt.Errorf("master: watch commits: %w", err)
+		return err
 	}
-	defer watcher.Stop()
+	defer stopCommits()
 	// The commits there are, before anything is served: a new leader must
 	// not report a job as less far along than its predecessor did.
-	if !m.catchUp(ctx, watcher) {
-		return nil // ctx ended
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-caughtUp:
+		m.caughtUp.Store(true)
 	}
 	// All the events the stream keeps: a restarted master learns of the
 	// attempts that started and failed while it was away.
-	events, err := m.store.JS.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	stopEvents, err := m.follow(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy},
+		func(msg jetstream.Msg) { m.onEvent(msg.Data()) })
 	if err != nil {
-		return fmt.Errorf("master: events: %w", err)
+		return err
 	}
-	// Short pulls and heartbeats: after a broker restart the consumer is
-	// found gone, and made again, within seconds.
-	consuming, err := events.Consume(func(msg jetstream.Msg) { m.onEvent(msg.Data()) },
-		jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
-	if err != nil {
-		return fmt.Errorf("master: events: %w", err)
-	}
-	defer consuming.Stop()
+	defer stopEvents()
 
 	svc, err := m.serve()
 	if err != nil {
@@ -191,31 +196,8 @@ func (m *Master) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case entry := <-watcher.Updates():
-			if entry != nil && entry.Operation() == jetstream.KeyValuePut {
-				m.onCommit(entry.Value())
-			}
 		case <-tick.C:
 			m.handle(Tick{})
-		}
-	}
-}
-
-// catchUp reads the commit watch up to the end of its initial values,
-// unless ctx ends first.
-func (m *Master) catchUp(ctx context.Context, watcher jetstream.KeyWatcher) bool {
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case entry := <-watcher.Updates():
-			switch {
-			case entry == nil:
-				m.caughtUp.Store(true)
-				return true
-			case entry.Operation() == jetstream.KeyValuePut:
-				m.onCommit(entry.Value())
-			}
 		}
 	}
 }
@@ -390,10 +372,10 @@ func (m *Master) decide(ev Event) (actions []Action, ops []func(context.Context)
 // carryOut runs op until it succeeds: the core counts on every action
 // taking effect, and each is idempotent (publishes carry their message
 // ID), so a broker that is away, restarting say, only delays them. It
-// gives up when the master stops.
+// gives up, mid-call too, when the master's term ends.
 func (m *Master) carryOut(op func(context.Context) error, a Action) {
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	for wait := 50 * time.Millisecond; m.term.Err() == nil; wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(m.term, 10*time.Second)
 		err := op(ctx)
 		cancel()
 		if err == nil {
@@ -401,7 +383,7 @@ func (m *Master) carryOut(op func(context.Context) error, a Action) {
 		}
 		m.log.Warn("master: action failed; retrying", "action", fmt.Sprintf("%T%+v", a, a), "error", err)
 		select {
-		case <-m.stopping:
+		case <-m.term.Done():
 			return
 		case <-time.After(wait):
 		}
