@@ -34,10 +34,16 @@ func (m *masterClient) call(ctx context.Context, method string, args, reply any,
 	err := m.client.Call(ctx, mr.MasterService+"."+method, args, reply, opts...)
 	var remote *rpcq.RemoteError
 	if errors.As(err, &remote) && remote.Message != "" && refusal(remote.Code) {
-		return errors.New(remote.Message)
+		return &masterRefusal{remote.Message}
 	}
 	return err
 }
+
+// masterRefusal is the master's answer that it will not do what was
+// asked, in its words ("no job X"): asking again gets the same answer.
+type masterRefusal struct{ message string }
+
+func (e *masterRefusal) Error() string { return e.message }
 
 // ready waits up to findMasterWait for a master to answer micro's ping,
 // the first time it is called.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -110,16 +111,38 @@ func builtinApps(allowExec ...bool) *mr.Registry {
 
 // follow polls the job's status until it ends, showing progress on w: a
 // bar redrawn in place on a terminal, a line per change otherwise. A job
-// that ends other than done is an error saying why.
+// that ends other than done is an error saying why. A master that does
+// not answer is waited for, saying so, for as long as ctx lasts: only the
+// master's refusal ("no job X") ends the wait early.
 func follow(ctx context.Context, m *masterClient, id string, w io.Writer) (master.JobStatus, error) {
 	tty := isTerminal(w)
 	last := ""
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var lost error // what the master's silence looks like, while it lasts
 	for {
 		st, err := m.status(ctx, id)
-		if err != nil {
+		var refused *masterRefusal
+		switch {
+		case err != nil && (ctx.Err() != nil || errors.As(err, &refused)):
 			return st, err
+		case err != nil:
+			// A master failing over, a cluster electing leaders, a broker
+			// restarting: the job outlives them, and so does the wait.
+			if lost == nil {
+				fmt.Fprintf(w, "%sdrover: the master does not answer (%v); still waiting for job %s\n", lineBreak(tty, last), err, id)
+				last = ""
+			}
+			lost = err
+			select {
+			case <-ctx.Done():
+				return st, ctx.Err()
+			case <-time.After(followRetry):
+			}
+			continue
+		case lost != nil:
+			fmt.Fprintf(w, "%sdrover: the master answers again\n", lineBreak(tty, last))
+			lost, last = nil, ""
 		}
 		line := progressLine(st)
 		switch {
@@ -144,6 +167,17 @@ func follow(ctx context.Context, m *masterClient, id string, w io.Writer) (maste
 		case <-tick.C:
 		}
 	}
+}
+
+// followRetry is how soon follow asks again after the master did not answer.
+const followRetry = time.Second
+
+// lineBreak ends a progress line drawn in place on a terminal, if there is one.
+func lineBreak(tty bool, last string) string {
+	if tty && last != "" {
+		return "\n"
+	}
+	return ""
 }
 
 func progressLine(st master.JobStatus) string {
