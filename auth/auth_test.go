@@ -81,7 +81,9 @@ func TestRoleSubjects(t *testing.T) {
 		{Worker, pub, "$O.drover-data.C.abc", true},
 		{Worker, pub, "drover.event.j-1.started", true},
 		{Worker, pub, "rpcq.Time.Now", true},
-		{Worker, sub, "_INBOX.abc.def", true},
+		{Worker, sub, "_INBOX_UWORKER.abc.def", true},
+		{Worker, sub, "_INBOX.abc.def", false},
+		{Worker, sub, "_INBOX_UOTHER.abc.def", false},
 		{Worker, pub, "drover.task.j-1.map.0", false},
 		{Worker, pub, "$JS.API.STREAM.CREATE.DROVER_TASKS", false},
 		{Worker, pub, "$JS.API.STREAM.UPDATE.DROVER_TASKS", false},
@@ -148,7 +150,7 @@ func TestRoleSubjects(t *testing.T) {
 		{Admin, sub, "rpcq.Time.Now", true},
 	}
 	for _, tt := range tests {
-		p := PermissionsOf(tt.role)
+		p := UserPermissions(User{Role: tt.role, PublicKey: "U" + strings.ToUpper(strings.ReplaceAll(string(tt.role), "-", ""))})
 		list := p.Publish
 		if tt.op == sub {
 			list = p.Subscribe
@@ -230,7 +232,7 @@ func TestServerConfigParses(t *testing.T) {
 		t.Fatalf("%d nkey users, want %d", len(opts.Nkeys), len(us))
 	}
 	for i, u := range us {
-		got, want := opts.Nkeys[i], PermissionsOf(u.Role)
+		got, want := opts.Nkeys[i], UserPermissions(u)
 		if got.Nkey != u.PublicKey || got.Account == nil || got.Account.Name != "DROVER" {
 			t.Errorf("user %d = %s in %v, want %s in DROVER", i, got.Nkey, got.Account, u.PublicKey)
 			continue

@@ -79,7 +79,8 @@ func ServerConfig(account string, users []User) ([]byte, error) {
 	b.WriteString(`# Drover's NATS users, one per role, each allowed exactly what its role's
 # processes do. Written by drover auth init; 'drover auth roles' lists the
 # grants. Include this file in a nats-server configuration, or run
-# broker --config broker.conf beside it. Clients connect with --nkey <role>.nk.
+# broker --config broker.conf beside it. Clients connect with --nkey <role>.nk
+# and receive replies on _INBOX_<their public key>.> alone.
 accounts {
 `)
 	fmt.Fprintf(&b, "  %s: {\n    jetstream: enabled\n    users: [\n", account)
@@ -96,7 +97,7 @@ accounts {
 			fmt.Fprintf(&b, "      #   %s\n", g.What)
 		}
 		fmt.Fprintf(&b, "      {\n        nkey: %s\n        permissions: {\n", u.PublicKey)
-		p := PermissionsOf(u.Role)
+		p := UserPermissions(u)
 		writeList(&b, "publish", p.Publish)
 		writeList(&b, "subscribe", p.Subscribe)
 		if p.Responses {

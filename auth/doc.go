@@ -26,9 +26,13 @@
 //
 // What permissions cannot do: they decide who may send on a subject,
 // not what is sent. A user allowed to write objects may write any
-// object, a worker may acknowledge any task and write any commit
-// record, and every user reads every reply it can subscribe to on
-// _INBOX.>. Every process still checks and bounds what it receives.
+// object, and a worker may acknowledge any task and write any commit
+// record. Every process still checks and bounds what it receives.
+//
+// Replies: each user may subscribe to its own inboxes alone,
+// InboxPrefix(its public key) followed by anything, and no user reads a
+// reply meant for another. A client connecting with such a user must use
+// that prefix (nats.CustomInboxPrefix); the binaries' --nkey does.
 //
 // The functions are safe for concurrent use; the slices they return are
 // the caller's.

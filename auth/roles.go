@@ -230,13 +230,26 @@ func Grants(role Role) []Grant {
 }
 
 // PermissionsOf are the NATS permissions of role: the subjects of its
-// Grants, each once, in their order. An unknown role has none.
+// Grants, each once, in their order, with {nkey} standing for the
+// user's public key in its inboxes (UserPermissions fills it in). An
+// unknown role has none.
 func PermissionsOf(role Role) Permissions {
 	var p Permissions
 	for _, g := range Grants(role) {
 		p.Publish = appendNew(p.Publish, g.Publish...)
 		p.Subscribe = appendNew(p.Subscribe, g.Subscribe...)
 		p.Responses = p.Responses || g.Responses
+	}
+	return p
+}
+
+// UserPermissions are the NATS permissions of u: those of its role, with
+// its own inboxes (InboxPrefix) as the only ones it may subscribe to.
+func UserPermissions(u User) Permissions {
+	p := PermissionsOf(u.Role)
+	p.Subscribe = slices.Clone(p.Subscribe)
+	for i, s := range p.Subscribe {
+		p.Subscribe[i] = strings.ReplaceAll(s, nkeyPlaceholder, u.PublicKey)
 	}
 	return p
 }

@@ -12,12 +12,16 @@ import (
 // names: JetStream API calls are requests on $JS.API.<...>, key-value
 // writes publishes to $KV.<bucket>.<key>, object store writes publishes to
 // $O.<bucket>.C.<nuid> (chunks) and $O.<bucket>.M.<name> (metadata),
-// replies arrive on _INBOX.<...>.
+// replies arrive on the user's own inboxes, _INBOX_<nkey>.<...>.
 const (
 	jsAPI = "$JS.API"
 	// inboxes is where every reply arrives: JetStream API answers, publish
-	// acknowledgements, messages of consumers, rpcq replies.
-	inboxes = "_INBOX.>"
+	// acknowledgements, messages of consumers, rpcq replies. {nkey} stands
+	// for the user's public key (see InboxPrefix and UserPermissions).
+	inboxes = inboxPrefix + nkeyPlaceholder + ".>"
+	// inboxPrefix starts every user's inbox prefix.
+	inboxPrefix     = "_INBOX_"
+	nkeyPlaceholder = "{nkey}"
 	// jsAccountInfo is the JetStream account information request.
 	jsAccountInfo = jsAPI + ".INFO"
 )
@@ -87,3 +91,9 @@ func rpcqService(service string) string { return rpcq.Subject(service, "*") }
 
 // timeNow is the time service's one method.
 const timeNow = timesvc.Subject
+
+// InboxPrefix is the prefix of the inboxes of the user whose public nkey
+// is publicKey, for nats.CustomInboxPrefix: each user of a configuration
+// that ServerConfig writes may subscribe to its own inboxes alone, so that
+// no user reads the replies meant for another.
+func InboxPrefix(publicKey string) string { return inboxPrefix + publicKey }

@@ -64,5 +64,7 @@ func (s *Server) Connect(role auth.Role, opts ...nats.Option) *nats.Conn {
 			t.Errorf("authtest: %s was refused: %v", role, err)
 		}
 	})
-	return s.Server.Connect(append([]nats.Option{nkey, strict}, opts...)...)
+	// The user's own inboxes, the only ones its permissions let it read.
+	inbox := func(o *nats.Options) error { return nats.CustomInboxPrefix(auth.InboxPrefix(o.Nkey))(o) }
+	return s.Server.Connect(append([]nats.Option{nkey, inbox, strict}, opts...)...)
 }

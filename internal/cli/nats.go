@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/drover-dev/drover/auth"
 )
 
 // NATSFlags are the connection flags of the nats CLI: --nats (else
@@ -28,7 +30,10 @@ type NATSFlags struct {
 	TLSCert  string
 	TLSKey   string
 	TLSCA    string
-	Wait     time.Duration // the bound of ConnectWait; 0 for none
+	// InboxPrefix replaces _INBOX as the prefix of the inboxes replies
+	// arrive on; with NKey and none given, the user's own (auth.InboxPrefix).
+	InboxPrefix string
+	Wait        time.Duration // the bound of ConnectWait; 0 for none
 }
 
 // Register adds the flags to fs.
@@ -42,6 +47,7 @@ func (f *NATSFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.TLSCert, "tls-cert", "", "client TLS certificate file")
 	fs.StringVar(&f.TLSKey, "tls-key", "", "client TLS private key file")
 	fs.StringVar(&f.TLSCA, "tls-ca", "", "TLS certificate authority file")
+	fs.StringVar(&f.InboxPrefix, "inbox-prefix", "", "prefix of the inboxes replies arrive on (default _INBOX, or with --nkey the user's own)")
 }
 
 // ServerURL is --nats, else NATS_URL, else "".
@@ -79,6 +85,9 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 	if f.TLSCA != "" {
 		opts = append(opts, nats.RootCAs(f.TLSCA))
 	}
+	if f.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(f.InboxPrefix))
+	}
 	return opts
 }
 
@@ -86,16 +95,20 @@ func (f *NATSFlags) Options(name string) []nats.Option {
 func (f *NATSFlags) creds() string { return cmp.Or(f.Creds, os.Getenv("NATS_CREDS")) }
 
 // nkeyFromSeedFile authenticates with the user nkey whose seed file is
-// at path. The file is read when the connection is made, so that a
-// missing or bad one is the connect error, naming the file and never
-// its content.
+// at path, taking replies on the user's own inboxes, the only ones a
+// configuration of drover auth init lets it read. The file is read when
+// the connection is made, so that a missing or bad one is the connect
+// error, naming the file and never its content.
 func nkeyFromSeedFile(path string) nats.Option {
 	return func(o *nats.Options) error {
 		opt, err := nats.NkeyOptionFromSeed(path)
 		if err != nil {
 			return fmt.Errorf("--nkey %s: %w", path, err)
 		}
-		return opt(o)
+		if err := opt(o); err != nil {
+			return err
+		}
+		return nats.CustomInboxPrefix(auth.InboxPrefix(o.Nkey))(o)
 	}
 }
 
