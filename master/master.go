@@ -180,12 +180,12 @@ func (m *Master) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer svc.Shutdown(context.Background())
+	defer shutdown(svc)
 	timeSrv, err := timesvc.Serve(m.nc, timesvc.Config{Clock: m.cfg.Clock, Logger: m.log})
 	if err != nil {
 		return err
 	}
-	defer timeSrv.Shutdown(context.Background())
+	defer shutdown(timeSrv)
 
 	tick := time.NewTicker(m.cfg.Tick)
 	defer tick.Stop()
@@ -200,6 +200,18 @@ func (m *Master) Run(ctx context.Context) error {
 			m.handle(Tick{})
 		}
 	}
+}
+
+// shutdownGrace bounds how long a term's services take to stop: the
+// requests they are answering get this long, so that a master that lost
+// its lease to a cut-off broker stands by, and may lead again, at once.
+const shutdownGrace = time.Second
+
+// shutdown stops a service of the term within shutdownGrace.
+func shutdown(svc interface{ Shutdown(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	svc.Shutdown(ctx)
 }
 
 // admit enters a job into the master's view and the core, with its map
