@@ -56,7 +56,7 @@ func (p *pairReader) field() (string, error) {
 		if errors.Is(err, io.EOF) {
 			return "", io.EOF
 		}
-		return "", fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return "", fmt.Errorf("%w: %w", ErrCorrupt, err) // the read's error too: a timeout is no corruption (see Transient)
 	}
 	if n > maxPairField {
 		return "", fmt.Errorf("%w: a field of %d bytes", ErrCorrupt, n)
@@ -66,7 +66,7 @@ func (p *pairReader) field() (string, error) {
 	}
 	b := p.buf[:n]
 	if _, err := io.ReadFull(p.r, b); err != nil {
-		return "", fmt.Errorf("%w: a field cut short: %v", ErrCorrupt, err)
+		return "", fmt.Errorf("%w: a field cut short: %w", ErrCorrupt, err)
 	}
 	return string(b), nil
 }
