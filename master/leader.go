@@ -86,9 +86,24 @@ func taken(err error) bool {
 }
 
 // renew extends the lease; an error means it is no longer ours.
+//
+// A renewal whose answer was lost (a time-out while the write went
+// through, under load or in a leader election) leaves the record one
+// revision past the one this master knows, and the next renewal fails
+// its compare-and-set. The record then still names this master, which
+// alone writes its holder: its revision is taken, and the renewal tried
+// again on it.
 func (l *lease) renew(ctx context.Context) error {
 	rec, _ := json.Marshal(leaseRecord{Holder: l.holder, TTL: l.ttl})
 	rev, err := l.kv.Update(ctx, leaderKey, rec, l.rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if entry, gerr := l.kv.Get(ctx, leaderKey); gerr == nil && entry.Revision() > l.rev {
+			var cur leaseRecord
+			if json.Unmarshal(entry.Value(), &cur) == nil && cur.Holder == l.holder {
+				rev, err = l.kv.Update(ctx, leaderKey, rec, entry.Revision())
+			}
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("master: leadership lost: %w", err)
 	}

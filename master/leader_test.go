@@ -48,3 +48,36 @@ func TestLease(t *testing.T) {
 		t.Fatal("a could not take the released lease")
 	}
 }
+
+// TestLeaseRenewalAnswerLost: a renewal that went through but whose
+// answer was lost leaves the master a revision behind; its next renewal
+// still succeeds, as the record names it, while a renewal of a lease
+// another master took fails.
+func TestLeaseRenewalAnswerLost(t *testing.T) {
+	ctx, _, store := mrtest.Start(t, time.Second)
+	a := &lease{kv: store.Jobs, holder: "a", ttl: 5 * time.Second}
+	if ok, err := a.acquire(ctx, time.Now()); !ok || err != nil {
+		t.Fatalf("a.acquire = %v, %v; want the free lease", ok, err)
+	}
+	// The write of a renewal whose answer never came back.
+	lost := *a
+	if err := lost.renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.renew(ctx); err != nil {
+		t.Fatalf("a.renew after a renewal whose answer was lost = %v, want the lease renewed", err)
+	}
+	if err := a.renew(ctx); err != nil {
+		t.Fatalf("a.renew after that = %v", err)
+	}
+	b := &lease{kv: store.Jobs, holder: "b", ttl: 5 * time.Second}
+	if ok, err := b.acquire(ctx, time.Now()); ok || err != nil {
+		t.Fatalf("b.acquire of a's renewed lease = %v, %v; want it held", ok, err)
+	}
+	if _, err := store.Jobs.Put(ctx, leaderKey, []byte(`{"holder":"b","ttl":5000000000}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.renew(ctx); err == nil || !taken(err) {
+		t.Fatalf("a.renew of a lease b holds = %v, want it taken", err)
+	}
+}
