@@ -18,6 +18,7 @@ import (
 
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/mr"
 )
 
 // matches reports whether subject falls under pattern, with NATS's
@@ -83,6 +84,10 @@ func TestRoleSubjects(t *testing.T) {
 		{Worker, pub, "rpcq.Time.Now", true},
 		{Worker, sub, "_INBOX_UWORKER.abc.def", true},
 		{Worker, sub, "_INBOX.abc.def", false},
+		{Worker, sub, "drover.worker.w1", true},
+		{Worker, pub, "drover.worker.w1", false},
+		{Master, pub, "drover.worker.w1", true},
+		{Submitter, sub, "drover.worker.w1", false},
 		{Worker, sub, "_INBOX_UOTHER.abc.def", false},
 		{Worker, pub, "drover.task.j-1.map.0", false},
 		{Worker, pub, "$JS.API.STREAM.CREATE.DROVER_TASKS", false},
@@ -178,8 +183,12 @@ func TestOnlyTheMasterServes(t *testing.T) {
 		if allows(p.Publish, "drover.task.j.map.0") || allows(p.Publish, "_INBOX.x.y") {
 			t.Errorf("%s may publish a task or a reply", role)
 		}
-		if !slices.Equal(p.Subscribe, []string{inboxes}) {
-			t.Errorf("%s subscribes to %q, want replies only", role, p.Subscribe)
+		want := []string{inboxes}
+		if role == Worker {
+			want = append(want, mr.WorkerSubjects())
+		}
+		if !slices.Equal(p.Subscribe, want) {
+			t.Errorf("%s subscribes to %q, want %q: replies, and a worker its liveness subject", role, p.Subscribe, want)
 		}
 	}
 	if !PermissionsOf(Master).Responses {

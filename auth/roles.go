@@ -171,6 +171,16 @@ var (
 		What:    "report task events (drover.event.>)",
 		Publish: []string{mr.EventSubjects()},
 	}
+	// showAlive is a worker's subscription to its mr.WorkerSubject, where
+	// it receives nothing: the master finds it there, or finds it gone.
+	showAlive = Grant{
+		What:      "show that it lives (drover.worker.<id>)",
+		Subscribe: []string{mr.WorkerSubjects()},
+	}
+	probeWorkers = Grant{
+		What:    "look for the workers of running tasks, and hand back the tasks of those gone (drover.worker.>)",
+		Publish: []string{mr.WorkerSubjects()},
+	}
 	askTime = Grant{
 		What:    "ask the master's time (rpcq.Time.Now)",
 		Publish: []string{timeNow, discovery(micro.PingVerb, timesvc.Service), discovery(micro.InfoVerb, timesvc.Service)},
@@ -214,9 +224,9 @@ var (
 func Grants(role Role) []Grant {
 	switch role {
 	case Master:
-		return []Grant{own, publishTasks, serve}
+		return []Grant{own, publishTasks, serve, probeWorkers}
 	case Worker:
-		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime}
+		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime, showAlive}
 	case Submitter:
 		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData}
 	case ExecSubmitter:

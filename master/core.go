@@ -62,6 +62,9 @@ type Started struct {
 	// Deadline is when the worker will give up, in the master's clock;
 	// zero means Timeout after the event.
 	Deadline time.Time
+	// Ack is the acknowledgement subject of the message the worker took,
+	// for a HandBack should the worker be lost; "" if unknown.
+	Ack string
 }
 
 // Progressed is an attempt's fraction done, from its heartbeats.
@@ -230,7 +233,8 @@ type task struct {
 	badRecord map[int64]int // attempts that failed on each record
 	skip      []int64       // records later attempts skip, sorted
 	lastErr   string
-	worker    string
+	worker    string // running the newest attempt, while it is not lost
+	ack       string // of the newest attempt's message, as its worker took it
 	fraction  float64
 }
 
@@ -245,7 +249,7 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 	case Started:
 		if t := c.live(ev.Task); t != nil && c.adopt(t, ev.Attempt) {
 			timeout := c.jobs[ev.Task.Job].timeout
-			t.worker, t.started, t.startedAt = ev.Worker, true, now
+			t.worker, t.ack, t.started, t.startedAt = ev.Worker, ev.Ack, true, now
 			t.deadline = ev.Deadline
 			if t.deadline.IsZero() {
 				t.deadline = now.Add(timeout)
@@ -289,6 +293,8 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		if j := c.jobs[ev.Job]; j != nil && !j.state.Ended() {
 			return c.end(j, JobCancelled, "cancelled")
 		}
+	case WorkerLost:
+		return c.workerLost(ev.Worker)
 	case Tick:
 		return c.tick(now)
 	}

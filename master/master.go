@@ -187,6 +187,13 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	defer shutdown(timeSrv)
 
+	probing := make(chan struct{})
+	go func() {
+		defer close(probing)
+		m.probeWorkers(ctx)
+	}()
+	defer func() { <-probing }() // Run returns here only once ctx has ended
+
 	tick := time.NewTicker(m.cfg.Tick)
 	defer tick.Stop()
 	collecting := m.collectEvery(ctx)
@@ -292,7 +299,7 @@ func (m *Master) onEvent(data []byte) {
 	}
 	switch ev.Kind {
 	case mr.EventStarted:
-		m.handle(Started{Task: id, Attempt: ev.Attempt, Worker: ev.Worker, Deadline: time.Unix(0, ev.Deadline)})
+		m.handle(Started{Task: id, Attempt: ev.Attempt, Worker: ev.Worker, Deadline: time.Unix(0, ev.Deadline), Ack: ev.Ack})
 	case mr.EventProgress:
 		m.handle(Progressed{Task: id, Attempt: ev.Attempt, Fraction: ev.Fraction})
 	case mr.EventFailed:
@@ -322,6 +329,9 @@ func (m *Master) sane(id TaskID, ev *mr.Event) bool {
 		return false
 	}
 	ev.Error, ev.Worker = clip(ev.Error, maxErrorLen), clip(ev.Worker, maxNameLen)
+	if !validAck(ev.Ack) {
+		ev.Ack = ""
+	}
 	if ev.Record != nil {
 		m.mu.Lock()
 		in := m.inputLocked(id)
@@ -439,6 +449,10 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 		m.log.Warn("master: "+a.Reason, "job", a.Task.Job)
 		return func(ctx context.Context) error {
 			return m.store.Commits.Delete(ctx, mr.CommitKey(a.Task.Job, a.Task.Phase, a.Task.Index))
+		}
+	case HandBack:
+		return func(context.Context) error {
+			return m.nc.Publish(a.Ack, []byte("-NAK"))
 		}
 	case Purge:
 		return func(ctx context.Context) error {

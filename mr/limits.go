@@ -173,6 +173,15 @@ func (s *JobSpec) checkLimits() error {
 	return nil
 }
 
+// MaxWorkerIDLen is the most bytes of a worker's ID, made of ASCII
+// letters, digits, '-' and '_' (see ValidWorkerID).
+const MaxWorkerIDLen = 64
+
+// ValidWorkerID reports whether id can name a worker: one subject token
+// (WorkerSubject) of ASCII letters, digits, '-' and '_', of at most
+// MaxWorkerIDLen bytes.
+func ValidWorkerID(id string) bool { return id != "" && len(id) <= MaxWorkerIDLen && validToken(id) }
+
 // errorfFunc makes the error of a field: of a spec, or of a task.
 type errorfFunc func(field, format string, args ...any) error
 

@@ -28,8 +28,9 @@ const (
 	// methods are the Method constants, on MasterSubject.
 	MasterService = "Master"
 
-	taskPrefix  = "drover.task"
-	eventPrefix = "drover.event"
+	taskPrefix   = "drover.task"
+	eventPrefix  = "drover.event"
+	workerPrefix = "drover.worker"
 )
 
 // Methods of MasterService. Each is one subject (MasterSubject), so that
@@ -98,6 +99,18 @@ func TaskSubjects() string { return taskPrefix + ".>" }
 
 // ConsumerWorkers is the durable pull consumer every worker shares.
 const ConsumerWorkers = "workers"
+
+// TaskAckPrefix starts the reply subject of every task message the
+// workers' consumer delivers: its acknowledgement subject.
+const TaskAckPrefix = "$JS.ACK." + StreamTasks + "." + ConsumerWorkers + "."
+
+// WorkerSubject is where a worker shows it lives: it subscribes there for
+// as long as its connection is up, and a request there that finds nobody
+// ("no responders") means its process is gone. id must be a ValidWorkerID.
+func WorkerSubject(id string) string { return workerPrefix + "." + id }
+
+// WorkerSubjects are every worker's WorkerSubject.
+func WorkerSubjects() string { return workerPrefix + ".>" }
 
 // EventSubject is the subject of events of kind about job.
 func EventSubject(job string, kind EventKind) string {

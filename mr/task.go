@@ -75,6 +75,10 @@ type Event struct {
 	MapAttempt *int   `json:"map_attempt,omitempty"`
 	Record     *int64 `json:"record,omitempty"` // failed: the offset of the input record a map failed on
 	Why        string `json:"why,omitempty"`    // published: failed, deadline, backup or recompute
+	// Ack is, for started, the acknowledgement subject of the task
+	// message the worker took (under TaskAckPrefix): a master that finds
+	// the worker gone hands the message back there at once.
+	Ack string `json:"ack,omitempty"`
 }
 
 // DecodeTask decodes a task message, as the master publishes it, and

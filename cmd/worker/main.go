@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *slow < 1 {
 		return cli.Usagef("--slow-factor %v: want 1 or more", *slow)
 	}
+	if *id != "" && !mr.ValidWorkerID(*id) {
+		return cli.Usagef("--id %.80q: want at most %d ASCII letters, digits, '-' and '_'", *id, mr.MaxWorkerIDLen)
+	}
 	for _, dir := range sharedRoots {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return cli.Usagef("--shared-root %s: want an existing directory", dir)
