@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -109,11 +110,20 @@ func exitStderr(err error) string {
 
 func (d *deployment) status(id string) master.JobStatus {
 	d.t.Helper()
-	var st master.JobStatus
-	if err := d.client.Call(timeout(d.t, 30*time.Second), "Master.Status", master.JobArgs{ID: id}, &st); err != nil {
+	st, err := d.tryStatus(id, 30*time.Second)
+	if err != nil {
 		d.t.Fatal(err)
 	}
 	return st
+}
+
+// tryStatus asks the master for the job's status, for at most wait.
+func (d *deployment) tryStatus(id string, wait time.Duration) (master.JobStatus, error) {
+	var st master.JobStatus
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	err := d.client.Call(ctx, "Master.Status", master.JobArgs{ID: id}, &st)
+	return st, err
 }
 
 // wait waits for the job to end and checks that, when the master says
@@ -128,19 +138,31 @@ func (d *deployment) wait(id string, during func(master.JobStatus)) master.JobSt
 }
 
 // ended waits for the job to end, however it ends, calling during with
-// each status seen before.
+// each status seen before. A master that does not answer for a while, as
+// in a failover or an outage of the broker, is asked again.
 func (d *deployment) ended(id string, during func(master.JobStatus)) master.JobStatus {
 	d.t.Helper()
 	var st master.JobStatus
+	var last lastError
 	brokertest.WaitFor(d.t, 3*time.Minute, func() bool {
-		st = d.status(id)
+		s, err := d.tryStatus(id, 10*time.Second)
+		if last.err = err; err != nil {
+			return false
+		}
+		st = s
 		if during != nil && !st.State.Ended() {
 			during(st)
 		}
 		return st.State.Ended()
-	}, "job %s to end", id)
+	}, "job %s to end (last status error: %v)", id, &last)
 	return st
 }
+
+// lastError is the last error seen while waiting, for the message of a
+// wait that timed out.
+type lastError struct{ err error }
+
+func (l *lastError) String() string { return fmt.Sprint(l.err) }
 
 // checkOutput fetches the outputs with `drover get` and compares them with
 // the sequential run.
@@ -282,23 +304,42 @@ func TestLeaderKilledMidJob(t *testing.T) {
 	d.checkOutput(id, "wordcount", inputs, 3)
 }
 
+// brokerReturnBound is how soon after a restarted broker answers again a
+// job must commit its next task: work resumes within seconds, not a pull
+// expiry or a lease later.
+const brokerReturnBound = 5 * time.Second
+
 // TestBrokerRestartedMidJob: the broker stops and starts again mid-job
-// (file storage); every process reconnects, and no task, commit or output
-// is lost.
+// (file storage); every process reconnects, the job commits again soon
+// after the broker answers, and no task, commit or output is lost.
 func TestBrokerRestartedMidJob(t *testing.T) {
 	files, inputs := books(t)
 	d := deploy(t, 2)
 	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "32768")
-	restarted := false
+	var back time.Time // when the broker answered again
+	before := -1       // tasks committed when it stopped
+	var resumed time.Duration
 	d.wait(id, func(st master.JobStatus) {
-		if !restarted && st.MapsDone > 0 {
+		done := st.MapsDone + st.ReduceDone
+		switch {
+		case before < 0 && st.MapsDone > 0:
+			before = done
 			d.broker.stop()
 			d.broker.restart()
-			restarted = true
+			back = time.Now()
+		case before >= 0 && resumed == 0 && done > before:
+			resumed = time.Since(back)
 		}
 	})
-	if !restarted {
-		t.Log("the job ended before the broker restarted")
+	if before < 0 {
+		t.Fatal("the job ended before the broker restarted")
+	}
+	if resumed == 0 { // the job ended before a status showed a commit
+		resumed = time.Since(back)
+	}
+	t.Logf("the first commit came %v after the broker answered again", resumed.Round(time.Millisecond))
+	if resumed > brokerReturnBound {
+		t.Errorf("the first commit came %v after the broker answered again, want at most %v", resumed, brokerReturnBound)
 	}
 	d.checkOutput(id, "wordcount", inputs, 3)
 }

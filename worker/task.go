@@ -22,6 +22,9 @@ import (
 // worker's own context may have ended.
 const ioTimeout = 10 * time.Second
 
+// ackWait bounds the wait for the broker to confirm a commit's ack.
+const ackWait = time.Second
+
 // transientRetry is how long a task handed back after a NATS error waits
 // before it is delivered again.
 const transientRetry = time.Second
@@ -50,7 +53,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	deadline := w.cfg.Clock().Add(task.Timeout)
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
-	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano()})
+	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
 	done := &progress{slow: max(w.cfg.SlowFactor, 1)}
 	var ended atomic.Value // why the attempt was stopped: beaten or withdrawn
 	stop := w.heartbeat(runCtx, msg, task, done, func(why error) {
@@ -120,9 +123,13 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 	_, err := w.store.Commits.Create(ctx, key, data)
 	switch {
 	case err == nil:
-		if err := msg.DoubleAck(ctx); err != nil {
-			log.Warn("worker: ack after commit", "error", err) // the commit stands; a redelivery is skipped
+		// The commit stands whatever becomes of the ack, and a redelivery
+		// is skipped: a broker gone for a moment must not hold the slot.
+		actx, cancelAck := context.WithTimeout(ctx, ackWait)
+		if err := msg.DoubleAck(actx); err != nil {
+			log.Warn("worker: ack after commit", "error", err)
 		}
+		cancelAck()
 		w.index(ctx, task, commit, log)
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Outputs)

@@ -10,8 +10,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,6 +28,11 @@ const DefaultSlots = 1
 
 // pullExpiry bounds one wait for a task.
 var pullExpiry = 5 * time.Second // a variable for tests
+
+// pullHeartbeat is how often the server says that a pull still waits: a
+// pull whose server restarted, or whose cluster node died, misses two
+// and is made again at once, rather than at its expiry.
+const pullHeartbeat = 500 * time.Millisecond
 
 // Config describes a worker. Zero fields take their defaults.
 type Config struct {
@@ -71,6 +79,8 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("%w: Slots %d is negative", ErrInvalidConfig, cfg.Slots)
 	case cfg.SlowFactor < 0 || math.IsNaN(cfg.SlowFactor):
 		return nil, fmt.Errorf("%w: SlowFactor %g: want 0 or more", ErrInvalidConfig, cfg.SlowFactor)
+	case cfg.ID != "" && !mr.ValidWorkerID(cfg.ID):
+		return nil, fmt.Errorf("%w: ID %.80q: want at most %d ASCII letters, digits, '-' and '_'", ErrInvalidConfig, cfg.ID, mr.MaxWorkerIDLen)
 	}
 	roots, err := resolveRoots(cfg.SharedRoots)
 	if err != nil {
@@ -79,8 +89,7 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 	cfg.SharedRoots = slices.Clone(cfg.SharedRoots)
 	cfg.Slots = cmp.Or(cfg.Slots, DefaultSlots)
 	if cfg.ID == "" {
-		host, _ := os.Hostname()
-		cfg.ID = cmp.Or(host, "worker") + "-" + strconv.Itoa(os.Getpid()) + "-" + nuid.Next()[:6]
+		cfg.ID = defaultID()
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -89,12 +98,37 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 	return &Worker{store: store, cfg: cfg, roots: roots, log: log}, nil
 }
 
+// defaultID is host-pid-random, with the host name's characters that no
+// ID may hold (its dots, say) replaced and its length cut to fit.
+func defaultID() string {
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '-'
+	}, cmp.Or(host, "worker"))
+	suffix := "-" + strconv.Itoa(os.Getpid()) + "-" + nuid.Next()[:6]
+	return host[:min(len(host), mr.MaxWorkerIDLen-len(suffix))] + suffix
+}
+
 // ID is the worker's ID.
 func (w *Worker) ID() string { return w.cfg.ID }
 
 // Run runs the slots until ctx ends; each finishes its task first, or
 // hands it back when ctx ends in the middle (JetStream redelivers it).
+//
+// While it runs, the worker is subscribed to its mr.WorkerSubject: the
+// server drops the subscription the moment the worker's connection
+// closes, a killed process's included, and a master that then finds
+// nobody there hands the worker's tasks to others at once, instead of
+// after the lease.
 func (w *Worker) Run(ctx context.Context) error {
+	alive, err := w.store.JS.Conn().Subscribe(mr.WorkerSubject(w.cfg.ID), func(*nats.Msg) {})
+	if err != nil {
+		return fmt.Errorf("worker: subscribe %s: %w", mr.WorkerSubject(w.cfg.ID), err)
+	}
+	defer alive.Unsubscribe()
 	var wg sync.WaitGroup
 	for range w.cfg.Slots {
 		wg.Go(func() { w.slot(ctx) })
@@ -106,25 +140,37 @@ func (w *Worker) Run(ctx context.Context) error {
 // slot pulls one task at a time: no prefetch, so that a task waits in the
 // queue, where any worker can take it, rather than behind this one.
 func (w *Worker) slot(ctx context.Context) {
+	failing := false // since the last pull that did not fail
 	for ctx.Err() == nil {
-		// Pull requests expire, so that one a restarted broker forgot
-		// is soon replaced by a new one.
+		// Pull requests expire, and the server's heartbeats show that one
+		// still waits: one a restarted broker forgot is made again within
+		// two missed heartbeats.
 		pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
-		msg, err := w.store.Workers.Next(jetstream.FetchContext(pullCtx))
+		msg, err := w.store.Workers.Next(jetstream.FetchContext(pullCtx), jetstream.FetchHeartbeat(min(pullHeartbeat, pullExpiry/4)))
 		cancel()
-		if err != nil {
-			if ctx.Err() == nil && !emptyPull(err) {
+		switch {
+		case err == nil:
+			failing = false
+			w.handle(ctx, msg)
+		case ctx.Err() != nil || emptyPull(err):
+			failing = false
+		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The pull's server went away: pull again at once.
+		default:
+			if !failing {
 				w.log.Warn("worker: pull", "error", err)
-				select { // the broker may be restarting
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
 			}
-			continue
+			failing = true
+			select { // the broker may be restarting
+			case <-ctx.Done():
+			case <-time.After(pullRetry):
+			}
 		}
-		w.handle(ctx, msg)
 	}
 }
+
+// pullRetry is how soon a slot pulls again after a pull failed.
+const pullRetry = 250 * time.Millisecond
 
 // emptyPull reports whether a pull's error only says that no task came
 // before the pull expired: an idle worker's normal state, not a fault.
