@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/drover-dev/drover/auth"
 	"github.com/drover-dev/drover/broker/brokertest"
@@ -72,6 +73,21 @@ func (s *secured) url() string { return "tls://" + s.addr }
 
 func (s *secured) seed(role auth.Role) string { return filepath.Join(s.auth, auth.SeedFile(role)) }
 
+// inboxes are every inbox of role's user, as a subject filter.
+func (s *secured) inboxes(role auth.Role) string {
+	s.t.Helper()
+	seed, err := os.ReadFile(s.seed(role))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	kp, err := nkeys.FromSeed(bytes.TrimSpace(seed))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return auth.InboxPrefix(pub) + ".>"
+}
+
 // flags are the connection flags of a process of role.
 func (s *secured) flags(role auth.Role) []string {
 	return []string{"--nats", s.url(), "--nkey", s.seed(role), "--tls-ca", s.certs.CA, "--tls-cert", s.certs.ClientCert, "--tls-key", s.certs.ClientKey}
@@ -102,7 +118,9 @@ func (s *secured) connect(role auth.Role) (nc *nats.Conn, violations <-chan erro
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	opts := append(s.certs.ClientOptions(), opt, nats.NoReconnect(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+	// The user's own inboxes, as the binaries' --nkey takes them.
+	inbox := func(o *nats.Options) error { return nats.CustomInboxPrefix(auth.InboxPrefix(o.Nkey))(o) }
+	opts := append(s.certs.ClientOptions(), opt, inbox, nats.NoReconnect(), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 		if errors.Is(err, nats.ErrPermissionViolation) {
 			select {
 			case ch <- err:
@@ -413,6 +431,15 @@ func TestRolesAndPermissions(t *testing.T) {
 			return s.tryGo(role, subscribes(mr.MasterSubject(mr.MethodSubmit), ""))
 		}},
 		{"answer $SRV.INFO.Time", publishers, func(role auth.Role) outcome { return s.tryGo(role, subscribes("$SRV.INFO.Time", "")) }},
+		{"read every reply (subscribe to _INBOX.>)", []auth.Role{auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, subscribes("_INBOX.>", ""))
+		}},
+		{"read the master's replies (subscribe to its inboxes)", []auth.Role{auth.Master, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, subscribes(s.inboxes(auth.Master), ""))
+		}},
+		{"read a submitter's replies (subscribe to its inboxes)", []auth.Role{auth.Submitter, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, subscribes(s.inboxes(auth.Submitter), ""))
+		}},
 		{"forge a reply on an inbox", []auth.Role{auth.Admin}, func(role auth.Role) outcome {
 			return s.tryGo(role, publishes(nats.NewInbox()+".forged", []byte(`{"t2":0,"t3":0}`)))
 		}},

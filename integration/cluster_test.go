@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker/brokertest"
@@ -58,14 +59,20 @@ func (d *deployment) startClusterMaster() *process {
 }
 
 // tasksLeader is the index of the node that leads the task stream.
-func tasksLeader(t *testing.T, d *deployment, c *brokertest.Cluster) int {
+func tasksLeader(t *testing.T, c *brokertest.Cluster) int {
 	t.Helper()
-	js, _ := jetstream.New(d.nc)
+	return streamLeader(t, c, mr.StreamTasks)
+}
+
+// streamLeader is the index of the node that leads stream.
+func streamLeader(t *testing.T, c *brokertest.Cluster, stream string) int {
+	t.Helper()
+	js, _ := jetstream.New(c.Connect())
 	leader := -1
 	brokertest.WaitFor(t, 30*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		s, err := js.Stream(ctx, mr.StreamTasks)
+		s, err := js.Stream(ctx, stream)
 		if err != nil {
 			return false
 		}
@@ -75,7 +82,7 @@ func tasksLeader(t *testing.T, d *deployment, c *brokertest.Cluster) int {
 		}
 		leader = c.Index(info.Cluster.Leader)
 		return leader >= 0
-	}, "a leader of stream %s", mr.StreamTasks)
+	}, "a leader of stream %s", stream)
 	return leader
 }
 
@@ -126,13 +133,13 @@ func TestClusterJob(t *testing.T) {
 }
 
 // clusterEvents is d.events on a cluster, where a consumer made a moment
-// ago may not answer yet: it reads again until a read ends without error.
+// ago may not answer yet: it reads again, on a connection of its own as
+// a command would, until a read ends without error.
 func clusterEvents(t *testing.T, d *deployment, job string, kind mr.EventKind) []mr.Event {
 	t.Helper()
-	js, _ := jetstream.New(d.nc)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		evs, err := readEvents(js, job, kind)
+		evs, err := readEvents(d.url, job, kind)
 		if err == nil {
 			return evs
 		}
@@ -144,7 +151,13 @@ func clusterEvents(t *testing.T, d *deployment, job string, kind mr.EventKind) [
 }
 
 // readEvents reads every event of the job's kind the stream holds.
-func readEvents(js jetstream.JetStream, job string, kind mr.EventKind) ([]mr.Event, error) {
+func readEvents(url, job string, kind mr.EventKind) ([]mr.Event, error) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject(job, kind)}})

@@ -90,6 +90,7 @@ type brokerProcess struct {
 	*process
 	t           *testing.T
 	addr, store string
+	flags       []string // beyond the address and the store
 }
 
 // startBroker runs the broker binary and returns its URL once it accepts
@@ -108,7 +109,7 @@ func (b *brokerProcess) url() string { return "nats://" + b.addr }
 // restart starts the broker (again) and waits until it listens.
 func (b *brokerProcess) restart() {
 	b.t.Helper()
-	b.process = start(b.t, "broker", "--listen", b.addr, "--store", b.store, "--log-level", "warn")
+	b.process = start(b.t, "broker", append([]string{"--listen", b.addr, "--store", b.store, "--log-level", "warn"}, b.flags...)...)
 	brokertest.WaitFor(b.t, 30*time.Second, func() bool {
 		c, err := net.Dial("tcp", b.addr)
 		if err == nil {
