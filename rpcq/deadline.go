@@ -3,6 +3,7 @@ package rpcq
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,9 +15,10 @@ type deadlineContext struct {
 	context.Context // the server's: cancelled when Shutdown gives up
 	deadline        time.Time
 
-	once   sync.Once
-	timed  context.Context // made by the first Done
-	cancel context.CancelFunc
+	once     sync.Once
+	timed    context.Context // made by the first Done
+	cancel   context.CancelFunc
+	released atomic.Bool // the handler returned: Done is closed, Err says why
 }
 
 func (c *deadlineContext) Deadline() (time.Time, bool) { return c.deadline, true }
@@ -36,11 +38,17 @@ func (c *deadlineContext) Err() error {
 	if !time.Now().Before(c.deadline) {
 		return context.DeadlineExceeded
 	}
+	if c.released.Load() {
+		return context.Canceled
+	}
 	return nil
 }
 
-// release ends the context when its handler returns.
+// release ends the context when its handler returns. Err says so before
+// Done closes: a context derived from this one reads Err once Done is
+// closed, and the context package panics at a nil.
 func (c *deadlineContext) release() {
+	c.released.Store(true)
 	c.once.Do(func() {})
 	if c.cancel != nil {
 		c.cancel()

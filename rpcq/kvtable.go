@@ -165,8 +165,15 @@ func (t *KVTable) callKey(c clientID, seq uint64) string {
 	return t.clientKey(c) + "." + strconv.FormatUint(seq, 10)
 }
 
-// Begin implements Table.
+// Begin implements Table. Its writes are bounded by finishTimeout, not by
+// the call's deadline: a JetStream request sent while a cluster elects a
+// stream leader may go unanswered, and one waited on until the call's
+// deadline would hold one of the service's handlers that long. Bounded,
+// the call is refused as not run (CodeUnavailable) and its client sends
+// it again.
 func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
 	cid, err := parseClientID(id.Client)
 	if err != nil {
 		return 0, Reply{}, nil, Errorf(CodeBadRequest, "%v", err)
