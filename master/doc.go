@@ -21,10 +21,16 @@
 //     bad records finishes, up to MaxSkippedRecords of them per task,
 //     past which the job fails;
 //   - the first commit of a task wins; later commits and failures of older
-//     attempts change nothing.
+//     attempts change nothing;
+//   - the attempts of a worker found gone (WorkerLost: its connection
+//     closed) are handed back to the queue, the same attempts, to run on
+//     another worker at once rather than after the lease.
 //
 // Master is the shell: New, then Run(ctx), which serves the rpcq service
-// Master until ctx ends (RunLeader runs one per term of a leader lease).
+// Master until ctx ends (RunLeader runs one per term of a leader lease,
+// and stands by, to lead again, when JetStream ends a term). It follows
+// the commit bucket and the event stream with ordered consumers, and
+// looks for the workers of running attempts on their mr.WorkerSubject.
 // Its methods, one subject each so that NATS permissions grant them by
 // role (see mr.MasterSubject):
 //
