@@ -246,6 +246,7 @@ func (m *mapSorter) spill() error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	m.spills = append(m.spills, s)
+	m.c.MapSpilledRecords += sw.w.pairs
 	m.buf.reset()
 	clear(m.sums)
 	m.sumsSize = 0

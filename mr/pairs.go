@@ -74,7 +74,8 @@ func (p *pairReader) field(buf []byte) ([]byte, error) {
 // runs of several partitions can share one file.
 type pairWriter struct {
 	w      *bufio.Writer
-	n      int64
+	n      int64 // bytes written
+	pairs  int64
 	varint [binary.MaxVarintLen64]byte
 }
 
@@ -88,14 +89,7 @@ func (p *pairWriter) write(key, value []byte) {
 	p.field(len(value))
 	p.w.Write(value)
 	p.n += int64(len(key) + len(value))
-}
-
-func (p *pairWriter) writeString(key, value string) {
-	p.field(len(key))
-	p.w.WriteString(key)
-	p.field(len(value))
-	p.w.WriteString(value)
-	p.n += int64(len(key) + len(value))
+	p.pairs++
 }
 
 func (p *pairWriter) field(n int) {

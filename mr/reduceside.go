@@ -154,7 +154,9 @@ func (l *lineCounter) Write(p []byte) (int, error) {
 // passes of at most mergeFanIn runs, writing the passes' runs to a
 // directory it makes in tempDir (os.TempDir if "") and removes, so that
 // memory and open files are bounded whatever the number of runs.
-func RunReduceFiles(ctx context.Context, app App, paths []string, tempDir string, w io.Writer, progress func(Counters)) (Counters, error) {
+// progress, if not nil, is called after each key with the bytes of runs
+// the last merge has read: from 0 to the runs' total size.
+func RunReduceFiles(ctx context.Context, app App, paths []string, tempDir string, w io.Writer, progress func(read int64)) (Counters, error) {
 	dir := &spillDir{parent: tempDir}
 	defer dir.remove()
 	runs := make([]fileRun, len(paths))
@@ -177,12 +179,17 @@ func RunReduceFiles(ctx context.Context, app App, paths []string, tempDir string
 		}
 		runs = next
 	}
-	m, closeRuns, err := openRuns(runs)
+	var read int64
+	m, closeRuns, err := openRuns(runs, &read)
 	defer closeRuns()
 	if err != nil {
 		return Counters{}, err
 	}
-	return reduceMerged(ctx, app, m, w, progress)
+	var report func(Counters)
+	if progress != nil {
+		report = func(Counters) { progress(read) }
+	}
+	return reduceMerged(ctx, app, m, w, report)
 }
 
 // fileRun is a run in a local file; id numbers it in errors, -1 for a
@@ -192,9 +199,10 @@ type fileRun struct {
 	id   int
 }
 
-// openRuns opens runs and reads their first pairs into a merger; close
-// closes them, also after an error.
-func openRuns(runs []fileRun) (m *merger, close func(), err error) {
+// openRuns opens runs and reads their first pairs into a merger, adding
+// the bytes read from them to *read if read is not nil; close closes
+// them, also after an error.
+func openRuns(runs []fileRun, read *int64) (m *merger, close func(), err error) {
 	var files []*os.File
 	close = func() {
 		for _, f := range files {
@@ -208,7 +216,11 @@ func openRuns(runs []fileRun) (m *merger, close func(), err error) {
 			return nil, close, err
 		}
 		files = append(files, f)
-		if err := m.add(newPairReader(f), r.id); err != nil {
+		var src io.Reader = f
+		if read != nil {
+			src = &countedReader{r: f, n: read}
+		}
+		if err := m.add(newPairReader(src), r.id); err != nil {
 			return nil, close, err
 		}
 	}
@@ -217,7 +229,7 @@ func openRuns(runs []fileRun) (m *merger, close func(), err error) {
 
 // mergeFiles merges runs into one run in dir, removing those a pass wrote.
 func mergeFiles(ctx context.Context, runs []fileRun, dir *spillDir) (fileRun, error) {
-	m, closeRuns, err := openRuns(runs)
+	m, closeRuns, err := openRuns(runs, nil)
 	defer closeRuns()
 	if err != nil {
 		return fileRun{}, err
@@ -251,4 +263,17 @@ func mergeFiles(ctx context.Context, runs []fileRun, dir *spillDir) (fileRun, er
 		}
 	}
 	return fileRun{path: f.Name(), id: -1}, nil
+}
+
+// countedReader adds the bytes read through it to *n; one goroutine
+// reads it.
+type countedReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countedReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	*c.n += int64(k)
+	return k, err
 }

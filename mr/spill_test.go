@@ -65,11 +65,14 @@ func mapAndReduce(t *testing.T, app App, data []byte, splitSize int64, r int, cf
 	t.Helper()
 	ctx := context.Background()
 	for _, s := range Splits(int64(len(data)), splitSize) {
-		o, _, err := RunMapTo(ctx, app, ReadSplit(bytes.NewReader(data), int64(len(data)), s, "in"), r, cfg, nil)
+		o, c, err := RunMapTo(ctx, app, ReadSplit(bytes.NewReader(data), int64(len(data)), s, "in"), r, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		spills += o.Spills()
+		if c.MapSpilledRecords == 0 != (o.Spills() == 0) {
+			t.Errorf("a map of %d spills counted %d spilled records", o.Spills(), c.MapSpilledRecords)
+		}
 		parts := make([][]byte, r)
 		for p := range r {
 			if parts[p], err = io.ReadAll(o.Partition(p)); err != nil {

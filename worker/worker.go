@@ -50,6 +50,15 @@ type Config struct {
 	// be an existing directory. None by default: no path input is read.
 	// New keeps its own copy.
 	SharedRoots []string
+	// SortBuffer is the bytes of map output a task holds in memory
+	// before it spills a sorted run to disk (default
+	// mr.DefaultSortBuffer; mr.MinSortBuffer to mr.MaxSortBuffer).
+	SortBuffer int64
+	// TempDir is where tasks keep their spills and a reduce its copies
+	// of the map outputs, each in a directory of its own removed when
+	// the task ends (default os.TempDir()). It must be an existing
+	// directory.
+	TempDir string
 }
 
 // Worker pulls tasks from the work queue, one per slot, runs them and
@@ -71,6 +80,13 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("%w: Slots %d is negative", ErrInvalidConfig, cfg.Slots)
 	case cfg.SlowFactor < 0 || math.IsNaN(cfg.SlowFactor):
 		return nil, fmt.Errorf("%w: SlowFactor %g: want 0 or more", ErrInvalidConfig, cfg.SlowFactor)
+	case cfg.SortBuffer != 0 && (cfg.SortBuffer < mr.MinSortBuffer || cfg.SortBuffer > mr.MaxSortBuffer):
+		return nil, fmt.Errorf("%w: SortBuffer %d: want %d to %d bytes", ErrInvalidConfig, cfg.SortBuffer, mr.MinSortBuffer, mr.MaxSortBuffer)
+	}
+	if cfg.TempDir != "" {
+		if st, err := os.Stat(cfg.TempDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("%w: TempDir %q: want an existing directory", ErrInvalidConfig, cfg.TempDir)
+		}
 	}
 	roots, err := resolveRoots(cfg.SharedRoots)
 	if err != nil {
