@@ -11,9 +11,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // joiner is echo with a combiner that joins values as Reduce does.
@@ -280,3 +283,62 @@ func TestMapPartitionOutOfRange(t *testing.T) {
 type badPartition struct{ echo }
 
 func (badPartition) Partition(string, int) int { return 7 }
+
+// TestMapMemoryBounded: a map whose output is many times its sort buffer
+// keeps its heap near the buffer, not near its output.
+func TestMapMemoryBounded(t *testing.T) {
+	const records, buffer = 400_000, 1 << 20 // 100-byte lines: about 40 MiB of output
+	rng := rand.New(rand.NewPCG(3, 4))
+	recs := func(yield func(Record, error) bool) {
+		line := make([]byte, 99)
+		for i := range records {
+			for j := range line {
+				line[j] = 'a' + byte(rng.IntN(26))
+			}
+			line[10] = ' '
+			if !yield(Record{Input: "gen", Offset: int64(i) * 100, Text: string(line), Size: 100}, nil) {
+				return
+			}
+		}
+	}
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	out, c, err := RunMapTo(context.Background(), echo{}, recs, 4, MapConfig{SortBuffer: buffer, SpillDir: t.TempDir()}, nil)
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if c.MapOutputBytes < 30*buffer || out.Spills() < 30 {
+		t.Fatalf("map output %d bytes in %d spills, want many times the %d-byte buffer", c.MapOutputBytes, out.Spills(), buffer)
+	}
+	// The buffer, its growth, 64 merge buffers, and the garbage
+	// collector's slack.
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("heap grew by %.1f MiB for %d MiB of output", float64(grew)/(1<<20), c.MapOutputBytes>>20)
+	if grew > 24<<20 {
+		t.Errorf("the heap grew by %d MiB during a map of %d MiB of output with a %d MiB buffer; want at most 24 MiB", grew>>20, c.MapOutputBytes>>20, buffer>>20)
+	}
+}
