@@ -27,6 +27,13 @@ const sortEntrySize = 16
 
 func (b *sortBuffer) add(part int, key, value string) {
 	off := len(b.data)
+	if need := off + len(key) + len(value); need > cap(b.data) {
+		// Double, where append grows a large slice by a quarter: each
+		// growth copies and clears the whole buffer.
+		grown := make([]byte, off, max(2*cap(b.data), need, 64<<10))
+		copy(grown, b.data)
+		b.data = grown
+	}
 	b.data = append(b.data, key...)
 	b.data = append(b.data, value...)
 	b.index = append(b.index, sortEntry{part: uint32(part), off: uint32(off), keyLen: uint32(len(key)), valueLen: uint32(len(value))})
