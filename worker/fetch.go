@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/mr"
 )
@@ -32,7 +37,7 @@ type fetched struct {
 // fetchRuns copies the task's partition of every committed map output to
 // a file in dir, fetchConcurrency at a time, calling progress with the
 // fraction of maps done after each. An output that cannot be read is a
-// *lostInput; of several, the first in map order.
+// *lostInput; the first to fail stops the others.
 func (w *Worker) fetchRuns(ctx context.Context, task mr.Task, dir string, progress func(float64)) (fetched, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -40,19 +45,28 @@ func (w *Worker) fetchRuns(ctx context.Context, task mr.Task, dir string, progre
 		path   string
 		commit mr.Commit
 		size   int64
-		err    error
 	}
 	results := make([]result, task.Maps)
 	next := make(chan int)
 	var finished atomic.Int64
+	var (
+		mu     sync.Mutex
+		failed error // the first failure: those it cancels are not the maps' fault
+	)
 	var wg sync.WaitGroup
 	for range min(fetchConcurrency, task.Maps) {
 		wg.Go(func() {
 			for m := range next {
 				res := &results[m]
-				res.path, res.commit, res.size, res.err = w.fetchRun(ctx, task, m, filepath.Join(dir, strconv.Itoa(m)))
-				if res.err != nil {
-					cancel() // the reduce fails: read no more
+				var err error
+				res.path, res.commit, res.size, err = w.fetchRun(ctx, task, m, filepath.Join(dir, strconv.Itoa(m)))
+				if err != nil {
+					mu.Lock()
+					if failed == nil {
+						failed = err
+						cancel() // the reduce fails: read no more
+					}
+					mu.Unlock()
 				}
 				progress(float64(finished.Add(1)) / float64(task.Maps))
 			}
@@ -69,10 +83,10 @@ feed:
 	close(next)
 	wg.Wait()
 	var f fetched
+	if failed != nil {
+		return f, failed
+	}
 	for _, res := range results {
-		if res.err != nil {
-			return f, res.err
-		}
 		if res.path != "" {
 			f.paths, f.commits = append(f.paths, res.path), append(f.commits, res.commit)
 			f.bytes += res.size
@@ -100,7 +114,7 @@ func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, path string)
 	if name == "" {
 		return "", mc, 0, nil // the map wrote nothing for this partition
 	}
-	obj, err := w.store.Data.Get(ctx, name)
+	obj, err := w.getObject(ctx, name)
 	if err != nil {
 		return "", mc, 0, lose(mc, fmt.Errorf("%s: %w", name, err))
 	}
@@ -120,4 +134,39 @@ func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, path string)
 		return "", mc, 0, lose(mc, fmt.Errorf("%s: %w", name, err))
 	}
 	return path, mc, n, nil
+}
+
+// consumerWait bounds how long a read waits for a consumer of the data
+// stream to be free.
+const consumerWait = 30 * time.Second
+
+// getObject opens an object to read. A stream at its limit of consumers
+// is busy, not a sign of a lost output: the read waits, backing off, for
+// another reader to finish, up to consumerWait.
+func (w *Worker) getObject(ctx context.Context, name string) (jetstream.ObjectResult, error) {
+	backoff := 50 * time.Millisecond
+	deadline := time.Now().Add(consumerWait)
+	for {
+		obj, err := w.store.Data.Get(ctx, name)
+		if err == nil || !consumerLimit(err) || time.Now().Add(backoff).After(deadline) {
+			return obj, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// consumerLimit reports whether err says a stream has as many consumers
+// as it allows (10026), from either of nats.go's JetStream APIs.
+func consumerLimit(err error) bool {
+	const code = 10026
+	if api := (*jetstream.APIError)(nil); errors.As(err, &api) && api.ErrorCode == code {
+		return true
+	}
+	api := (*nats.APIError)(nil)
+	return errors.As(err, &api) && api.ErrorCode == code
 }

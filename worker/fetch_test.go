@@ -24,8 +24,21 @@ import (
 // 1,000 per stream, and its output is the one of merging them all in
 // memory; it leaves no file in its temporary directory.
 func TestReduceOfManyMapsHoldsFewConsumers(t *testing.T) {
+	reduceManyMaps(t, 10, 150, 1)
+}
+
+// TestReduceWaitsForAConsumer: reduces that together want more consumers
+// than their stream allows wait for one instead of taking the map outputs
+// for lost.
+func TestReduceWaitsForAConsumer(t *testing.T) {
+	reduceManyMaps(t, 2, 40, 2)
+}
+
+// reduceManyMaps runs two reduces over maps map outputs on a worker of
+// slots slots, the data stream allowing maxConsumers consumers.
+func reduceManyMaps(t *testing.T, maxConsumers, maps, slots int) {
 	ctx, _, store := mrtest.Start(t, 3*time.Second)
-	const maxConsumers, maps, r = 10, 150, 2
+	const r = 2
 	limitConsumers(t, ctx, store, maxConsumers)
 
 	// The maps' outputs and commits, as map tasks leave them.
@@ -58,7 +71,7 @@ func TestReduceOfManyMapsHoldsFewConsumers(t *testing.T) {
 
 	tmp := t.TempDir()
 	runCtx, stop := context.WithCancel(ctx)
-	w, err := worker.New(store, worker.Config{Slots: 1, Apps: mrtest.Registry(), Logger: slog.New(slog.DiscardHandler), TempDir: tmp})
+	w, err := worker.New(store, worker.Config{Slots: slots, Apps: mrtest.Registry(), Logger: slog.New(slog.DiscardHandler), TempDir: tmp})
 	if err != nil {
 		t.Fatal(err)
 	}
