@@ -10,9 +10,26 @@ import (
 
 // mergeFanIn is the most runs one merge reads at once, as Hadoop's
 // io.sort.factor: each holds a read buffer (pairBufferSize), so a merge
-// of more runs is done in passes, merging consecutive groups of runs
-// into one run each, until no more than mergeFanIn are left.
+// of more runs is done in passes (see passGroups) until no more than
+// mergeFanIn are left.
 const mergeFanIn = 64
+
+// passGroups plans a merge pass over n runs: the sizes of the groups of
+// consecutive runs, from the first, that the pass merges into one run
+// each, leaving the runs after them as they are. It merges no more than
+// it must to leave fanIn runs, so that as little data as possible is
+// written twice: of 128 runs and a fan-in of 64, it merges 66. Merging
+// consecutive runs keeps their order for ties.
+func passGroups(n, fanIn int) []int {
+	var groups []int
+	for excess, left := n-fanIn, n; excess > 0 && left >= 2; {
+		k := min(fanIn, excess+1, left)
+		groups = append(groups, k)
+		excess -= k - 1
+		left -= k
+	}
+	return groups
+}
 
 // merger is a heap of the runs' current pairs, least key first, ties in
 // the order the runs were added.

@@ -151,7 +151,7 @@ func (l *lineCounter) Write(p []byte) (int, error) {
 
 // RunReduceFiles is RunReduce over runs in local files, named in map task
 // order (a *RunError's Run is an index of paths). It merges them in
-// passes of at most mergeFanIn runs, writing the passes' runs to a
+// passes while there are more than mergeFanIn runs, writing the passes' runs to a
 // directory it makes in tempDir (os.TempDir if "") and removes, so that
 // memory and open files are bounded whatever the number of runs.
 // progress, if not nil, is called after each key with the bytes of runs
@@ -165,19 +165,16 @@ func RunReduceFiles(ctx context.Context, app App, paths []string, tempDir string
 	}
 	for len(runs) > mergeFanIn {
 		var next []fileRun
-		for start := 0; start < len(runs); start += mergeFanIn {
-			batch := runs[start:min(start+mergeFanIn, len(runs))]
-			if len(batch) == 1 {
-				next = append(next, batch[0])
-				continue
-			}
-			merged, err := mergeFiles(ctx, batch, dir)
+		i := 0
+		for _, k := range passGroups(len(runs), mergeFanIn) {
+			merged, err := mergeFiles(ctx, runs[i:i+k], dir)
 			if err != nil {
 				return Counters{}, err
 			}
 			next = append(next, merged)
+			i += k
 		}
-		runs = next
+		runs = append(next, runs[i:]...)
 	}
 	var read int64
 	m, closeRuns, err := openRuns(runs, &read)

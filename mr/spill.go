@@ -122,19 +122,17 @@ func mergeSpills(ctx context.Context, runs []*spill, r int, w *pairWriter, g *gr
 	return append(offsets, w.n), nil
 }
 
-// mergePasses merges consecutive groups of runs into one run each, in
-// dir, until no more than mergeFanIn are left, so that the last merge
-// holds a bounded number of read buffers. A run merged away is removed at
-// once, so that the disk holds at most about twice the runs' size.
+// mergePasses merges runs in passes (see passGroups), in dir, until no
+// more than mergeFanIn are left, so that the last merge holds a bounded
+// number of read buffers. A run merged away is removed at once, so that
+// the disk holds at most about twice the runs' size.
 func mergePasses(ctx context.Context, runs []*spill, r int, dir *spillDir, group func(*pairWriter) *grouper) ([]*spill, error) {
 	for len(runs) > mergeFanIn {
 		var next []*spill
-		for start := 0; start < len(runs); start += mergeFanIn {
-			batch := runs[start:min(start+mergeFanIn, len(runs))]
-			if len(batch) == 1 {
-				next = append(next, batch[0])
-				continue
-			}
+		i := 0
+		for _, k := range passGroups(len(runs), mergeFanIn) {
+			batch := runs[i : i+k]
+			i += k
 			sw, err := newSpillWriter(dir)
 			if err != nil {
 				return nil, err
@@ -152,7 +150,7 @@ func mergePasses(ctx context.Context, runs []*spill, r int, dir *spillDir, group
 			}
 			next = append(next, &spill{f: sw.f, offsets: offsets})
 		}
-		runs = next
+		runs = append(next, runs[i:]...)
 	}
 	return runs, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -340,5 +341,47 @@ func TestMapMemoryBounded(t *testing.T) {
 	t.Logf("heap grew by %.1f MiB for %d MiB of output", float64(grew)/(1<<20), c.MapOutputBytes>>20)
 	if grew > 24<<20 {
 		t.Errorf("the heap grew by %d MiB during a map of %d MiB of output with a %d MiB buffer; want at most 24 MiB", grew>>20, c.MapOutputBytes>>20, buffer>>20)
+	}
+}
+
+func TestPassGroups(t *testing.T) {
+	for _, tt := range []struct {
+		n, fanIn int
+		want     []int
+	}{
+		{10, 64, nil},
+		{64, 64, nil},
+		{65, 64, []int{2}},
+		{128, 64, []int{64, 2}},
+		{200, 10, []int{10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10}},
+		{5, 2, []int{2, 2}},
+	} {
+		got := passGroups(tt.n, tt.fanIn)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("passGroups(%d, %d) = %v, want %v", tt.n, tt.fanIn, got, tt.want)
+		}
+	}
+	// Passes always end at fanIn runs or fewer, each merging at least two.
+	for n := 1; n < 3000; n += 7 {
+		for _, fanIn := range []int{2, 3, 10, 64} {
+			left, passes := n, 0
+			for left > fanIn {
+				groups := passGroups(left, fanIn)
+				if len(groups) == 0 {
+					t.Fatalf("passGroups(%d, %d) merges nothing", left, fanIn)
+				}
+				sum := 0
+				for _, k := range groups {
+					if k < 2 || k > fanIn {
+						t.Fatalf("passGroups(%d, %d) = %v: a group out of 2 to %d", left, fanIn, groups, fanIn)
+					}
+					sum += k
+				}
+				left = left - sum + len(groups)
+				if passes++; passes > 40 {
+					t.Fatalf("%d runs with fan-in %d: no end of passes", n, fanIn)
+				}
+			}
+		}
 	}
 }
