@@ -54,10 +54,10 @@ type Config struct {
 	// before it spills a sorted run to disk (default
 	// mr.DefaultSortBuffer; mr.MinSortBuffer to mr.MaxSortBuffer).
 	SortBuffer int64
-	// TempDir is where tasks keep their spills and a reduce its copies
-	// of the map outputs, each in a directory of its own removed when
-	// the task ends (default os.TempDir()). It must be an existing
-	// directory.
+	// TempDir is where tasks keep their spills, a map its copy of an
+	// uploaded input (unlinked at once) and a reduce its copies of the
+	// map outputs, each in a directory of its own removed when the task
+	// ends (default os.TempDir()). It must be an existing directory.
 	TempDir string
 }
 

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	sortBuffer := cli.Size(mr.DefaultSortBuffer)
 	fs.Var(&sortBuffer, "sort-buffer", "hold `SIZE` bytes of a map task's output in memory before spilling sorted runs to --temp-dir (as Hadoop's io.sort.mb)")
-	tempDir := fs.String("temp-dir", "", "the directory for spills and a reduce's copies of the map outputs, each task's removed when it ends (default $TMPDIR or /tmp)")
+	tempDir := fs.String("temp-dir", "", "the directory for a task's spills and its copies of inputs and map outputs, removed when the task ends (default $TMPDIR or /tmp)")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
