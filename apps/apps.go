@@ -1,5 +1,5 @@
 // Package apps holds Drover's built-in MapReduce apps: wordcount, indexer,
-// grep and sum. Register adds them to a registry; a user's worker binary
+// grep, sum and sort. Register adds them to a registry; a user's worker binary
 // adds its own apps beside them.
 package apps
 
@@ -33,6 +33,7 @@ func Register(reg *mr.Registry) error {
 		"indexer":   func(args []string) (mr.App, error) { return Indexer{}, noArgs(args) },
 		"grep":      NewGrep,
 		"sum":       func(args []string) (mr.App, error) { return Sum{}, noArgs(args) },
+		"sort":      NewSort,
 	} {
 		if err := reg.Register(name, newApp); err != nil {
 			return err

@@ -23,7 +23,11 @@ type Counters struct {
 	MapOutputRecords int64 `json:"map_output_records"`
 	// MapOutputBytes are the bytes of the map output partitions as stored:
 	// what the reduces read.
-	MapOutputBytes       int64 `json:"map_output_bytes"`
+	MapOutputBytes int64 `json:"map_output_bytes"`
+	// MapSpilledRecords are the pairs a map wrote to local disk because
+	// its output outgrew its sort buffer (see MapConfig), as Hadoop's
+	// spilled records: 0 when every output fitted.
+	MapSpilledRecords    int64 `json:"map_spilled_records,omitempty"`
 	CombineInputRecords  int64 `json:"combine_input_records"`
 	CombineOutputRecords int64 `json:"combine_output_records"`
 	// ReduceInputGroups are the distinct keys reduced.
@@ -47,6 +51,7 @@ func (c *Counters) fields() []counter {
 		{"map skipped records", &c.MapSkippedRecords},
 		{"map output records", &c.MapOutputRecords},
 		{"map output bytes", &c.MapOutputBytes},
+		{"map spilled records", &c.MapSpilledRecords},
 		{"combine input records", &c.CombineInputRecords},
 		{"combine output records", &c.CombineOutputRecords},
 		{"reduce input groups", &c.ReduceInputGroups},
@@ -72,11 +77,12 @@ func (c *Counters) Sub(o Counters) {
 }
 
 // String is c for people, on one line: "map input records 5857, map
-// input bytes 331024, ...". Skipped records show only when there are any.
+// input bytes 331024, ...". Skipped and spilled records show only when
+// there are any.
 func (c Counters) String() string {
 	var parts []string
 	for _, f := range c.fields() {
-		if f.n == &c.MapSkippedRecords && *f.n == 0 {
+		if (f.n == &c.MapSkippedRecords || f.n == &c.MapSpilledRecords) && *f.n == 0 {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s %d", f.name, *f.n))

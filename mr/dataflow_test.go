@@ -3,6 +3,7 @@ package mr
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,14 @@ func (echo) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string
 	return strings.Join(vs, "+"), nil
 }
 
+// appendPair appends a pair as a run holds it.
+func appendPair(b []byte, key, value string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	return append(b, value...)
+}
+
 func lines(text string) iter.Seq2[Record, error] {
 	return ReadSplit(strings.NewReader(text), int64(len(text)), Split{0, int64(len(text))}, "in")
 }
@@ -45,7 +54,7 @@ func TestPairsRoundTrip(t *testing.T) {
 	r := newPairReader(bytes.NewReader(b))
 	for _, p := range pairs {
 		k, v, err := r.next()
-		if err != nil || k != p[0] || v != p[1] {
+		if err != nil || string(k) != p[0] || string(v) != p[1] {
 			t.Fatalf("next() = %q, %q, %v; want %q, %q", k, v, err, p[0], p[1])
 		}
 	}

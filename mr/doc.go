@@ -22,6 +22,15 @@
 // CommandRunner) needs a privilege of its own: the master accepts it only
 // on MethodSubmitExec.
 //
+// A map task runs with RunMapTo, which holds MapConfig.SortBuffer bytes
+// of output in memory, spills sorted runs past it to a directory of its
+// own and merges them at the end; the caller reads each partition of the
+// MapOutput and closes it, which removes the files. A reduce runs with
+// RunReduceFiles over its copies of the map outputs, merged in passes of
+// at most 64 runs, so that neither side's memory or open files grow with
+// the data. RunMap and RunReduce are the same over memory, for small
+// data and tests.
+//
 // A Registry and a Store are safe for concurrent use; specs and tasks are
 // values, owned by whoever holds them.
 package mr

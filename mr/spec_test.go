@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 		{"R zero", func(s *mr.JobSpec) { s.R = 0 }, "r is 0: want 1 to 10000 reduce tasks"},
 		{"R a billion", func(s *mr.JobSpec) { s.R = 1e9 }, "r is 1000000000: want 1 to 10000 reduce tasks"},
 		{"no inputs", func(s *mr.JobSpec) { s.Inputs = nil }, "inputs are missing"},
-		{"unknown app", func(s *mr.JobSpec) { s.App = "nope" }, `app "nope" is unknown: want one of [grep indexer streaming sum wordcount]`},
+		{"unknown app", func(s *mr.JobSpec) { s.App = "nope" }, `app "nope" is unknown: want one of [grep indexer sort streaming sum wordcount]`},
 		{"no app", func(s *mr.JobSpec) { s.App = "" }, "app is missing"},
 		{"app name", func(s *mr.JobSpec) { s.App = "word count" }, `app "word count": want ASCII letters`},
 		{"long app name", func(s *mr.JobSpec) { s.App = strings.Repeat("a", 65) }, "app is 65 bytes: want at most 64"},

@@ -21,6 +21,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative slow factor", worker.Config{Apps: apps, SlowFactor: -2}, "SlowFactor"},
 		{"missing shared root", worker.Config{Apps: apps, SharedRoots: []string{"/nonexistent/drover"}}, "SharedRoots"},
 		{"shared root a file", worker.Config{Apps: apps, SharedRoots: []string{"config_test.go"}}, "SharedRoots"},
+		{"sort buffer too small", worker.Config{Apps: apps, SortBuffer: 100}, "SortBuffer"},
+		{"sort buffer too large", worker.Config{Apps: apps, SortBuffer: 1 << 40}, "SortBuffer"},
+		{"missing temp dir", worker.Config{Apps: apps, TempDir: "/nonexistent/drover"}, "TempDir"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,13 +1,13 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -143,19 +143,44 @@ func cause(err error) error {
 
 // open returns an input to read splits of: an object (read whole: the
 // client cut large files into objects of a split each) or a file under
-// the shared roots.
+// the shared roots. An object is copied to a file in the worker's
+// TempDir, unlinked at once, so that a split takes disk rather than
+// memory, and is gone when the task closes it or the process dies.
 func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, error) {
 	if in.Path != "" {
 		return w.openShared(in)
 	}
 	gctx, stop := withoutDeadline(ctx)
 	defer stop()
-	data, err := w.store.Data.GetBytes(gctx, in.Object)
+	obj, err := w.store.Data.Get(gctx, in.Object)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}
-	if int64(len(data)) != in.Size {
-		return nil, 0, &InputError{Input: in.Object, Err: fmt.Errorf("is %d bytes, and its job says %d", len(data), in.Size)}
+	defer obj.Close()
+	f, err := os.CreateTemp(w.cfg.TempDir, "drover-input-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}
-	return bytes.NewReader(data), int64(len(data)), nil
+	os.Remove(f.Name())
+	// Read to the end, where the object store checks the digest, unless
+	// it holds more than its job says.
+	n, err := io.Copy(f, io.LimitReader(obj, in.Size+1))
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
+	}
+	if n != in.Size {
+		f.Close()
+		return nil, 0, &InputError{Input: in.Object, Err: fmt.Errorf("is %s bytes, and its job says %d", sizeSeen(n, in.Size), in.Size)}
+	}
+	return f, n, nil
+}
+
+// sizeSeen is the size of an object read up to one byte past declared:
+// "more than" declared if it reached that byte.
+func sizeSeen(n, declared int64) string {
+	if n > declared {
+		return fmt.Sprintf("more than %d", declared)
+	}
+	return strconv.FormatInt(n, 10)
 }

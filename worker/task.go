@@ -9,6 +9,7 @@ import (
 	"iter"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -201,7 +202,7 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 	span := float64(max(task.Split.End-task.Split.Start, 1))
 	skip := &skipper{offsets: task.Skip}
 	recs := skip.records(task.Input.Records(in, size, task.Split))
-	parts, counters, err := mr.RunMap(ctx, app, recs, task.R, func(c mr.Counters) {
+	out, counters, err := mr.RunMapTo(ctx, app, recs, task.R, mr.MapConfig{SortBuffer: w.cfg.SortBuffer, SpillDir: w.cfg.TempDir}, func(c mr.Counters) {
 		done.set(float64(c.MapInputBytes+skip.bytes) / span)
 	})
 	// Skipped records were read, not mapped.
@@ -210,19 +211,20 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 	if err != nil {
 		return err
 	}
+	defer out.Close()
 	// An attempt that skipped records wrote less than its lineage says.
 	if l, ok := mr.MapLineage(task.Input, task.Split, app, task.Args, task.R); ok && len(commit.Skipped) == 0 {
 		commit.Lineage = l.Key()
 	}
-	for r, part := range parts {
-		if len(part) == 0 {
+	for r := range task.R {
+		if out.Size(r) == 0 {
 			commit.Outputs = append(commit.Outputs, "") // an empty partition needs no object
 			continue
 		}
 		name := mr.MapOutputObject(task.Job, task.Index, execution, r)
 		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
 		pctx, stop := withoutDeadline(ctx)
-		_, err := w.store.Data.PutBytes(pctx, name, part)
+		_, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, out.Partition(r))
 		stop()
 		if err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
@@ -232,37 +234,23 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 }
 
 func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execution string, commit *mr.Commit, done *progress) error {
-	var runs []io.Reader
-	var runMaps []mr.Commit // the map commit of each run
-	var total int64
-	read := &countingReaders{}
+	// Each map output is copied to a local file, a few at a time, and the
+	// files are merged: the reduce holds a few consumers on the object
+	// store and a bounded merge in memory, however many maps there are.
+	dir, err := os.MkdirTemp(w.cfg.TempDir, "drover-reduce-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	// Reads bound each JetStream call rather than the whole attempt, so
 	// that one lost to a broker restart fails in seconds.
 	rctx, stopReads := withoutDeadline(ctx)
-	defer stopReads()
-	for m := range task.Maps {
-		entry, err := w.store.Commits.Get(rctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
-		if err != nil {
-			return &lostInput{Map: m, Err: fmt.Errorf("commit: %w", err)}
-		}
-		var mc mr.Commit
-		if err := json.Unmarshal(entry.Value(), &mc); err != nil || task.Index >= len(mc.Outputs) {
-			return fmt.Errorf("map %d's commit is unreadable: %v", m, err)
-		}
-		if mc.Outputs[task.Index] == "" {
-			continue // the map wrote nothing for this partition
-		}
-		obj, err := w.store.Data.Get(rctx, mc.Outputs[task.Index])
-		if err != nil {
-			return lose(mc, fmt.Errorf("%s: %w", mc.Outputs[task.Index], err))
-		}
-		defer obj.Close()
-		if info, err := obj.Info(); err == nil {
-			total += int64(info.Size)
-		}
-		runs = append(runs, read.wrap(obj))
-		runMaps = append(runMaps, mc)
+	runs, err := w.fetchRuns(rctx, task, dir, func(f float64) { done.set(f / 2) })
+	stopReads()
+	if err != nil {
+		return err
 	}
+	done.set(0.5)
 	// The output streams into its object as it is made: neither the
 	// partition nor the output is held in memory.
 	name := mr.ReduceOutputObject(task.Job, task.Index, execution)
@@ -279,13 +267,13 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 		}
 		stored <- err
 	}()
-	counters, err := mr.RunReduce(ctx, app, runs, pw, func(mr.Counters) {
-		done.set(float64(read.n.Load()) / float64(max(total, 1)))
+	counters, err := mr.RunReduceFiles(ctx, app, runs.paths, w.cfg.TempDir, pw, func(read int64) {
+		done.set(0.5 + 0.5*float64(read)/float64(max(runs.bytes, 1)))
 	})
 	pw.CloseWithError(err) // a failed reduce aborts the put: no partial object
 	commit.Counters = counters
-	if lost := (*mr.RunError)(nil); errors.As(err, &lost) && lost.Run < len(runMaps) {
-		err = lose(runMaps[lost.Run], lost.Err)
+	if lost := (*mr.RunError)(nil); errors.As(err, &lost) && lost.Run < len(runs.commits) {
+		err = lose(runs.commits[lost.Run], lost.Err)
 	}
 	if serr := <-stored; err == nil && serr != nil {
 		err = fmt.Errorf("write %s: %w", name, serr)
@@ -476,22 +464,6 @@ type progress struct {
 func (p *progress) set(f float64)   { p.store(min(f, 1) / p.slow) }
 func (p *progress) store(f float64) { p.bits.Store(math.Float64bits(f)) }
 func (p *progress) get() float64    { return math.Float64frombits(p.bits.Load()) }
-
-// countingReaders counts the bytes read through the readers it wraps.
-type countingReaders struct{ n atomic.Int64 }
-
-func (c *countingReaders) wrap(r io.Reader) io.Reader { return &countingReader{r: r, n: &c.n} }
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -58,6 +58,15 @@ type Config struct {
 	// be an existing directory. None by default: no path input is read.
 	// New keeps its own copy.
 	SharedRoots []string
+	// SortBuffer is the bytes of map output a task holds in memory
+	// before it spills a sorted run to disk (default
+	// mr.DefaultSortBuffer; mr.MinSortBuffer to mr.MaxSortBuffer).
+	SortBuffer int64
+	// TempDir is where tasks keep their spills, a map its copy of an
+	// uploaded input (unlinked at once) and a reduce its copies of the
+	// map outputs, each in a directory of its own removed when the task
+	// ends (default os.TempDir()). It must be an existing directory.
+	TempDir string
 }
 
 // Worker pulls tasks from the work queue, one per slot, runs them and
@@ -81,6 +90,13 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("%w: SlowFactor %g: want 0 or more", ErrInvalidConfig, cfg.SlowFactor)
 	case cfg.ID != "" && !mr.ValidWorkerID(cfg.ID):
 		return nil, fmt.Errorf("%w: ID %.80q: want at most %d ASCII letters, digits, '-' and '_'", ErrInvalidConfig, cfg.ID, mr.MaxWorkerIDLen)
+	case cfg.SortBuffer != 0 && (cfg.SortBuffer < mr.MinSortBuffer || cfg.SortBuffer > mr.MaxSortBuffer):
+		return nil, fmt.Errorf("%w: SortBuffer %d: want %d to %d bytes", ErrInvalidConfig, cfg.SortBuffer, mr.MinSortBuffer, mr.MaxSortBuffer)
+	}
+	if cfg.TempDir != "" {
+		if st, err := os.Stat(cfg.TempDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("%w: TempDir %q: want an existing directory", ErrInvalidConfig, cfg.TempDir)
+		}
 	}
 	roots, err := resolveRoots(cfg.SharedRoots)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/drover-dev/drover/mr"
 )
@@ -20,6 +21,8 @@ type jobFlags struct {
 	speculation onOff
 	after       float64
 	slowdown    float64
+	timeout     time.Duration
+	maxAttempts int
 }
 
 func (f *jobFlags) register(fs *flag.FlagSet) {
@@ -29,6 +32,8 @@ func (f *jobFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.splitSize, "split-size", mr.DefaultSplitSize, "bytes of input per map task")
 	fs.BoolVar(&f.skipBad, "skip-bad-records", false, "skip an input record on which two attempts of a map failed")
 	fs.IntVar(&f.maxSkipped, "max-skipped-records", mr.DefaultMaxSkippedRecords, "with --skip-bad-records, the most records one map task may skip before the job fails")
+	fs.DurationVar(&f.timeout, "timeout", mr.DefaultTaskTimeout, "how long one attempt of a task may run before it is given up and tried again")
+	fs.IntVar(&f.maxAttempts, "max-attempts", mr.DefaultMaxAttempts, "attempts of one task that may fail before the job fails")
 	fs.Var(&f.speculation, "speculation", "on or off: run backup attempts of stragglers near the end of a phase (default off)")
 	fs.Float64Var(&f.after, "speculation-after", mr.DefaultSpeculationAfter,
 		"with speculation, the fraction of a phase's tasks that must have finished before any backup")
@@ -50,11 +55,15 @@ func (f *jobFlags) spec() (mr.JobSpec, error) {
 		return mr.JobSpec{}, usagef("--speculation-after %v: want a fraction from 0 to 1", f.after)
 	case f.maxSkipped < 1 || f.maxSkipped > mr.MaxSkippedRecordsCeiling:
 		return mr.JobSpec{}, usagef("--max-skipped-records %d: want 1 to %d", f.maxSkipped, mr.MaxSkippedRecordsCeiling)
+	case f.timeout < mr.MinTimeout || f.timeout > mr.MaxTimeout:
+		return mr.JobSpec{}, usagef("--timeout %v: want %v to %v", f.timeout, mr.MinTimeout, mr.MaxTimeout)
+	case f.maxAttempts < 1 || f.maxAttempts > mr.MaxAttemptsCeiling:
+		return mr.JobSpec{}, usagef("--max-attempts %d: want 1 to %d", f.maxAttempts, mr.MaxAttemptsCeiling)
 	case f.slowdown < 1:
 		return mr.JobSpec{}, usagef("--speculation-slowdown %v: want 1 or more", f.slowdown)
 	}
 	spec := mr.JobSpec{App: f.app, Args: f.args, R: f.r, SplitSize: f.splitSize, SkipBadRecords: f.skipBad, MaxSkippedRecords: f.maxSkipped,
-		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown}
+		Speculation: bool(f.speculation), SpeculationAfter: f.after, SpeculationSlowdown: f.slowdown, Timeout: f.timeout, MaxAttempts: f.maxAttempts}
 	if err := spec.ValidateForm(); err != nil { // the arguments' bounds, before any input is read
 		var field *mr.SpecError
 		if errors.As(err, &field) && field.Field != "inputs" {

@@ -63,6 +63,9 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		spec.Inputs = append(spec.Inputs, inputs...)
 	}
+	if err := sampleSortCuts(&spec, files); err != nil {
+		return err
+	}
 	id, err := s.master.submit(ctx, spec)
 	if err != nil {
 		return err

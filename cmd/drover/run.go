@@ -66,6 +66,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			roots = append(roots, dir)
 		}
 	}
+	if err := sampleSortCuts(&spec, files); err != nil {
+		return err
+	}
 	if err := spec.Validate(reg); err != nil {
 		return usagef("%v", err)
 	}

@@ -76,6 +76,10 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "--app", "wordcount", "--speculation", "maybe", "-o", t.TempDir(), file}, 2, "want on or off"},
 		{[]string{"run", "--app", "wordcount", "--speculation", "on", "--speculation-after", "2", "-o", t.TempDir(), file}, 2, "want a fraction"},
 		{[]string{"run", "--app", "wordcount", "--speculation-slowdown", "0.5", "-o", t.TempDir(), file}, 2, "want 1 or more"},
+		{[]string{"run", "--app", "wordcount", "--timeout", "10ms", "-o", t.TempDir(), file}, 2, "--timeout 10ms: want 1s to 168h0m0s"},
+		{[]string{"run", "--app", "wordcount", "--timeout", "1000h", "-o", t.TempDir(), file}, 2, "--timeout 1000h0m0s: want 1s to"},
+		{[]string{"run", "--app", "wordcount", "--max-attempts", "0", "-o", t.TempDir(), file}, 2, "--max-attempts 0: want 1 to 100"},
+		{[]string{"run", "--app", "wordcount", "--max-attempts", "101", "-o", t.TempDir(), file}, 2, "--max-attempts 101: want 1 to 100"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -2,11 +2,14 @@
 // until SIGINT or SIGTERM, judging deadlines by the master's clock.
 //
 //	worker [--nats URL] [--slots 1] [--id NAME] [--allow-exec] [--shared-root DIR]...
+//	       [--sort-buffer 64MiB] [--temp-dir DIR]
 //
 // Only a worker started with --allow-exec runs the commands of streaming
 // jobs; on any other, their tasks fail at once and say why. Only files
 // under a --shared-root directory are read as the inputs of jobs
-// submitted with --shared; any other path fails its task.
+// submitted with --shared; any other path fails its task. A map task
+// holds --sort-buffer bytes of its output in memory and spills sorted runs
+// past it to --temp-dir, as a reduce keeps its copies of the map outputs.
 package main
 
 import (
@@ -41,6 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sharedRoots = append(sharedRoots, dir)
 		return nil
 	})
+	sortBuffer := cli.Size(mr.DefaultSortBuffer)
+	fs.Var(&sortBuffer, "sort-buffer", "hold `SIZE` bytes of a map task's output in memory before spilling sorted runs to --temp-dir (as Hadoop's io.sort.mb)")
+	tempDir := fs.String("temp-dir", "", "the directory for a task's spills and its copies of inputs and map outputs, removed when the task ends (default $TMPDIR or /tmp)")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -53,6 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *id != "" && !mr.ValidWorkerID(*id) {
 		return cli.Usagef("--id %.80q: want at most %d ASCII letters, digits, '-' and '_'", *id, mr.MaxWorkerIDLen)
+	}
+	if sortBuffer < mr.MinSortBuffer || sortBuffer > mr.MaxSortBuffer {
+		return cli.Usagef("--sort-buffer %v: want %v to %v", sortBuffer, cli.Size(mr.MinSortBuffer), cli.Size(mr.MaxSortBuffer))
+	}
+	if *tempDir != "" {
+		if st, err := os.Stat(*tempDir); err != nil || !st.IsDir() {
+			return cli.Usagef("--temp-dir %s: want an existing directory", *tempDir)
+		}
 	}
 	for _, dir := range sharedRoots {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -94,7 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { <-clockDone }() // the clock stops using the client before it closes
 
-	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log, SlowFactor: *slow, SharedRoots: sharedRoots})
+	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log, SlowFactor: *slow, SharedRoots: sharedRoots,
+		SortBuffer: int64(sortBuffer), TempDir: *tempDir})
 	if err != nil {
 		return err
 	}

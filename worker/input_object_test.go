@@ -1,0 +1,58 @@
+package worker
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/mr/mrtest"
+)
+
+// TestOpenObjectTakesDisk: an uploaded input is read into an unlinked
+// file of the worker's temporary directory, whole and checked against its
+// declared size, and leaves no name behind.
+func TestOpenObjectTakesDisk(t *testing.T) {
+	ctx, _, store := mrtest.Start(t, 3*time.Second)
+	tmp := t.TempDir()
+	w, err := New(store, Config{Apps: mrtest.Registry(), TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("a line of an uploaded input\n"), 10_000)
+	object := mr.InputObject("piece")
+	if _, err := store.Data.PutBytes(ctx, object, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		size int64
+		want string
+	}{
+		{int64(len(data)), ""},
+		{int64(len(data)) - 1, "is more than"},
+		{int64(len(data)) + 1, "is 280000 bytes, and its job says 280001"},
+	} {
+		r, size, err := w.open(ctx, &mr.Input{Name: "piece", Object: object, Size: tt.size})
+		if tt.want != "" {
+			if !errors.As(err, new(*InputError)) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("open(declared %d) = %v, want an *InputError saying %q", tt.size, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(io.NewSectionReader(r, 0, size))
+		if !bytes.Equal(got, data) {
+			t.Errorf("open read %d bytes, want the %d of the object", len(got), len(data))
+		}
+		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+			t.Errorf("the open input left %v in the temporary directory", entries)
+		}
+		r.(io.Closer).Close()
+	}
+}
