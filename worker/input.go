@@ -150,7 +150,7 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 	if in.Path != "" {
 		return w.openShared(in)
 	}
-	gctx, stop := withoutDeadline(ctx)
+	gctx, stop := w.bus.context(ctx)
 	defer stop()
 	obj, err := w.store.Data.Get(gctx, in.Object)
 	if err != nil {

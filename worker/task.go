@@ -26,6 +26,26 @@ const ioTimeout = 10 * time.Second
 // ackWait bounds the wait for the broker to confirm a commit's ack.
 const ackWait = time.Second
 
+// maxDeliveries bounds how often one attempt is handed back for the bus's
+// failures: an app that returns what looks like a bus error every time
+// is failed at last, like any other.
+const maxDeliveries = 10
+
+// busFailed reports whether an attempt's err is the bus's and not the
+// task's: NATS or JetStream out of reach for a moment (mr.Transient), a
+// JetStream call that ran out of its own time, as one does when the
+// broker restarts under it, or one ended because the connection was lost
+// (errBusLost), while the attempt's deadline had not come and nothing
+// else had stopped it; unless the attempt has been handed back
+// maxDeliveries times already.
+func (w *Worker) busFailed(err error, runCtx context.Context, msg jetstream.Msg) bool {
+	if runCtx.Err() != nil || !(mr.Transient(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return false
+	}
+	meta, merr := msg.Metadata()
+	return merr == nil && meta.NumDelivered < maxDeliveries
+}
+
 // transientRetry is how long a task handed back after a NATS error waits
 // before it is delivered again.
 const transientRetry = time.Second
@@ -83,7 +103,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		msg.Nak()
 		log.Info("worker: task handed back")
 		return
-	case err != nil && mr.Transient(err) && runCtx.Err() == nil:
+	case err != nil && w.busFailed(err, runCtx, msg):
 		// The bus failed, not the task: run the attempt again once it
 		// is back, without a failure counted against the task.
 		w.remove(commit.Outputs)
@@ -223,7 +243,7 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 		}
 		name := mr.MapOutputObject(task.Job, task.Index, execution, r)
 		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
-		pctx, stop := withoutDeadline(ctx)
+		pctx, stop := w.bus.context(ctx)
 		_, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, out.Partition(r))
 		stop()
 		if err != nil {
@@ -244,7 +264,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 	defer os.RemoveAll(dir)
 	// Reads bound each JetStream call rather than the whole attempt, so
 	// that one lost to a broker restart fails in seconds.
-	rctx, stopReads := withoutDeadline(ctx)
+	rctx, stopReads := w.bus.context(ctx)
 	runs, err := w.fetchRuns(rctx, task, dir, func(f float64) { done.set(f / 2) })
 	stopReads()
 	if err != nil {
@@ -257,7 +277,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 	commit.Outputs = []string{name}
 	pr, pw := io.Pipe()
 	stored := make(chan error, 1)
-	pctx, stop := withoutDeadline(ctx)
+	pctx, stop := w.bus.context(ctx)
 	defer stop()
 	go func() {
 		info, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, pr)
@@ -316,19 +336,6 @@ func (w *Worker) dawdle(ctx context.Context, took time.Duration, done *progress)
 			f := 1 / w.cfg.SlowFactor
 			done.store(min(f+(1-f)*float64(time.Since(start))/float64(wait), 1))
 		}
-	}
-}
-
-// withoutDeadline is ctx without its deadline, still cancelled with it.
-// An object store put whose context has no deadline bounds each chunk's
-// acknowledgement instead of waiting for the whole attempt's deadline: a
-// put interrupted by a broker restart fails in seconds, not minutes.
-func withoutDeadline(ctx context.Context) (context.Context, func()) {
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, cancel)
-	return pctx, func() {
-		stop()
-		cancel()
 	}
 }
 

@@ -76,6 +76,7 @@ type Worker struct {
 	cfg   Config
 	roots []sharedRoot
 	log   *slog.Logger
+	bus   *bus // set by Run, before its slots start
 }
 
 // New returns a worker on store's resources. A config it cannot run
@@ -145,6 +146,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: subscribe %s: %w", mr.WorkerSubject(w.cfg.ID), err)
 	}
 	defer alive.Unsubscribe()
+	var stopWatch func()
+	w.bus, stopWatch = watchBus(w.store.JS.Conn())
+	defer stopWatch()
 	var wg sync.WaitGroup
 	for range w.cfg.Slots {
 		wg.Go(func() { w.slot(ctx) })
