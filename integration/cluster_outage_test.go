@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
-	"github.com/drover-dev/drover/rpcq"
 )
 
 // brokerCluster is n broker processes forming one JetStream cluster, each
@@ -80,34 +77,6 @@ func (c *brokerCluster) killAll() {
 		wg.Go(b.kill)
 	}
 	wg.Wait()
-}
-
-// deployOn is a deployment on the servers at urls, with the test's own
-// client connected to them.
-func deployOn(t *testing.T, urls string) *deployment {
-	t.Helper()
-	d := &deployment{t: t, url: urls}
-	nc, err := nats.Connect(urls, nats.MaxReconnects(-1), nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	d.nc = nc
-	if d.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.client.Close() })
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, p := range d.masters {
-				t.Logf("master %d:\n%s", i, p.String())
-			}
-			for i, p := range d.workers {
-				t.Logf("worker %d:\n%s", i, p.String())
-			}
-		}
-	})
-	return d
 }
 
 // TestClusterAllNodesKilled: every node of a cluster that fsyncs each

@@ -12,7 +12,6 @@ import (
 
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/mr"
-	"github.com/drover-dev/drover/rpcq"
 )
 
 // deployCluster is deploy on a three-node cluster in this process: a
@@ -33,24 +32,8 @@ func deployCluster(t *testing.T, workers int) (*deployment, *brokertest.Cluster)
 func clusterMaster(t *testing.T) (*deployment, *brokertest.Cluster) {
 	t.Helper()
 	c := brokertest.StartCluster(t, 3)
-	d := &deployment{t: t, url: c.URLs()}
+	d := deployOn(t, c.URLs())
 	d.masters = append(d.masters, d.startClusterMaster())
-	d.nc = c.Connect()
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, p := range d.masters {
-				t.Logf("master %d:\n%s", i, p.String())
-			}
-			for i, p := range d.workers {
-				t.Logf("worker %d:\n%s", i, p.String())
-			}
-		}
-	})
-	var err error
-	if d.client, err = rpcq.NewClient(d.nc, rpcq.ClientConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.client.Close() })
 	return d, c
 }
 

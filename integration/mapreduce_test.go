@@ -40,12 +40,23 @@ type deployment struct {
 func deploy(t *testing.T, workers int) *deployment {
 	t.Helper()
 	b := runBroker(t)
-	d := &deployment{t: t, url: b.url(), broker: b}
+	d := deployOn(t, b.url())
+	d.broker = b
 	d.masters = append(d.masters, d.startMaster())
 	for i := range workers {
 		d.workers = append(d.workers, d.startWorker(i))
 	}
-	nc, err := nats.Connect(d.url, nats.MaxReconnects(-1))
+	d.waitPulling(workers)
+	return d
+}
+
+// deployOn is a deployment on the servers at urls, with the test's own
+// client connected to them.
+func deployOn(t *testing.T, urls string) *deployment {
+	t.Helper()
+	d := &deployment{t: t, url: urls}
+	nc, err := nats.Connect(urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		nats.PingInterval(time.Second), nats.MaxPingsOutstanding(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +66,16 @@ func deploy(t *testing.T, workers int) *deployment {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.client.Close() })
-	d.waitPulling(workers)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range d.masters {
+				t.Logf("master %d:\n%s", i, p.String())
+			}
+			for i, p := range d.workers {
+				t.Logf("worker %d:\n%s", i, p.String())
+			}
+		}
+	})
 	return d
 }
 
