@@ -54,7 +54,9 @@ func TestLogFollowsLiveData(t *testing.T) {
 		}
 	}
 	const live = appends * size
-	if got, bound := logSize(t, dir), int64(2*live+kv.DefaultCompactSlack); got > bound {
+	got, bound := logSize(t, dir), int64(2*live+kv.DefaultCompactSlack)
+	t.Logf("log of %d bytes after %d Appends of %d bytes", got, appends, size)
+	if got > bound {
 		t.Errorf("log of %d bytes after %d Appends of %d bytes, want at most %d", got, appends, size, bound)
 	}
 	stop()
