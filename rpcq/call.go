@@ -19,6 +19,7 @@ type Call struct {
 	Attempts      int        // how many times the request was sent
 
 	subject  string
+	service  string
 	id       string    // "<client>-<seq>", also the reply subject's last token
 	reply    string    // the reply subject
 	deadline time.Time // when the caller gives up
@@ -36,6 +37,8 @@ type Call struct {
 	bySeq      callLink // in the client's list of calls in flight
 	byDeadline callLink // in the client's expiry queue, on its default Timeout
 	noResp     int      // "not run" answers so far
+	unanswered int      // resends armed since the last answer that reset the wait (see send)
+	sentAs     uint64   // the client's send count at the latest send, to order sends
 	notRun     bool     // the latest attempt was answered "not run"
 	probed     bool     // the unknown-method probe was sent
 

@@ -68,6 +68,11 @@ type Client struct {
 	expiries expiryQueue
 	closed   bool
 	rand     *mathrand.Rand
+	sends    uint64          // sends so far, numbering them
+	missing  map[string]bool // services a call found without responders since their last answer
+
+	status  chan nats.Status // the connection's reconnections (see watchConnection)
+	watched chan struct{}    // closed when watchConnection returns
 }
 
 // NewClient returns a client that calls over nc. The caller keeps
@@ -90,6 +95,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		inbox:    nc.NewRespInbox() + ".",
 		pending:  map[string]*Call{},
 		services: map[string]serviceModes{},
+		missing:  map[string]bool{},
 		inFlight: callList{link: func(c *Call) *callLink { return &c.bySeq }},
 		expiries: newExpiryQueue(),
 		rand:     mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
@@ -106,6 +112,8 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("rpcq: %w", err)
 	}
 	c.sub = sub
+	c.status, c.watched = nc.StatusChanged(nats.CONNECTED), make(chan struct{})
+	go c.watchConnection()
 	return c, nil
 }
 
@@ -204,6 +212,7 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		}
 		call.mode = mode
 	}
+	call.service = service
 	call.subject = c.cfg.SubjectPrefix + "." + service + "." + method
 	if call.body, err = call.codec.Marshal(call.Args); err != nil {
 		c.complete(call, nil, fmt.Errorf("rpcq: %s: encode arguments: %w", call.ServiceMethod, err))
@@ -244,9 +253,15 @@ func (c *Client) send(call *Call) {
 	}
 	call.Attempts++
 	call.notRun = false
+	c.sends++
+	call.sentAs = c.sends
 	out := call.outgoing(c.watermarkLocked())
 	if call.mode.retries() {
-		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
+		// The wait doubles with each send that goes unanswered, not with
+		// each send: after "no responders", a reconnection or a service's
+		// return it starts again at RetryInterval (see recovery.go).
+		call.unanswered++
+		c.armLocked(call, backoff(call.unanswered, c.cfg.RetryInterval, maxRetryInterval, c.rand))
 	}
 	c.mu.Unlock()
 
@@ -314,6 +329,16 @@ func (c *Client) onReply(m *nats.Msg) {
 		c.mu.Unlock()
 		return
 	}
+	if !notRun(m) && c.missing[call.service] {
+		// The service is back: what went to it before it was found
+		// missing may have died with the instance that took it.
+		delete(c.missing, call.service)
+		sentAs := call.sentAs
+		back := c.takeResendableLocked(func(o *Call) bool {
+			return o.service == call.service && o.sentAs < sentAs
+		})
+		defer c.resend(back) // once mu is released
+	}
 	switch code := m.Header.Get(HeaderErrorCode); {
 	case notRun(m):
 		// Nobody ran it: resending is safe in every mode. A resend that
@@ -322,6 +347,8 @@ func (c *Client) onReply(m *nats.Msg) {
 		// timeout that leaves the caller guessing.
 		call.noResp++
 		call.notRun = true
+		call.unanswered = 0
+		c.missing[call.service] = true
 		if wait := backoff(call.noResp, noRespondersBase, noRespondersMax, c.rand); time.Until(call.deadline) > wait+lastSendMargin {
 			c.armLocked(call, wait)
 		}
@@ -334,13 +361,14 @@ func (c *Client) onReply(m *nats.Msg) {
 		return
 	case code == "409":
 		// A duplicate while the call runs: ask again later for its reply.
-		c.armLocked(call, backoff(call.Attempts, c.cfg.RetryInterval, maxRetryInterval, c.rand))
+		c.armLocked(call, backoff(call.unanswered, c.cfg.RetryInterval, maxRetryInterval, c.rand))
 		c.mu.Unlock()
 		return
 	case code == "410" && call.noResp == call.Attempts-1:
 		// The server does not know this client, and no attempt of the
 		// call can have run: start it again as a new client's.
 		call.noResp++
+		call.unanswered = 0
 		c.renewLocked(call)
 		c.armLocked(call, backoff(call.noResp, noRespondersBase, noRespondersMax, c.rand))
 		c.mu.Unlock()
@@ -448,6 +476,8 @@ func (c *Client) Close() error {
 	calls := slices.Collect(maps.Values(c.pending))
 	c.expiries.stop()
 	c.mu.Unlock()
+	c.nc.RemoveStatusListener(c.status)
+	<-c.watched
 	for _, call := range calls {
 		c.complete(call, nil, ErrClosed)
 	}

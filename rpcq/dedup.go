@@ -205,7 +205,8 @@ func (t *MemoryTable) Finish(_ context.Context, id RequestID, reply Reply) error
 // Restore enters a call that finished before the table was made, with the
 // client's watermark when it was sent and when it was: how a service that
 // keeps completion records with its data rebuilds its table on restart.
-// Restore calls in the order the calls arrived.
+// Restore calls in the order the calls arrived. An id with Seq 0 restores
+// the client alone, with its watermark.
 func (t *MemoryTable) Restore(id RequestID, ack uint64, reply Reply, at time.Time) error {
 	cid, err := parseClientID(id.Client)
 	if err != nil {
@@ -229,6 +230,43 @@ func (t *MemoryTable) Restore(id RequestID, ack uint64, reply Reply, at time.Tim
 	}
 	cs.calls[i].done, cs.calls[i].reply = true, reply
 	return nil
+}
+
+// SavedClient is what a MemoryTable remembers of one client: its
+// watermark, when it was last seen, and the saved replies of its finished
+// calls above the watermark, in sequence order.
+type SavedClient struct {
+	Client   string
+	Ack      uint64
+	LastSeen time.Time
+	Calls    []SavedCall
+}
+
+// SavedCall is a finished call's saved reply.
+type SavedCall struct {
+	Seq   uint64
+	Reply Reply
+}
+
+// Snapshot returns what the table remembers, sorted by client, for a
+// service that writes it with its data and rebuilds the table from it with
+// Restore. Calls still running are left out: the service records each
+// when it finishes. Saved replies share memory with the table's.
+func (t *MemoryTable) Snapshot() []SavedClient {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]SavedClient, 0, len(t.clients))
+	for id, cs := range t.clients {
+		sc := SavedClient{Client: id.String(), Ack: cs.ack, LastSeen: time.Unix(0, cs.lastSeen)}
+		for _, c := range cs.calls {
+			if c.done {
+				sc.Calls = append(sc.Calls, SavedCall{Seq: c.seq, Reply: c.reply})
+			}
+		}
+		out = append(out, sc)
+	}
+	slices.SortFunc(out, func(a, b SavedClient) int { return cmp.Compare(a.Client, b.Client) })
+	return out
 }
 
 // Expire forgets the clients idle for longer than the lease at now, except

@@ -66,6 +66,12 @@
 // context ends, for methods that may run twice. Every mode resends after
 // "no responders" and after CodeUnavailable, which prove the call did not run.
 //
+// A resend waits ClientConfig.RetryInterval, doubling with each unanswered
+// send up to 5 s. When the connection reconnects, or a service that a call
+// found without responders answers again, the calls that may be resent go
+// out at once and their waits start again, so an outage delays a call by
+// little more than its own length (see the README's table).
+//
 // # Wire format
 //
 // Bodies are msgpack, honouring `json` struct tags. A request with

@@ -494,7 +494,12 @@ func TestExactlyOnceReplyTooLarge(t *testing.T) {
 			if !errors.Is(err, rpcq.ErrReplyTooLarge) || !strings.Contains(err.Error(), "ran") {
 				t.Fatalf("Append with a 10000 byte reply = %v, want %d saying it ran", err, rpcq.CodeReplyTooLarge)
 			}
-			rec := relay.Recorded()[2]
+			var rec rpcqtest.Recorded // the third call's, whichever send
+			for _, r := range relay.Recorded() {
+				if r.Header.Get(rpcq.HeaderSeq) == "3" {
+					rec = r
+				}
+			}
 			reply := resend(t, b.Connect(), rec)
 			if code := reply.Header.Get(rpcq.HeaderErrorCode); code != "413" {
 				t.Errorf("duplicate = %q (%s), want 413", code, reply.Header.Get(rpcq.HeaderError))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +245,43 @@ func TestClientClose(t *testing.T) {
 		t.Errorf("Call after Close = %v, want ErrClosed", err)
 	}
 	close(arith.release)
+}
+
+// TestLargeReply: a reply large enough to go out on the connection for
+// large replies arrives whole, in msgpack and in JSON with its content
+// type, and again after that connection has closed for idleness.
+func TestLargeReply(t *testing.T) {
+	b := brokertest.Start(t)
+	srv, err := rpcq.NewServer(b.Connect(), rpcq.ServerConfig{Name: "Echo", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpcq.HandleFunc(srv, "Big", func(ctx context.Context, n int) (string, error) {
+		return strings.Repeat("x", n), nil
+	})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	c := client(t, b.Connect(), rpcq.ClientConfig{})
+	raw := b.Connect()
+	conns := b.Server().NumClients()
+	const n = 200 << 10
+	for i := range 2 {
+		var got string
+		if err := c.Call(timeout(t, 10*time.Second), "Echo.Big", n, &got); err != nil || got != strings.Repeat("x", n) {
+			t.Fatalf("call %d: Big(%d) = %d bytes, %v", i, n, len(got), err)
+		}
+		reply, err := raw.RequestMsg(&nats.Msg{Subject: "rpcq.Echo.Big", Data: []byte(strconv.Itoa(n))}, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s string
+		if reply.Header.Get(rpcq.HeaderContentType) != rpcq.ContentTypeJSON || json.Unmarshal(reply.Data, &s) != nil || len(s) != n {
+			t.Fatalf("JSON Big(%d) = %s, %d bytes", n, reply.Header.Get(rpcq.HeaderContentType), len(reply.Data))
+		}
+		// The connection for large replies closes once idle; the second
+		// round dials it again.
+		brokertest.WaitFor(t, 10*time.Second, func() bool { return b.Server().NumClients() == conns }, "the idle connection for large replies to close")
+	}
 }

@@ -205,7 +205,7 @@ func (s *Server) answer(req micro.Request, r Reply) {
 		req.Error(strconv.Itoa(r.Code), r.Message, r.Body, opts...)
 		return
 	}
-	err := req.Respond(r.Body, opts...)
+	err := s.respond(req, r, opts)
 	if err == nil {
 		return
 	}
@@ -221,6 +221,24 @@ func (s *Server) answer(req micro.Request, r Reply) {
 		return
 	}
 	s.cfg.Logger.Warn("rpcq: reply not sent", "service", s.cfg.Name, "subject", req.Subject(), "error", err)
+}
+
+// respond sends a successful reply: a large one on the bulk connection,
+// or on the service's if that fails.
+func (s *Server) respond(req micro.Request, r Reply, opts []micro.RespondOpt) error {
+	if len(r.Body) < bulkReplySize || req.Reply() == "" {
+		return req.Respond(r.Body, opts...)
+	}
+	m := &nats.Msg{Subject: req.Reply(), Data: r.Body}
+	if r.JSON {
+		m.Header = nats.Header{HeaderContentType: {ContentTypeJSON}}
+	}
+	err := s.bulk.publish(m)
+	if err == nil || errors.Is(err, nats.ErrMaxPayload) {
+		return err
+	}
+	s.cfg.Logger.Debug("rpcq: large reply sent on the service's connection", "service", s.cfg.Name, "error", err)
+	return req.Respond(r.Body, opts...)
 }
 
 // replyHeaderRoom is more than the headers a successful reply carries.

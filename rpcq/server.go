@@ -97,6 +97,8 @@ type Server struct {
 
 	started int64 // Unix nanoseconds; set by Start before any request arrives
 
+	bulk *bulkConn // for large replies
+
 	base       context.Context // parent of every handler context
 	cancel     context.CancelFunc
 	background sync.WaitGroup // the server's own goroutines, ended by cancel
@@ -113,7 +115,7 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
 		table = NewMemoryTable(time.Now(), cfg.ClientLease)
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, base: base, cancel: cancel}, nil
+	return &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel}, nil
 }
 
 // Register adds the exported methods of rcvr that have the shape
@@ -290,6 +292,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) stop() {
 	s.cancel()
 	s.background.Wait()
+	s.bulk.close()
 }
 
 // drainGrace bounds Shutdown's wait for queued requests to be answered.

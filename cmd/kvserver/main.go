@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("--mode %q: want exactly-once or at-most-once", *modeName)
 	}
 
-	store, err := kv.Open(*dir, kv.Options{ClientLease: *lease})
+	store, err := kv.Open(*dir, kv.Options{ClientLease: *lease, Logger: log})
 	if err != nil {
 		return err
 	}

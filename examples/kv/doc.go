@@ -9,8 +9,10 @@
 // before the completion record, or the other way round. So the server
 // keeps both in one append-only log: each Put or Append is one record that
 // holds the effect and the call's completion record (its client, sequence
-// number, the client's watermark and the encoded reply), written and
-// fsynced before the call is answered. A record cut short by a crash is
+// number, the client's watermark and its codec), written and fsynced
+// before the call is answered. The reply is not written: it is rebuilt
+// from the data on replay (Put's is empty, Append's is the value before
+// it), so a record costs what the call brought, not the value it read. A record cut short by a crash is
 // discarded on restart, effect and completion together; a whole record
 // restores both. On start the server replays the log into its data and
 // into an rpcq.MemoryTable (see rpcq.MemoryTable.Restore), so a retry of a
@@ -19,7 +21,20 @@
 // JetStream would also do (rpcq.KVTable), but only for the completion
 // records: the data would still live apart from them.
 //
-// The log grows without bound; compacting it into a snapshot is not done.
+// # Size
+//
+// Once the log has grown past twice its size after the last compaction
+// plus Options.CompactSlack (1 MiB), it is compacted: a new log is
+// written with the data, the duplicate table and the calls not yet in
+// it, fsynced, and renamed over the old one, which a crash at any moment
+// leaves whole either way. So the log stays within twice the live data
+// plus the slack, and the bytes written within a small multiple of those
+// the calls brought.
+//
+// In memory, an Append's saved reply is its old value as a slice of the
+// data's own bytes: a value only grows in place or is replaced, so the
+// prefix never changes, and a finished Append pins no copy of it. A
+// compacted log writes it as a reference to that prefix.
 //
 // # Use
 //
