@@ -134,7 +134,7 @@ func TestDeadline(t *testing.T) {
 func TestMaxPayload(t *testing.T) {
 	b := brokertest.Start(t, broker.Config{MaxPayload: 4096})
 	arith := &Arith{}
-	srv, err := rpcq.NewServer(b.Connect(), rpcq.ServerConfig{Name: "Echo", Logger: quiet()})
+	srv, err := rpcq.NewServer(b.Connect(), rpcq.ServerConfig{Name: "Echo", SeparateLargeReplies: true, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

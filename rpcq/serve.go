@@ -223,10 +223,11 @@ func (s *Server) answer(req micro.Request, r Reply) {
 	s.cfg.Logger.Warn("rpcq: reply not sent", "service", s.cfg.Name, "subject", req.Subject(), "error", err)
 }
 
-// respond sends a successful reply: a large one on the bulk connection,
-// or on the service's if that fails.
+// respond sends a successful reply: a large one on the bulk connection
+// if the service asked for one (SeparateLargeReplies), or on the
+// service's if that fails.
 func (s *Server) respond(req micro.Request, r Reply, opts []micro.RespondOpt) error {
-	if len(r.Body) < bulkReplySize || req.Reply() == "" {
+	if !s.cfg.SeparateLargeReplies || len(r.Body) < bulkReplySize || req.Reply() == "" {
 		return req.Respond(r.Body, opts...)
 	}
 	m := &nats.Msg{Subject: req.Reply(), Data: r.Body}

@@ -49,6 +49,15 @@ type ServerConfig struct {
 	// ClientLease is how long the default table remembers an idle client
 	// (default DefaultClientLease).
 	ClientLease time.Duration
+	// SeparateLargeReplies sends replies of 64 KiB or more on a connection
+	// of their own, dialled as the service's was and closed after a second
+	// idle: nats.go keeps a connection's write buffer as large as the
+	// largest message it sent, so that one large reply would pin that
+	// much memory for the server's life. The other connection has not
+	// received the requests, so NATS's allow_responses does not let it
+	// answer them: under permissions, its user needs the right to publish
+	// to the callers' inboxes.
+	SeparateLargeReplies bool
 	// Logger receives handler panics and shutdown events (default slog.Default).
 	Logger *slog.Logger
 }

@@ -151,7 +151,8 @@ func (s *Server) replay(r *record) error {
 
 // Serve starts the service on nc, with Put and Append in mode (AtMostOnce
 // or ExactlyOnce) and Get read-only. cfg's Name, Modes and Table are set
-// here.
+// here, and SeparateLargeReplies: values of megabytes go out as replies,
+// and must not leave their size in the connection's buffer.
 func (s *Server) Serve(nc *nats.Conn, mode rpcq.Mode, cfg rpcq.ServerConfig) (*rpcq.Server, error) {
 	if mode != rpcq.AtMostOnce && mode != rpcq.ExactlyOnce {
 		return nil, fmt.Errorf("kv: mode %v: want at-most-once or exactly-once", mode)
@@ -159,6 +160,7 @@ func (s *Server) Serve(nc *nats.Conn, mode rpcq.Mode, cfg rpcq.ServerConfig) (*r
 	cfg.Name = ServiceName
 	cfg.Modes = map[string]rpcq.Mode{"Put": mode, "Append": mode, "Get": rpcq.ReadOnly}
 	cfg.Table = &s.table
+	cfg.SeparateLargeReplies = true
 	srv, err := rpcq.NewServer(nc, cfg)
 	if err != nil {
 		return nil, err
