@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -133,7 +134,9 @@ func clusterEvents(t *testing.T, d *deployment, job string, kind mr.EventKind) [
 	}
 }
 
-// readEvents reads every event of the job's kind the stream holds.
+// readEvents reads every event of the job's kind the stream holds, one
+// message at a time by its subject, as a stream's own get: no consumer,
+// which a cluster restarted whole may take long to place.
 func readEvents(url, job string, kind mr.EventKind) ([]mr.Event, error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -143,25 +146,24 @@ func readEvents(url, job string, kind mr.EventKind) ([]mr.Event, error) {
 	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject(job, kind)}})
-	if err != nil {
-		return nil, err
-	}
-	info, err := cons.Info(ctx)
+	stream, err := js.Stream(ctx, mr.StreamEvents)
 	if err != nil {
 		return nil, err
 	}
 	var evs []mr.Event
-	for range info.NumPending {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	for seq := uint64(1); ; {
+		msg, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(mr.EventSubject(job, kind)))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return evs, nil
+		}
 		if err != nil {
 			return nil, err
 		}
 		var ev mr.Event
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		if err := json.Unmarshal(msg.Data, &ev); err != nil {
 			return nil, err
 		}
 		evs = append(evs, ev)
+		seq = msg.Sequence + 1
 	}
-	return evs, nil
 }

@@ -28,7 +28,10 @@ func (m *Master) follow(ctx context.Context, stream string, cfg jetstream.Ordere
 	if err != nil {
 		return nil, fmt.Errorf("master: follow %s: %w", stream, err)
 	}
-	consuming, err := cons.Consume(fn, jetstream.PullExpiry(followExpiry), jetstream.PullHeartbeat(followHeartbeat))
+	consuming, err := cons.Consume(fn, jetstream.PullExpiry(followExpiry), jetstream.PullHeartbeat(followHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			m.log.Warn("master: following a stream", "stream", stream, "error", err) // the consumer is made again by itself
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("master: follow %s: %w", stream, err)
 	}
