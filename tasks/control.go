@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 )
 
 // ioTimeout bounds the JetStream calls made after the caller's context
@@ -158,7 +159,7 @@ func (c *Client) Rerun(ctx context.Context, id string) (*TaskInfo, error) {
 		if r.State != StateArchived {
 			return r, fmt.Errorf("%w: %s is %s, not archived", ErrWrongState, id, r.State)
 		}
-		return rerun(r, c.cfg.Clock()), nil
+		return rerun(r, nuid.Next(), c.cfg.Clock()), nil
 	})
 	if err != nil {
 		return nil, err

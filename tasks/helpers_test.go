@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 // whose cores are shared.
 const waitTimeout = 20 * time.Second
 
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 // bus is a broker for one test and a client of the task queue on it.
 type bus struct {
@@ -176,4 +177,9 @@ func (e *events) at(id string, n int) time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.starts[id][n]
+}
+
+func brokerWait(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	brokertest.WaitFor(t, waitTimeout, cond, what)
 }

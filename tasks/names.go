@@ -1,9 +1,6 @@
 package tasks
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // Every stream, bucket, consumer and subject name of the task queue.
 const (
@@ -48,10 +45,14 @@ func GroupKey(group, id string) string { return group + "." + id }
 // GroupKeys filters the open tasks of group.
 func GroupKeys(group string) string { return group + ".*" }
 
-// msgID is the deduplication ID of the message of a task's run: a task
-// re-run from the archive is a new run, and JetStream remembers IDs past
-// their message's ack.
-func msgID(id string, run int) string { return id + "/" + strconv.Itoa(run) }
+// msgID is the deduplication ID of the message of a task's run. Each run
+// has a name of its own: a task re-run from the archive, or an ID
+// enqueued again after Delete, is a new run, and JetStream remembers IDs
+// past their message's ack.
+func msgID(id, run string) string { return id + "/" + run }
+
+// MaxRunLen bounds the name of a run, which is a queue message's body.
+const MaxRunLen = 32
 
 // parseQueueSubject splits a queue message's subject into its queue and
 // task ID; ok is false for any other subject.

@@ -81,7 +81,7 @@ func newRecord(t *Task, opts []Option, now time.Time, archiveFor time.Duration, 
 	r := record{
 		ID: o.id, Type: t.Type, Queue: o.queue, Group: o.group,
 		Payload: t.Payload, ContentType: t.ContentType,
-		State: StatePending, Run: 1,
+		State: StatePending, Run: newID(),
 		MaxRetry: o.maxRetry, Timeout: int64(o.timeout), Retention: int64(o.retention), ArchiveFor: int64(archiveFor),
 		EnqueuedAt: now.UnixNano(),
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,8 +36,8 @@ type attempt struct {
 // the record, read and checked, decides.
 func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 	queue, id, ok := parseQueueSubject(msg.Subject())
-	run, err := strconv.Atoi(string(msg.Data()[:min(len(msg.Data()), 20)]))
-	if !ok || err != nil || run < 1 || len(msg.Data()) > 20 {
+	run := string(msg.Data()[:min(len(msg.Data()), MaxRunLen+1)])
+	if !ok || !validName(run, MaxRunLen) {
 		s.log.Error("tasks: invalid message dropped", "subject", truncate(msg.Subject(), 300))
 		msg.TermWithReason("invalid task message")
 		return

@@ -11,7 +11,7 @@ import (
 // MaxRecordSize bounds a task record as stored: its payload, its result
 // and what is said about them. It is the task bucket's MaxValueSize, so
 // that the broker refuses a bigger one from anybody.
-const MaxRecordSize = MaxPayloadSize*2 + MaxResultSize*2 + 64<<10 // JSON's base64 takes 4/3 of the bytes
+const MaxRecordSize = (MaxPayloadSize+MaxResultSize)*4/3 + 64<<10 // JSON's base64 takes 4/3 of the bytes
 
 // record is a task as BucketTasks stores it, under its ID: the one
 // source of truth of the task. It is JSON, so that `nats kv get` shows
@@ -25,10 +25,11 @@ type record struct {
 	ContentType string `json:"content_type,omitempty"`
 
 	State State `json:"state"`
-	// Run counts the task's runs: 1 from Enqueue, one more for each
-	// Rerun. The queue message of a run carries its number, so that a
-	// message of an earlier run is told from the current one.
-	Run int `json:"run"`
+	// Run names the task's current run, drawn at random by Enqueue and
+	// again by each Rerun. The queue message of a run carries it, so that a
+	// message of an earlier run (or of a task deleted and enqueued again
+	// under the same ID) is told from the current one.
+	Run string `json:"run"`
 
 	MaxRetry   int   `json:"max_retry"`
 	Retried    int   `json:"retried"`
@@ -71,8 +72,8 @@ func (r *record) validate() error {
 		return bad("content type %.80q", r.ContentType)
 	case !r.State.valid():
 		return bad("state %.40q", r.State)
-	case r.Run < 1:
-		return bad("run %d", r.Run)
+	case !validName(r.Run, MaxRunLen):
+		return bad("run %.40q", r.Run)
 	case r.MaxRetry < 0 || r.MaxRetry > MaxMaxRetry:
 		return bad("MaxRetry %d: want 0 to %d", r.MaxRetry, MaxMaxRetry)
 	case r.Retried < 0 || r.Attempt < 0:

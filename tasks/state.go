@@ -31,7 +31,7 @@ const (
 // attempt's worker stopped heartbeating, for JetStream delivers the
 // message again only after the lease: that attempt failed with
 // ErrLeaseExpired, and counts as one.
-func admit(r record, run int, now time.Time) (v verdict, wait time.Duration, why error) {
+func admit(r record, run string, now time.Time) (v verdict, wait time.Duration, why error) {
 	switch {
 	case run != r.Run || r.State.terminal():
 		return verdictDrop, 0, nil
@@ -104,9 +104,10 @@ func handedBack(r record) record {
 	return r
 }
 
-// rerun is an archived r run again: a new run with its retries back.
-func rerun(r record, now time.Time) record {
-	r.State, r.Run, r.Retried, r.ProcessAt, r.CompletedAt, r.Result = StatePending, r.Run+1, 0, 0, 0, nil
+// rerun is an archived r run again: a new run, named run, with its
+// retries back.
+func rerun(r record, run string, now time.Time) record {
+	r.State, r.Run, r.Retried, r.ProcessAt, r.CompletedAt, r.Result = StatePending, run, 0, 0, 0, nil
 	r.EnqueuedAt = now.UnixNano()
 	return r
 }

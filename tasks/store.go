@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -14,6 +13,10 @@ import (
 // markerTTL is how long the task bucket keeps the marker of a record that
 // expired, so that a watcher (Wait) that was away a moment still learns.
 const markerTTL = time.Minute
+
+// groupValueSize bounds a message of the groups bucket: its keys carry
+// no value, but a delete marker's header counts too.
+const groupValueSize = 128
 
 // errConflict means a compare-and-set write lost: the record changed
 // since it was read.
@@ -74,7 +77,7 @@ func openStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*s
 		func() (jetstream.KeyValue, error) {
 			return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 				Bucket: BucketGroups, Description: "Drover open tasks of each group",
-				MaxValueSize: 1, Storage: cfg.Storage, Replicas: replicas,
+				MaxValueSize: groupValueSize, Storage: cfg.Storage, Replicas: replicas,
 			})
 		}); err != nil {
 		return nil, err
@@ -157,7 +160,7 @@ func isWrongLastSeq(err error) bool {
 // so that a publish retried within the stream's duplicate window is
 // stored once.
 func (s *store) publish(ctx context.Context, r record) error {
-	_, err := s.js.Publish(ctx, QueueSubject(r.Queue, r.ID), []byte(strconv.Itoa(r.Run)), jetstream.WithMsgID(msgID(r.ID, r.Run)))
+	_, err := s.js.Publish(ctx, QueueSubject(r.Queue, r.ID), []byte(r.Run), jetstream.WithMsgID(msgID(r.ID, r.Run)))
 	if err != nil {
 		return fmt.Errorf("tasks: publish %s: %w", r.ID, err)
 	}
