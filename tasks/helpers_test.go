@@ -3,7 +3,6 @@ package tasks
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 // whose cores are shared.
 const waitTimeout = 20 * time.Second
 
-var quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 // bus is a broker for one test and a client of the task queue on it.
 type bus struct {
