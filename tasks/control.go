@@ -24,38 +24,16 @@ const maxCASTries = 16
 // or state matches any. It reads every record of the bucket in one
 // watch: a scan, for inspection, not for a hot path.
 func (c *Client) List(ctx context.Context, queue string, state State) ([]*TaskInfo, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := c.st.tasks.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("tasks: list: %w", err)
-	}
-	defer w.Stop()
 	now := c.cfg.Clock()
 	var out []*TaskInfo
-	for {
-		var e jetstream.KeyValueEntry
-		var ok bool
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok = <-w.Updates():
-		}
-		if !ok {
-			return nil, fmt.Errorf("tasks: list: watch stopped")
-		}
-		if e == nil {
-			break
-		}
-		r, err := decodeRecord(e.Value())
-		if err != nil {
-			c.log.Warn("tasks: list: invalid record skipped", "key", e.Key(), "error", err)
-			continue
-		}
+	err := c.st.scan(ctx, c.log, func(r record) {
 		ti := r.info(now)
 		if (queue == "" || ti.Queue == queue) && (state == "" || ti.State == state) {
 			out = append(out, ti)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b *TaskInfo) int {
 		return cmp.Or(a.EnqueuedAt.Compare(b.EnqueuedAt), cmp.Compare(a.ID, b.ID))

@@ -115,8 +115,10 @@
 // breaks them is logged and its message dropped, and nothing a client
 // sends can stop a worker. A handler's panic fails its attempt. An
 // Enqueue that fails after claiming the ID gives the claim back; a
-// producer killed between its record and its message leaves a record that
-// no message runs (its ID stays taken until Delete). A result or failure
+// producer killed between its record and its message leaves a waiting
+// task with no message, which the servers of its queue republish once it
+// is older than Config.SweepGrace (the sweep scans the bucket every
+// Config.SweepEvery). A result or failure
 // that cannot be recorded leaves the message to its lease: the task runs
 // again, so handlers should be idempotent, as with every at-least-once
 // queue.

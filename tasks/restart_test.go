@@ -117,3 +117,32 @@ func TestHostileMessagesAndRecords(t *testing.T) {
 		t.Fatalf("List = %d tasks, %v; want the good one alone", len(list), err)
 	}
 }
+
+// A task whose producer died between its record and its message is
+// republished by the sweep once its grace has passed, and runs.
+func TestSweepRepublishesATaskWhoseProducerDied(t *testing.T) {
+	b := newBus(t)
+	ev := newEvents()
+	b.serve(Config{SweepEvery: 100 * time.Millisecond, SweepGrace: 300 * time.Millisecond}, map[string]Handler{
+		"x": func(_ context.Context, ti *TaskInfo) (any, error) { ev.start(ti.ID); return nil, nil },
+	})
+	task, _ := NewTask("x", nil)
+	r, err := newRecord(task, []Option{TaskID("orphan"), Group("og"), Retention(time.Minute)}, time.Now(), time.Hour, func() string { return "run1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now()
+	if _, err := b.client.st.create(ctx(t), r); err != nil { // the producer dies here
+		t.Fatal(err)
+	}
+	b.waitState("orphan", StateDone)
+	if took := time.Since(created); took < 300*time.Millisecond {
+		t.Fatalf("the orphan ran %v after its record, within its grace", took)
+	}
+	if ev.count("orphan") != 1 {
+		t.Fatalf("the orphan ran %d times, want once", ev.count("orphan"))
+	}
+	if err := b.client.WaitGroup(ctx(t), "og"); err != nil {
+		t.Fatal(err)
+	}
+}

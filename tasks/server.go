@@ -59,6 +59,14 @@ type Config struct {
 	// Clock judges schedules and deadlines (default time.Now; a
 	// timesvc.Clock's Now in a deployment of several machines).
 	Clock func() time.Time
+	// SweepEvery is how often the server looks for tasks of its queues
+	// whose message was never published, because their producer died
+	// between its two writes (default DefaultSweepEvery); negative turns
+	// the sweep off.
+	SweepEvery time.Duration
+	// SweepGrace is how long such a task must have waited before it is
+	// republished (default DefaultSweepGrace).
+	SweepGrace time.Duration
 	// Store says how missing streams and buckets are created.
 	Store StoreConfig
 	// Logger receives the server's events (default slog.Default).
@@ -102,6 +110,8 @@ func NewServer(js jetstream.JetStream, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: Lease %v is negative", ErrInvalidConfig, cfg.Lease)
 	case cfg.Lease > 0 && cfg.Lease < 3*time.Millisecond:
 		return nil, fmt.Errorf("%w: Lease %v: want 3ms or more", ErrInvalidConfig, cfg.Lease)
+	case cfg.SweepGrace < 0:
+		return nil, fmt.Errorf("%w: SweepGrace %v is negative", ErrInvalidConfig, cfg.SweepGrace)
 	case cfg.Backoff.Base < 0 || cfg.Backoff.Max < 0:
 		return nil, fmt.Errorf("%w: Backoff %+v is negative", ErrInvalidConfig, cfg.Backoff)
 	}
@@ -110,6 +120,8 @@ func NewServer(js jetstream.JetStream, cfg Config) (*Server, error) {
 	}
 	cfg.Queues = maps.Clone(cfg.Queues)
 	cfg.Lease = cmp.Or(cfg.Lease, DefaultLease)
+	cfg.SweepEvery = cmp.Or(cfg.SweepEvery, DefaultSweepEvery)
+	cfg.SweepGrace = cmp.Or(cfg.SweepGrace, DefaultSweepGrace)
 	cfg.Backoff.Base = cmp.Or(cfg.Backoff.Base, DefaultBackoffBase)
 	cfg.Backoff.Max = max(cmp.Or(cfg.Backoff.Max, DefaultBackoffMax), cfg.Backoff.Base)
 	if cfg.ID == "" {
@@ -172,6 +184,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 	var wg sync.WaitGroup
+	if s.cfg.SweepEvery > 0 {
+		wg.Go(func() { s.sweep(ctx, st) })
+	}
 	for q, c := range consumers {
 		for range s.cfg.Queues[q] {
 			wg.Go(func() { s.slot(ctx, st, c) })

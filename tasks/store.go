@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -193,4 +194,46 @@ func (s *store) closeGroup(ctx context.Context, r record) error {
 		return fmt.Errorf("tasks: close %s in group %s: %w", r.ID, r.Group, err)
 	}
 	return nil
+}
+
+// scan calls fn with every valid record of the bucket, read in one watch;
+// an invalid one is logged and skipped.
+func (s *store) scan(ctx context.Context, log *slog.Logger, fn func(record)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := s.tasks.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("tasks: scan: %w", err)
+	}
+	defer w.Stop()
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok = <-w.Updates():
+		}
+		if !ok {
+			return errors.New("tasks: scan: watch stopped")
+		}
+		if e == nil {
+			return nil
+		}
+		r, err := decodeRecord(e.Value())
+		if err != nil {
+			log.Warn("tasks: invalid record skipped", "key", e.Key(), "error", err)
+			continue
+		}
+		fn(r)
+	}
+}
+
+// hasMessage reports whether r's queue holds a message on r's subject.
+func (s *store) hasMessage(ctx context.Context, r record) (bool, error) {
+	_, err := s.queue.GetLastMsgForSubject(ctx, QueueSubject(r.Queue, r.ID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
