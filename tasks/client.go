@@ -181,8 +181,18 @@ func (c *Client) Wait(ctx context.Context, id string) (*TaskInfo, error) {
 			return nil, fmt.Errorf("tasks: watch %s: stopped", id)
 		}
 		if e == nil { // the initial value, if any, has come
-			if !seen {
-				return nil, ErrTaskNotFound
+			if seen {
+				continue
+			}
+			// The marker can come before a value written as the watch
+			// began: the record, read, decides.
+			r, _, err := c.st.get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			seen = true
+			if ti := r.info(c.cfg.Clock()); ti.State.terminal() {
+				return ti, outcome(ti)
 			}
 			continue
 		}

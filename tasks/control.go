@@ -169,9 +169,18 @@ func (c *Client) WaitGroup(ctx context.Context, group string) error {
 		return fmt.Errorf("tasks: watch group %s: %w", group, err)
 	}
 	defer w.Stop()
+	// The watcher's own end-of-initial-values marker can come before a
+	// key written as the watch began, which would end the wait with the
+	// group open. The group's last revision, read once the watch is on,
+	// is what the watch must reach instead: every entry up to it was
+	// there when the watch began, or came after it began.
+	last, err := c.st.lastGroupRevision(ctx, group)
+	if err != nil {
+		return err
+	}
 	open := map[string]bool{}
-	current := false // the initial values have come
-	for {
+	current := last == 0 // the initial values have come
+	for !current || len(open) > 0 {
 		var e jetstream.KeyValueEntry
 		var ok bool
 		select {
@@ -183,16 +192,18 @@ func (c *Client) WaitGroup(ctx context.Context, group string) error {
 			return fmt.Errorf("tasks: watch group %s: stopped", group)
 		}
 		if e == nil {
-			current = true
-		} else if e.Operation() == jetstream.KeyValuePut {
+			continue
+		}
+		if e.Operation() == jetstream.KeyValuePut {
 			open[e.Key()] = true
 		} else {
 			delete(open, e.Key())
 		}
-		if current && len(open) == 0 {
-			return nil
+		if e.Revision() >= last {
+			current = true
 		}
 	}
+	return nil
 }
 
 // notify tells the worker running task id that it should stop: the fast

@@ -14,6 +14,11 @@ import (
 // again after NATS or JetStream failed to answer.
 const transientRetry = time.Second
 
+// handBackDelay is how long a task handed back by a stopping server waits
+// before it is delivered again: until the pull requests of that server
+// have expired.
+func handBackDelay() time.Duration { return pullExpiry + 500*time.Millisecond }
+
 // Why an attempt's context ended, besides its timeout and deadline.
 var (
 	// errShutdown: the server is stopping; the task is handed back.
@@ -162,7 +167,11 @@ func (s *Server) execute(ctx context.Context, st *store, msg jetstream.Msg, r re
 			log.Warn("tasks: hand back; it runs again after its lease", "error", err)
 			return
 		}
-		msg.Nak()
+		// Not Nak: this server's idle slots may leave pull requests that
+		// the broker still holds for a moment after their context ended,
+		// and a message redelivered at once could go to one of them, to
+		// wait out its lease. Past pullExpiry none is left.
+		msg.NakWithDelay(handBackDelay())
 		log.Info("tasks: task handed back")
 		return
 	case cause != nil:
@@ -256,14 +265,18 @@ func (s *Server) heartbeat(st *store, msg jetstream.Msg, id string, rev uint64, 
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if err := msg.InProgress(); err == nil {
-					lastOK = time.Now()
-				}
+				msg.InProgress()
 			case <-a.poke:
 			}
+			// InProgress is not answered, and a connection that is
+			// reconnecting buffers it without error: a read of the record
+			// is what proves the bus answers.
 			cctx, ccancel := context.WithTimeout(ctx, s.cfg.Lease/3)
 			_, cur, err := st.get(cctx, id)
 			ccancel()
+			if err == nil || errors.Is(err, ErrTaskNotFound) {
+				lastOK = time.Now()
+			}
 			switch {
 			case errors.Is(err, ErrTaskNotFound) || err == nil && cur != rev:
 				stop(errStopped)

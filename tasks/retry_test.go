@@ -104,10 +104,10 @@ func TestArchivedTaskReruns(t *testing.T) {
 	if list, err := b.client.List(ctx(t), "", StateArchived); err != nil || len(list) != 1 {
 		t.Fatalf("List(archived) = %v, %v; want h1", list, err)
 	}
+	healed.Store(true)
 	if _, err := b.client.Rerun(ctx(t), "h1"); err != nil {
 		t.Fatal(err)
 	}
-	healed.Store(true)
 	done, err := b.client.Wait(ctx(t), "h1")
 	if err != nil || done.Retried != 0 || runs.Load() != 4 {
 		t.Fatalf("Wait after Rerun = %+v, %v after %d runs; want done at once, 4 runs", done, err, runs.Load())

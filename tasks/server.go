@@ -156,8 +156,9 @@ func (s *Server) handler(typ string) Handler {
 
 // Run opens the task queue, creating what is missing, and runs tasks
 // until ctx ends. Then a running task's handler has its context
-// cancelled, and the task is handed back to run again at once elsewhere,
-// with no failure counted; Run returns once every slot has stopped.
+// cancelled, and the task is handed back to run again elsewhere within a
+// few seconds (once this server's last pull requests have expired), with
+// no failure counted; Run returns once every slot has stopped.
 func (s *Server) Run(ctx context.Context) error {
 	st, err := openStore(ctx, s.js, s.cfg.Store)
 	if err != nil {

@@ -41,6 +41,8 @@ type store struct {
 	queue  jetstream.Stream
 	tasks  jetstream.KeyValue
 	groups jetstream.KeyValue
+	// groupStream is the stream under groups, for its last revisions.
+	groupStream jetstream.Stream
 }
 
 // openStore opens the resources, creating those that are missing.
@@ -82,6 +84,9 @@ func openStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*s
 			})
 		}); err != nil {
 		return nil, err
+	}
+	if s.groupStream, err = js.Stream(ctx, "KV_"+BucketGroups); err != nil {
+		return nil, fmt.Errorf("tasks: %s: %w", BucketGroups, err)
 	}
 	return s, nil
 }
@@ -236,4 +241,17 @@ func (s *store) hasMessage(ctx context.Context, r record) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// lastGroupRevision is the revision of the last write to any key of
+// group, 0 if there was none.
+func (s *store) lastGroupRevision(ctx context.Context, group string) (uint64, error) {
+	m, err := s.groupStream.GetLastMsgForSubject(ctx, "$KV."+BucketGroups+"."+GroupKeys(group))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tasks: group %s: %w", group, err)
+	}
+	return m.Sequence, nil
 }
