@@ -126,3 +126,32 @@ func TestQueueConcurrency(t *testing.T) {
 		t.Fatalf("peak concurrency %v, want wide 3, narrow 1", peak)
 	}
 }
+
+// A worker closing the group place of a task's earlier run, late, leaves
+// the place of the run a Rerun opened meanwhile.
+func TestCloseGroupLeavesALaterRunsPlace(t *testing.T) {
+	b := newBus(t)
+	st, c := b.client.st, ctx(t)
+	run1 := record{ID: "t", Group: "g", Run: "run1"}
+	run2 := record{ID: "t", Group: "g", Run: "run2"}
+	if err := st.openGroup(c, run1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.openGroup(c, run2); err != nil { // the Rerun
+		t.Fatal(err)
+	}
+	if err := st.closeGroup(c, run1); err != nil { // the late worker
+		t.Fatal(err)
+	}
+	if _, err := st.groups.Get(c, GroupKey("g", "t")); err != nil {
+		t.Fatalf("the later run's place: %v", err)
+	}
+	for range 2 { // idempotent
+		if err := st.closeGroup(c, run2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.client.WaitGroup(c, "g"); err != nil {
+		t.Fatal(err)
+	}
+}

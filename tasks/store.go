@@ -178,27 +178,48 @@ func (s *store) withdraw(ctx context.Context, r record) error {
 	return s.queue.Purge(ctx, jetstream.WithPurgeSubject(QueueSubject(r.Queue, r.ID)))
 }
 
-// openGroup records r as an open task of its group, if it has one.
+// openGroup records r as an open task of its group, if it has one. The
+// key holds r's run, so that a worker closing an earlier run's place
+// cannot close this one's.
 func (s *store) openGroup(ctx context.Context, r record) error {
 	if r.Group == "" {
 		return nil
 	}
-	if _, err := s.groups.Put(ctx, GroupKey(r.Group, r.ID), nil); err != nil {
+	if _, err := s.groups.Put(ctx, GroupKey(r.Group, r.ID), []byte(r.Run)); err != nil {
 		return fmt.Errorf("tasks: open %s in group %s: %w", r.ID, r.Group, err)
 	}
 	return nil
 }
 
-// closeGroup records that r is no longer open in its group. It is
-// idempotent: every process that finds r ended may call it.
+// closeGroup records that r's run is no longer open in its group. It is
+// idempotent, so every process that finds r ended may call it, and it
+// leaves alone the place of a later run of the task (a Rerun): it
+// deletes the key only while it holds r's run, compare-and-set.
 func (s *store) closeGroup(ctx context.Context, r record) error {
 	if r.Group == "" {
 		return nil
 	}
-	if err := s.groups.Delete(ctx, GroupKey(r.Group, r.ID)); err != nil {
-		return fmt.Errorf("tasks: close %s in group %s: %w", r.ID, r.Group, err)
+	key := GroupKey(r.Group, r.ID)
+	for range maxCASTries {
+		e, err := s.groups.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tasks: close %s in group %s: %w", r.ID, r.Group, err)
+		}
+		if string(e.Value()) != r.Run {
+			return nil
+		}
+		err = s.groups.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+		if !isWrongLastSeq(err) {
+			if err != nil {
+				return fmt.Errorf("tasks: close %s in group %s: %w", r.ID, r.Group, err)
+			}
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("tasks: close %s in group %s: %w", r.ID, r.Group, errConflict)
 }
 
 // scan calls fn with every valid record of the bucket, read in one watch;
