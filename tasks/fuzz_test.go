@@ -24,7 +24,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		v, _, _ := admit(r, r.Run, t0)
 		if v == verdictRun {
-			r = started(r, "w", t0)
+			r = started(r, "w", 7, t0)
 			r = failed(r, "e", false, t0, Backoff{Base: time.Second, Max: time.Minute}, 0.5)
 		}
 		if _, err := decodeRecord(r.encode()); err != nil {

@@ -3,8 +3,12 @@ package tasks
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/drover-dev/drover/broker/brokertest"
 )
 
 // A task whose worker dies (its connection closes mid-task, with no ack)
@@ -83,5 +87,32 @@ func TestStoppedServerHandsItsTaskBack(t *testing.T) {
 	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("the task waited %v: it waited out its lease", took)
+	}
+}
+
+// A copy of a claimed run's message, published by mistake or in malice,
+// neither runs the task a second time nor counts as a lost lease.
+func TestCopyOfAClaimedMessageIsDropped(t *testing.T) {
+	b := newBus(t)
+	bl := newBlocker()
+	var runs atomic.Int32
+	b.serve(Config{Lease: time.Minute}, map[string]Handler{"block": func(ctx context.Context, ti *TaskInfo) (any, error) {
+		runs.Add(1)
+		return bl.handle(ctx, ti)
+	}})
+	ti := b.enqueue("block", nil, TaskID("c1"), Timeout(3*time.Second), MaxRetry(0))
+	recv(t, bl.started, "start")
+	r, _, err := b.client.st.get(ctx(t), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.js().Publish(ctx(t), QueueSubject(DefaultQueue, ti.ID), []byte(r.Run)); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, waitTimeout, func() bool { return b.queueMessages() == 1 }, "the copy dropped")
+	_, err = b.client.Wait(ctx(t), "c1")
+	var failed *FailedError
+	if !errors.As(err, &failed) || !strings.Contains(failed.LastError, "deadline exceeded") || runs.Load() != 1 {
+		t.Fatalf("Wait = %v after %d runs; want the one attempt's timeout, one run", err, runs.Load())
 	}
 }

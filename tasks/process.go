@@ -47,6 +47,10 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 		msg.TermWithReason("invalid task message")
 		return
 	}
+	var seq uint64
+	if meta, err := msg.Metadata(); err == nil {
+		seq = meta.Sequence.Stream
+	}
 	ioCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	log := s.log.With("task", id)
@@ -67,6 +71,11 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 		case r.Queue != queue:
 			log.Error("tasks: message in a queue not its task's dropped", "queue", queue)
 			msg.TermWithReason("task of another queue")
+			return
+		}
+		if s.isCopy(ioCtx, st, r, run, seq) {
+			log.Warn("tasks: a copy of the message of a claimed run dropped")
+			msg.Ack()
 			return
 		}
 		now := s.cfg.Clock()
@@ -91,7 +100,7 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 			s.close(ioCtx, st, next, msg)
 			return
 		case verdictRun:
-			next := started(r, s.cfg.ID, now)
+			next := started(r, s.cfg.ID, seq, now)
 			rev, err := st.update(ioCtx, next, rev)
 			if errors.Is(err, errConflict) {
 				continue
@@ -106,6 +115,17 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 		}
 	}
 	msg.NakWithDelay(transientRetry)
+}
+
+// isCopy reports whether the message at seq, of run, is a copy of the one
+// that claimed run, which is still in the queue: only that one may run
+// the task, or two workers would.
+func (s *Server) isCopy(ctx context.Context, st *store, r record, run string, seq uint64) bool {
+	if r.Run != run || r.Seq == 0 || seq == 0 || r.Seq == seq || r.State.terminal() {
+		return false
+	}
+	_, err := st.queue.GetMsg(ctx, r.Seq)
+	return err == nil
 }
 
 // close acks the message of a task that has ended (or of a run that is

@@ -30,6 +30,10 @@ type record struct {
 	// message of an earlier run (or of a task deleted and enqueued again
 	// under the same ID) is told from the current one.
 	Run string `json:"run"`
+	// Seq is the stream sequence of the queue message that claimed the
+	// run: another message of the same run (a copy, published by mistake
+	// or in malice) is dropped while that one is in the queue.
+	Seq uint64 `json:"seq,omitempty"`
 
 	MaxRetry   int   `json:"max_retry"`
 	Retried    int   `json:"retried"`

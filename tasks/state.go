@@ -48,9 +48,11 @@ func admit(r record, run string, now time.Time) (v verdict, wait time.Duration, 
 	return verdictRun, 0, nil
 }
 
-// started is r once worker starts an attempt at now. Taking over from an
-// attempt that lost its lease counts that attempt as a failure.
-func started(r record, worker string, now time.Time) record {
+// started is r once worker starts an attempt at now, from the message at
+// stream sequence seq. Taking over from an attempt that lost its lease
+// counts that attempt as a failure.
+func started(r record, worker string, seq uint64, now time.Time) record {
+	r.Seq = seq
 	if r.State == StateRunning {
 		r.Retried++
 		r.LastError, r.LastFailed = ErrLeaseExpired.Error(), now.UnixNano()
@@ -107,7 +109,7 @@ func handedBack(r record) record {
 // rerun is an archived r run again: a new run, named run, with its
 // retries back.
 func rerun(r record, run string, now time.Time) record {
-	r.State, r.Run, r.Retried, r.ProcessAt, r.CompletedAt, r.Result = StatePending, run, 0, 0, 0, nil
+	r.State, r.Run, r.Retried, r.ProcessAt, r.CompletedAt, r.Result, r.Seq = StatePending, run, 0, 0, 0, nil, 0
 	r.EnqueuedAt = now.UnixNano()
 	return r
 }

@@ -66,12 +66,12 @@ func TestAdmit(t *testing.T) {
 }
 
 func TestStartedCountsALostLeaseAsARetry(t *testing.T) {
-	r := started(rec(StatePending), "w1", t0)
+	r := started(rec(StatePending), "w1", 7, t0)
 	if r.State != StateRunning || r.Attempt != 1 || r.Retried != 0 || r.Worker != "w1" {
 		t.Fatalf("started(pending) = %+v", r)
 	}
-	r = started(r, "w2", t0.Add(time.Second))
-	if r.Attempt != 2 || r.Retried != 1 || r.LastError != ErrLeaseExpired.Error() || r.Worker != "w2" {
+	r = started(r, "w2", 9, t0.Add(time.Second))
+	if r.Attempt != 2 || r.Retried != 1 || r.LastError != ErrLeaseExpired.Error() || r.Worker != "w2" || r.Seq != 9 {
 		t.Fatalf("started(running) = %+v, want a retry counted for the lost lease", r)
 	}
 }
