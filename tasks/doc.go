@@ -113,7 +113,10 @@
 // Every record and message read from the bus is checked against the
 // limits (MaxIDLen, MaxPayloadSize, ...) before it is used: one that
 // breaks them is logged and its message dropped, and nothing a client
-// sends can stop a worker. A handler's panic fails its attempt. An
+// sends can stop a worker. The record keeps the stream sequence of the
+// message that claimed its run, so a copy of that message, published by
+// mistake or in malice, is dropped rather than run a second time. A
+// handler's panic fails its attempt. An
 // Enqueue that fails after claiming the ID gives the claim back; a
 // producer killed between its record and its message leaves a waiting
 // task with no message, which the servers of its queue republish once it
