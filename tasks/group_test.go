@@ -155,3 +155,26 @@ func TestCloseGroupLeavesALaterRunsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Delete interrupted after it removed a task's record leaves the task's
+// group place to the worker that takes its message.
+func TestWorkerClosesTheGroupPlaceOfADeletedTask(t *testing.T) {
+	b := newBus(t)
+	st, c := b.client.st, ctx(t)
+	ti := b.enqueue("x", nil, TaskID("del"), Group("dg"))
+	r, rev, err := st.get(c, ti.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.remove(c, ti.ID, rev); err != nil { // Delete dies here
+		t.Fatal(err)
+	}
+	if _, err := st.groups.Get(c, GroupKey("dg", r.ID)); err != nil {
+		t.Fatalf("the group place before a worker came: %v", err)
+	}
+	b.serve(Config{}, nil)
+	if err := b.client.WaitGroup(c, "dg"); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, waitTimeout, func() bool { return b.queueMessages() == 0 }, "the message dropped")
+}

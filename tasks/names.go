@@ -45,6 +45,11 @@ func GroupKey(group, id string) string { return group + "." + id }
 // GroupKeys filters the open tasks of group.
 func GroupKeys(group string) string { return group + ".*" }
 
+// HeaderGroup names the group of a queue message's task: a Delete
+// interrupted after it removed the record leaves the group's place to the
+// worker that takes the message, which has nothing else to learn it from.
+const HeaderGroup = "Drover-Task-Group"
+
 // msgID is the deduplication ID of the message of a task's run. Each run
 // has a name of its own: a task re-run from the archive, or an ID
 // enqueued again after Delete, is a new run, and JetStream remembers IDs

@@ -57,8 +57,12 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 	for range maxCASTries {
 		r, rev, err := st.get(ioCtx, id)
 		switch {
-		case errors.Is(err, ErrTaskNotFound):
-			msg.Ack() // deleted
+		case errors.Is(err, ErrTaskNotFound): // deleted
+			if g := msg.Headers().Get(HeaderGroup); validName(g, MaxQueueLen) {
+				s.close(ioCtx, st, record{ID: id, Group: g, Run: run, State: StateArchived}, msg)
+				return
+			}
+			msg.Ack()
 			return
 		case errors.Is(err, ErrInvalidTask):
 			log.Error("tasks: invalid record; its message dropped", "error", err)

@@ -164,9 +164,14 @@ func isWrongLastSeq(err error) bool {
 
 // publish puts the message of r's run in its queue. Its ID is the run's,
 // so that a publish retried within the stream's duplicate window is
-// stored once.
+// stored once. It names r's group too (HeaderGroup), for the worker that
+// finds the record deleted to close the run's place in it.
 func (s *store) publish(ctx context.Context, r record) error {
-	_, err := s.js.Publish(ctx, QueueSubject(r.Queue, r.ID), []byte(r.Run), jetstream.WithMsgID(msgID(r.ID, r.Run)))
+	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run)}
+	if r.Group != "" {
+		m.Header = nats.Header{HeaderGroup: []string{r.Group}}
+	}
+	_, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(r.ID, r.Run)))
 	if err != nil {
 		return fmt.Errorf("tasks: publish %s: %w", r.ID, err)
 	}
