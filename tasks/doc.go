@@ -106,7 +106,8 @@
 // WaitGroup watches the group's keys and returns when none is left. Keys
 // are closed by the worker before it acks, so a worker that dies in
 // between leaves the message to be delivered again, and the next worker
-// closes the key.
+// closes the key. The message names its group (HeaderGroup), so a worker
+// closes the key of a task whose record a Delete removed before it died.
 //
 // # Faults
 //
