@@ -77,8 +77,8 @@
 // task over, counting the lost attempt as a failure (ErrLeaseExpired). A
 // worker that loses the bus for a whole lease stops its handler, for the
 // task may run elsewhere by then. A Server whose context ends stops its
-// handlers and hands their tasks back to run elsewhere within a few
-// seconds, with no failure counted.
+// handlers and hands their tasks back to run at once elsewhere, with no
+// failure counted.
 //
 // A handler's error fails the attempt: the task retries after an
 // exponential backoff with jitter (Config.Backoff), up to MaxRetry times,

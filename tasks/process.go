@@ -14,11 +14,6 @@ import (
 // again after NATS or JetStream failed to answer.
 const transientRetry = time.Second
 
-// handBackDelay is how long a task handed back by a stopping server waits
-// before it is delivered again: until the pull requests of that server
-// have expired.
-func handBackDelay() time.Duration { return pullExpiry + 500*time.Millisecond }
-
 // Why an attempt's context ended, besides its timeout and deadline.
 var (
 	// errShutdown: the server is stopping; the task is handed back.
@@ -191,11 +186,7 @@ func (s *Server) execute(ctx context.Context, st *store, msg jetstream.Msg, r re
 			log.Warn("tasks: hand back; it runs again after its lease", "error", err)
 			return
 		}
-		// Not Nak: this server's idle slots may leave pull requests that
-		// the broker still holds for a moment after their context ended,
-		// and a message redelivered at once could go to one of them, to
-		// wait out its lease. Past pullExpiry none is left.
-		msg.NakWithDelay(handBackDelay())
+		msg.Nak()
 		log.Info("tasks: task handed back")
 		return
 	case cause != nil:

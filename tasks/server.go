@@ -156,9 +156,9 @@ func (s *Server) handler(typ string) Handler {
 
 // Run opens the task queue, creating what is missing, and runs tasks
 // until ctx ends. Then a running task's handler has its context
-// cancelled, and the task is handed back to run again elsewhere within a
-// few seconds (once this server's last pull requests have expired), with
-// no failure counted; Run returns once every slot has stopped.
+// cancelled, and the task is handed back to run again at once elsewhere,
+// with no failure counted; Run returns once every slot has stopped,
+// within pullExpiry (5 s) and a second.
 func (s *Server) Run(ctx context.Context) error {
 	st, err := openStore(ctx, s.js, s.cfg.Store)
 	if err != nil {
@@ -199,11 +199,19 @@ func (s *Server) Run(ctx context.Context) error {
 
 // slot takes one task at a time: no prefetch, so that a task waits in the
 // queue, where any server can take it, rather than behind this one.
+//
+// A pull is never abandoned: one given up while the broker still holds
+// it (a pull whose context ends) can be handed a message that nobody then
+// reads, which waits out a whole lease. So each pull runs to its expiry
+// even when ctx ends, which bounds a server's stop to pullExpiry and a
+// second, and a message it brings after ctx ended is handed back at once.
 func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
 	for ctx.Err() == nil {
-		pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
-		msg, err := c.Next(jetstream.FetchContext(pullCtx))
-		cancel()
+		msg, err := c.Next(jetstream.FetchMaxWait(pullExpiry))
+		if err == nil && ctx.Err() != nil {
+			msg.Nak()
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil && !emptyPull(err) {
 				s.log.Warn("tasks: pull", "error", err)
