@@ -1,0 +1,211 @@
+package tasks
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// DefaultArchiveFor is how long an archived task is kept, for Rerun and
+// inspection, before the broker forgets it and its ID is free again.
+const DefaultArchiveFor = 30 * 24 * time.Hour
+
+// ClientConfig describes a client. Zero fields take their defaults.
+type ClientConfig struct {
+	// Store says how missing streams and buckets are created.
+	Store StoreConfig
+	// ArchiveFor is how long a task this client enqueues is kept once
+	// archived (default DefaultArchiveFor); it may not be negative.
+	ArchiveFor time.Duration
+	// Clock is the time of ProcessIn and of the records' timestamps
+	// (default time.Now). Workers judge a task's schedule and deadline by
+	// their own clocks: in a deployment, give both a timesvc.Clock's Now.
+	Clock func() time.Time
+	// Logger receives what the client cannot return (default slog.Default).
+	Logger *slog.Logger
+}
+
+// Client enqueues tasks and inspects and controls them. It is safe for
+// concurrent use, and holds no goroutine: there is nothing to close.
+type Client struct {
+	st  *store
+	cfg ClientConfig
+	log *slog.Logger
+}
+
+// NewClient opens the task queue on js, creating its streams and buckets
+// if they are missing.
+func NewClient(ctx context.Context, js jetstream.JetStream, cfg ClientConfig) (*Client, error) {
+	if cfg.ArchiveFor < 0 {
+		return nil, fmt.Errorf("%w: ArchiveFor %v is negative", ErrInvalidConfig, cfg.ArchiveFor)
+	}
+	cfg.ArchiveFor = cmp.Or(cfg.ArchiveFor, DefaultArchiveFor)
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	st, err := openStore(ctx, js, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{st: st, cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default())}, nil
+}
+
+// Enqueue puts task in its queue with opts and returns it as recorded.
+//
+// The task's ID (TaskID, or a random one) is claimed first, by creating
+// its record in BucketTasks: of any number of concurrent Enqueues of one
+// ID, from any process, exactly one creates it, and the others return
+// that task with Duplicate set and enqueue nothing. The claim lasts as
+// long as the record: while the task waits, runs or retries, then for its
+// Retention once done or for ClientConfig.ArchiveFor once archived, and
+// until Delete: far longer than the work queue's duplicate window (two
+// minutes), which only catches a publish retried soon after and would
+// let the same ID in again once a slow task outlived it.
+//
+// Then the task joins its group, if it has one, and its message is
+// published. If either fails, the claim is withdrawn and the error
+// returned, so that Enqueue may simply be called again.
+func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*TaskInfo, error) {
+	now := c.cfg.Clock()
+	r, err := newRecord(task, opts, now, c.cfg.ArchiveFor, nuid.Next)
+	if err != nil {
+		return nil, err
+	}
+	for range 3 { // a taken ID whose record expires meanwhile is tried again
+		rev, err := c.st.create(ctx, r)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			old, _, gerr := c.st.get(ctx, r.ID)
+			if errors.Is(gerr, ErrTaskNotFound) {
+				continue
+			}
+			if gerr != nil {
+				return nil, gerr
+			}
+			ti := old.info(now)
+			ti.Duplicate = true
+			return ti, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
+		}
+		if err := c.st.openGroup(ctx, r); err != nil {
+			c.release(r, rev)
+			return nil, err
+		}
+		if err := c.st.publish(ctx, r); err != nil {
+			c.release(r, rev)
+			return nil, err
+		}
+		return r.info(now), nil
+	}
+	return nil, fmt.Errorf("tasks: enqueue %s: its ID is being freed and taken again", r.ID)
+}
+
+// release undoes an Enqueue that could not finish: its record, so that
+// the ID is free, and its group place.
+func (c *Client) release(r record, rev uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	if err := c.st.remove(ctx, r.ID, rev); err != nil {
+		c.log.Warn("tasks: release a task not enqueued", "task", r.ID, "error", err)
+		return
+	}
+	if err := c.st.closeGroup(ctx, r); err != nil {
+		c.log.Warn("tasks: release a task not enqueued", "task", r.ID, "error", err)
+	}
+}
+
+// Inspect returns task id as it is now.
+func (c *Client) Inspect(ctx context.Context, id string) (*TaskInfo, error) {
+	if !validName(id, MaxIDLen) {
+		return nil, ErrTaskNotFound
+	}
+	r, _, err := c.st.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.info(c.cfg.Clock()), nil
+}
+
+// Result returns task id once it is done, with its result; a
+// *FailedError if it was archived; ErrNotDone if it is still to finish.
+func (c *Client) Result(ctx context.Context, id string) (*TaskInfo, error) {
+	ti, err := c.Inspect(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return ti, outcome(ti)
+}
+
+func outcome(ti *TaskInfo) error {
+	switch ti.State {
+	case StateDone:
+		return nil
+	case StateArchived:
+		return &FailedError{ID: ti.ID, LastError: ti.LastError}
+	}
+	return ErrNotDone
+}
+
+// Wait blocks until task id is done or archived, and returns it as Result
+// would; it watches the task's record, so it learns of the end as soon as
+// the broker stores it. A task deleted, or forgotten after its retention,
+// is ErrTaskNotFound.
+func (c *Client) Wait(ctx context.Context, id string) (*TaskInfo, error) {
+	if !validName(id, MaxIDLen) {
+		return nil, ErrTaskNotFound
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := c.st.tasks.Watch(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: watch %s: %w", id, err)
+	}
+	defer w.Stop()
+	seen := false
+	for {
+		var e jetstream.KeyValueEntry
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok = <-w.Updates():
+		}
+		if !ok {
+			return nil, fmt.Errorf("tasks: watch %s: stopped", id)
+		}
+		if e == nil { // the initial value, if any, has come
+			if seen {
+				continue
+			}
+			// The marker can come before a value written as the watch
+			// began: the record, read, decides.
+			r, _, err := c.st.get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			seen = true
+			if ti := r.info(c.cfg.Clock()); ti.State.terminal() {
+				return ti, outcome(ti)
+			}
+			continue
+		}
+		seen = true
+		if e.Operation() != jetstream.KeyValuePut {
+			return nil, ErrTaskNotFound
+		}
+		r, err := decodeRecord(e.Value())
+		if err != nil {
+			return nil, err
+		}
+		if ti := r.info(c.cfg.Clock()); ti.State.terminal() {
+			return ti, outcome(ti)
+		}
+	}
+}

@@ -1,0 +1,129 @@
+// Package tasks is a general task queue on JetStream, in the manner of
+// asynq: send one job to a pool of workers and have it run once, later,
+// with retries.
+//
+// # Usage
+//
+// A producer makes a Client (NewClient) and enqueues tasks: a type, which
+// picks the handler, and a payload, encoded as rpcq encodes arguments
+// (msgpack by NewTask, JSON by NewJSONTask):
+//
+//	c, err := tasks.NewClient(ctx, js, tasks.ClientConfig{})
+//	task, err := tasks.NewTask("email:welcome", Welcome{UserID: 42})
+//	info, err := c.Enqueue(ctx, task, tasks.TaskID("welcome-42"), tasks.ProcessIn(time.Hour))
+//
+// A worker makes a Server (NewServer), registers a Handler per type with
+// Handle, then calls Run, which takes tasks from its queues until its
+// context ends:
+//
+//	s, err := tasks.NewServer(js, tasks.Config{Queues: map[string]int{"default": 10}})
+//	s.Handle("email:welcome", sendWelcome)
+//	err = s.Run(ctx)
+//
+// The caller owns js and its connection; neither Client nor Server closes
+// them. A Client is safe for concurrent use and holds no goroutine. Both
+// create the streams and buckets they need when they are missing
+// (StoreConfig), and use what exists as it is.
+//
+// # What is where
+//
+// Every task has a record in the KV bucket BucketTasks under its ID: the
+// one source of truth of its state, options, attempts, last error and
+// result. The work queue stream StreamQueue holds one message per run of a
+// task, on QueueSubject(queue, id), whose body only names the run; a
+// worker that takes it reads the record and decides from it. Every change
+// of a record is a compare-and-set on its revision, so that of a worker
+// and a client (or two workers) changing one task at once, one wins and
+// the other reads again. Names are in names.go; the state transitions are
+// pure functions in state.go.
+//
+// # Uniqueness
+//
+// Enqueue claims the task's ID by creating its record (a KV create: the
+// first writer wins). Another Enqueue of the ID returns the existing task
+// with TaskInfo.Duplicate set and enqueues nothing, for as long as the
+// record exists: while the task is pending, scheduled, running or
+// retrying, then for its Retention once done (at least a second) or for
+// ClientConfig.ArchiveFor once archived (default 30 days), until Delete.
+// JetStream's duplicate window (two minutes by default, Nats-Msg-Id) is
+// not what makes an ID unique: it forgets an ID after the window while a
+// task may wait or retry for days, and remembers one after its task is
+// deleted. It only makes a retried publish of the same run store once.
+//
+// # Running
+//
+// Each queue of a Server has its own durable pull consumer (ConsumerName)
+// and as many slots as its concurrency; a slot pulls one message at a
+// time, with no prefetch. For a message it reads the record and:
+//
+//   - runs the task if it is due: it records the attempt (state running,
+//     this worker, the attempt's number) and calls the handler under a
+//     context that ends at the attempt's Timeout and the task's Deadline;
+//   - hands the message back with NakWithDelay until the task is due, if
+//     it is scheduled (ProcessAt, ProcessIn) or waiting for a retry: the
+//     broker redelivers it at that time, to the millisecond, and a worker
+//     never starts a task before it by its own clock. JetStream's message
+//     schedules (nats-server 2.12+) were not used: they fire at whole
+//     seconds, which would run a task up to a second early or late;
+//   - drops the message if the task has ended or the message belongs to
+//     an earlier run.
+//
+// While the handler runs, the worker heartbeats every third of the lease
+// (Config.Lease, the consumer's AckWait), as MapReduce workers do:
+// InProgress keeps the message, and a read of the record stops the
+// attempt if the task was cancelled, deleted or taken over. A worker that
+// dies stops heartbeating; after the lease JetStream delivers the message
+// to another worker, which finds the record still running and takes the
+// task over, counting the lost attempt as a failure (ErrLeaseExpired). A
+// worker that loses the bus for a whole lease stops its handler, for the
+// task may run elsewhere by then. A Server whose context ends stops its
+// handlers and hands their tasks back to run at once elsewhere, with no
+// failure counted.
+//
+// A handler's error fails the attempt: the task retries after an
+// exponential backoff with jitter (Config.Backoff), up to MaxRetry times,
+// then is archived. An error wrapping ErrSkipRetry (SkipRetry) archives
+// it at once, and so does a deadline that comes before the next retry.
+// Archived tasks stay for ArchiveFor, and Rerun runs one again from its
+// first attempt.
+//
+// # Results, inspection and control
+//
+// A handler's result is kept in the record for the task's Retention:
+// Result reads it, Wait watches the record and returns when the task ends.
+// Inspect reads one task; List lists tasks by queue and state; Cancel
+// archives a task with ErrCancelled (a running handler's context is
+// cancelled through a notice on CancelSubject, at once, and by its next
+// heartbeat if the notice is lost); Delete removes a task in any state and
+// frees its ID; Rerun re-runs an archived task.
+//
+// # Groups
+//
+// A task enqueued with Group holds a key in BucketGroups (GroupKey) from
+// before Enqueue returns until it ends: done, archived or deleted. A
+// handler that enqueues tasks into its own group does so before it
+// returns, so its children hold the group open before its own key goes.
+// WaitGroup watches the group's keys and returns when none is left. Keys
+// are closed by the worker before it acks, so a worker that dies in
+// between leaves the message to be delivered again, and the next worker
+// closes the key. The message names its group (HeaderGroup), so a worker
+// closes the key of a task whose record a Delete removed before it died.
+//
+// # Faults
+//
+// Every record and message read from the bus is checked against the
+// limits (MaxIDLen, MaxPayloadSize, ...) before it is used: one that
+// breaks them is logged and its message dropped, and nothing a client
+// sends can stop a worker. The record keeps the stream sequence of the
+// message that claimed its run, so a copy of that message, published by
+// mistake or in malice, is dropped rather than run a second time. A
+// handler's panic fails its attempt. An
+// Enqueue that fails after claiming the ID gives the claim back; a
+// producer killed between its record and its message leaves a waiting
+// task with no message, which the servers of its queue republish once it
+// is older than Config.SweepGrace (the sweep scans the bucket every
+// Config.SweepEvery). A result or failure
+// that cannot be recorded leaves the message to its lease: the task runs
+// again, so handlers should be idempotent, as with every at-least-once
+// queue.
+package tasks
