@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -33,16 +35,40 @@ func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
 	return &session{nc: nc, client: client, master: &masterClient{nc: nc, client: client}}, nil
 }
 
+// bindWait bounds how long a command tries again to open the deployment
+// while JetStream does not answer for a moment: a cluster that has just
+// formed, or is electing a stream's leader.
+const bindWait = 15 * time.Second
+
 // bind opens the deployment's streams and buckets, as the master made them.
+// With no deployment it fails at once; a JetStream that does not answer
+// for a moment is asked again, within bindWait.
 func (s *session) bind(ctx context.Context) (*mr.Store, error) {
-	if s.store == nil {
-		store, err := mr.Bind(ctx, s.nc)
-		if err != nil {
-			return nil, err
-		}
-		s.store = store
+	if s.store != nil {
+		return s.store, nil
 	}
-	return s.store, nil
+	deadline := time.Now().Add(bindWait)
+	store, err := mr.Bind(ctx, s.nc)
+	for wait := 100 * time.Millisecond; err != nil && momentary(ctx, err) && time.Now().Before(deadline); wait = min(2*wait, time.Second) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		store, err = mr.Bind(ctx, s.nc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
+	return store, nil
+}
+
+// momentary reports whether err, of a JetStream call made under ctx, may
+// pass if asked again: the bus's, or a time-out of the call's own.
+func momentary(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, mr.ErrNoDeployment) &&
+		(mr.Transient(err) || errors.Is(err, context.DeadlineExceeded))
 }
 
 func (s *session) close() {
