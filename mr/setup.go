@@ -131,7 +131,7 @@ func OpenWait(ctx context.Context, nc *nats.Conn, cfg StoreConfig, poll time.Dur
 		if err := replicasError(err, cfg.Replicas, nc, time.Since(start)); err != nil {
 			return nil, err
 		}
-		if !(cfg.Role == RoleBind && errors.Is(err, ErrNoDeployment)) && !retryable(ctx, err) {
+		if !(cfg.Role == RoleBind && errors.Is(err, ErrNoDeployment)) && !Retryable(ctx, err) {
 			return nil, err
 		}
 		if waiting != nil {
@@ -283,10 +283,10 @@ func notFound(err error) bool {
 		errors.Is(err, jetstream.ErrBucketNotFound)
 }
 
-// retryable reports whether an error of a JetStream call made under ctx
-// is worth trying again: transient, or a time-out of the call's own
-// while ctx goes on.
-func retryable(ctx context.Context, err error) bool {
+// Retryable reports whether err, of a JetStream call made under ctx, may
+// pass if the call is made again: the bus's (Transient), or a time-out of
+// the call's own while ctx goes on.
+func Retryable(ctx context.Context, err error) bool {
 	return err != nil && ctx.Err() == nil && (Transient(err) || errors.Is(err, context.DeadlineExceeded))
 }
 

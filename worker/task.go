@@ -39,7 +39,7 @@ const maxDeliveries = 10
 // else had stopped it; unless the attempt has been handed back
 // maxDeliveries times already.
 func (w *Worker) busFailed(err error, runCtx context.Context, msg jetstream.Msg) bool {
-	if runCtx.Err() != nil || !(mr.Transient(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+	if !mr.Retryable(runCtx, err) && !(errors.Is(err, context.Canceled) && runCtx.Err() == nil) {
 		return false
 	}
 	meta, merr := msg.Metadata()

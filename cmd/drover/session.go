@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,7 +48,7 @@ func (s *session) bind(ctx context.Context) (*mr.Store, error) {
 	}
 	deadline := time.Now().Add(bindWait)
 	store, err := mr.Bind(ctx, s.nc)
-	for wait := 100 * time.Millisecond; err != nil && momentary(ctx, err) && time.Now().Before(deadline); wait = min(2*wait, time.Second) {
+	for wait := 100 * time.Millisecond; mr.Retryable(ctx, err) && time.Now().Before(deadline); wait = min(2*wait, time.Second) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -62,13 +61,6 @@ func (s *session) bind(ctx context.Context) (*mr.Store, error) {
 	}
 	s.store = store
 	return store, nil
-}
-
-// momentary reports whether err, of a JetStream call made under ctx, may
-// pass if asked again: the bus's, or a time-out of the call's own.
-func momentary(ctx context.Context, err error) bool {
-	return ctx.Err() == nil && !errors.Is(err, mr.ErrNoDeployment) &&
-		(mr.Transient(err) || errors.Is(err, context.DeadlineExceeded))
 }
 
 func (s *session) close() {
