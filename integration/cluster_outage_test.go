@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,75 +112,6 @@ func TestClusterAllNodesKilled(t *testing.T) {
 		default:
 		}
 	}
-}
-
-// TestClusterMasterPartitioned: the leading master's node is cut off from
-// the rest of the cluster and from its clients; the master stops acting
-// once its lease runs out, the standby on the majority side leads after
-// that, never while the first still does, and the job ends with the
-// sequential run's output once the partition heals.
-func TestClusterMasterPartitioned(t *testing.T) {
-	files, inputs := books(t)
-	c := brokertest.StartCluster(t, 3)
-	d := deployOn(t, c.URLs())
-	// Each master knows one node alone, so that the cut-off one stays cut
-	// off for as long as the partition lasts.
-	startMasterOn := func(i int) *process {
-		return start(t, "master", "--nats", c.URL(i), "--replicas", "3", "--lease", lease, "--leader-ttl", "1s", "--log-level", "info")
-	}
-	d.masters = append(d.masters, startMasterOn(0))
-	d.waitLeading()
-	d.masters = append(d.masters, startMasterOn(1))
-	for i := range 2 {
-		d.workers = append(d.workers, d.startWorker(i))
-	}
-	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "32768")
-	cut := false
-	d.wait(id, func(st master.JobStatus) {
-		if cut || st.MapsDone == 0 {
-			return
-		}
-		c.Partition(0)
-		cut = true
-		t.Logf("partitioned node 0, the leading master's, with %d of %d maps done", st.MapsDone, st.Maps)
-		brokertest.WaitFor(t, time.Minute, func() bool { return strings.Contains(d.masters[1].String(), "master: leading") },
-			"the standby to lead (its output: %s)", d.masters[1])
-		c.Heal(0)
-	})
-	if !cut {
-		t.Fatal("the job ended before the partition")
-	}
-	d.checkOutput(id, "wordcount", inputs, 3)
-	checkAttempts(t, d, id)
-
-	lost := logTimes(t, d.masters[0], "master: leadership lost")
-	led := logTimes(t, d.masters[1], "master: leading")
-	if len(lost) == 0 || len(led) == 0 {
-		t.Fatalf("master 0 lost its leadership at %v, master 1 led at %v: want both", lost, led)
-	}
-	if !lost[0].Before(led[0]) {
-		t.Errorf("master 1 led at %v, before master 0 stopped leading at %v", led[0], lost[0])
-	}
-}
-
-// logTimes are the times of p's log lines that hold msg.
-func logTimes(t *testing.T, p *process, msg string) []time.Time {
-	t.Helper()
-	stamp := regexp.MustCompile(`^time=(\S+) `)
-	var times []time.Time
-	lines := bufio.NewScanner(strings.NewReader(p.String()))
-	for lines.Scan() {
-		m := stamp.FindStringSubmatch(lines.Text())
-		if m == nil || !strings.Contains(lines.Text(), msg) {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, m[1])
-		if err != nil {
-			t.Fatalf("log time %q: %v", m[1], err)
-		}
-		times = append(times, at)
-	}
-	return times
 }
 
 // TestWaitOutlivesMaster: `drover submit --wait` follows its job through
