@@ -87,19 +87,9 @@ func TestClusterNodeWaitsForQuorum(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	// A quorum is ready; the third peer may take a moment more to be
 	// current, and until then an R3 stream cannot be placed (10005).
-	var s jetstream.Stream
-	brokertest.WaitFor(t, 20*time.Second, func() bool {
-		s, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3})
-		var api *jetstream.APIError
-		if err != nil && !(errors.As(err, &api) && api.ErrorCode == 10005) {
-			t.Fatalf("CreateStream R3: %v", err)
-		}
-		return err == nil
-	}, "an R3 stream placed on the three nodes")
+	s := brokertest.CreateStream(t, js, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3})
 	if got := len(s.CachedInfo().Cluster.Replicas); got != 2 {
 		t.Errorf("stream S has %d replicas besides its leader, want 2", got)
 	}

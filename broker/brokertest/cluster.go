@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker"
 )
@@ -61,11 +62,31 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	if n < 2 {
 		t.Fatalf("brokertest: a cluster of %d nodes", n)
 	}
+	// The cluster ports are chosen before any node binds them (each
+	// node's routes name the others'), so another process may take one in
+	// between: then the cluster starts again on fresh ports.
+	for attempt := 1; ; attempt++ {
+		c, err := startCluster(t, n)
+		if err == nil {
+			t.Cleanup(c.close)
+			c.WaitMetaLeader()
+			return c
+		}
+		c.close()
+		// The server reports a failed bind through its log, as text.
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 3 {
+			t.Fatalf("brokertest: %v", err)
+		}
+	}
+}
+
+// startCluster makes and starts the nodes of one StartCluster attempt.
+// On error the caller closes what it made.
+func startCluster(t testing.TB, n int) (*Cluster, error) {
 	c := &Cluster{t: t, partitioned: map[int]bool{}}
-	t.Cleanup(c.close)
 	var err error
 	if c.sink, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-		t.Fatalf("brokertest: %v", err)
+		return c, err
 	}
 	go func() {
 		for {
@@ -76,19 +97,26 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			conn.Close()
 		}
 	}()
-	clusterPorts := reservePorts(t, n)
+	clusterPorts, err := reservePorts(n)
+	if err != nil {
+		return c, err
+	}
 	for range n {
 		c.nodes = append(c.nodes, &clusterNode{routes: map[int]*proxy{}})
 	}
 	for i, node := range c.nodes {
-		node.client = c.newProxy(func() string { return node.clientAddr() })
+		if node.client, err = newProxy(node.clientAddr); err != nil {
+			return c, err
+		}
 		var routes []string
 		for j := range n {
 			if j == i {
 				continue
 			}
 			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(clusterPorts[j]))
-			node.routes[j] = c.newProxy(func() string { return addr })
+			if node.routes[j], err = newProxy(func() string { return addr }); err != nil {
+				return c, err
+			}
 			routes = append(routes, "nats://"+node.routes[j].addr())
 		}
 		node.cfg = broker.Config{
@@ -113,43 +141,25 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("brokertest: start node %d: %v", i, err)
+			return c, fmt.Errorf("start node %d: %w", i, err)
 		}
 	}
-	c.WaitMetaLeader()
-	return c
+	return c, nil
 }
 
-// reservePorts finds n free loopback ports. A node's cluster port must be
-// known before any node starts, for the others' routes; another process
-// may take one in between, which fails the start.
-func reservePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+// reservePorts finds n free loopback ports. Another process may take one
+// before it is bound again.
+func reservePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("brokertest: %v", err)
+			return nil, err
 		}
-		lns = append(lns, ln)
+		defer ln.Close()
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	return ports
-}
-
-func (c *Cluster) newProxy(target func() string) *proxy {
-	c.t.Helper()
-	p, err := newProxy(target)
-	if err != nil {
-		c.t.Fatalf("brokertest: proxy: %v", err)
-	}
-	return p
+	return ports, nil
 }
 
 // clientAddr is the node's own client address, empty while it is stopped.
@@ -374,10 +384,34 @@ func (c *Cluster) close() {
 			node.client.close()
 		}
 		for _, p := range node.routes {
-			p.close()
+			if p != nil {
+				p.close()
+			}
 		}
 	}
 	if c.sink != nil {
 		c.sink.Close()
+	}
+}
+
+// CreateStream creates the stream cfg names through js and returns it,
+// asking again, as a client of a cluster must, while the cluster cannot
+// answer or place it for a moment: a request lost to a leader election,
+// or 10005 (no suitable peers) while a peer catches up. It fails t if the
+// stream is not made within Timeout.
+func CreateStream(t testing.TB, js jetstream.JetStream, cfg jetstream.StreamConfig) jetstream.Stream {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s, err := js.CreateStream(ctx, cfg)
+		cancel()
+		if err == nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("brokertest: create stream %s: %v", cfg.Name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

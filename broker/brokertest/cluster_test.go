@@ -49,11 +49,7 @@ func TestClusterReplicates(t *testing.T) {
 	c := brokertest.StartCluster(t, 3)
 	nc := c.Connect()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3}); err != nil {
-		t.Fatalf("CreateStream R3: %v", err)
-	}
+	brokertest.CreateStream(t, js, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3})
 	publish(t, js, 10*time.Second)
 
 	// The leader stops hard: another takes over, and the stream keeps
@@ -70,16 +66,24 @@ func TestClusterReplicates(t *testing.T) {
 	c.Restart(old)
 	c.WaitHealthy(old)
 
-	s, err := js.Stream(ctx, "S")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Msgs != 2 {
-		t.Errorf("stream S holds %d messages, want 2", info.State.Msgs)
+	// The restarted node may still be catching up: read through whichever
+	// node answers.
+	var msgs uint64
+	brokertest.WaitFor(t, brokertest.Timeout, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, "S")
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err == nil {
+			msgs = info.State.Msgs
+		}
+		return err == nil
+	}, "stream S's info")
+	if msgs != 2 {
+		t.Errorf("stream S holds %d messages, want 2", msgs)
 	}
 }
 
@@ -90,11 +94,7 @@ func TestClusterPartition(t *testing.T) {
 	c := brokertest.StartCluster(t, 3)
 	nc := c.Connect()
 	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3}); err != nil {
-		t.Fatalf("CreateStream R3: %v", err)
-	}
+	brokertest.CreateStream(t, js, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 3})
 	publish(t, js, 10*time.Second)
 	cut := streamLeader(t, c, js)
 
