@@ -96,7 +96,7 @@ var (
 	bind = Grant{
 		What: "open the deployment the master made (stream, bucket and consumer info)",
 		Publish: append(mapped(allStreams, func(s string) string { return streamAPI("INFO", s) }),
-			consumerAPI("INFO", mr.StreamTasks, mr.ConsumerWorkers)),
+			mapped(mr.TaskConsumers(), func(c string) string { return consumerAPI("INFO", mr.StreamTasks, c) })...),
 		Subscribe: []string{inboxes},
 	}
 	discover = Grant{
@@ -152,12 +152,10 @@ var (
 		},
 	}
 	pullTasks = Grant{
-		What: "take tasks from the workers' consumer, heartbeat and acknowledge them, see whether one is still queued",
-		Publish: []string{
-			consumerAPI("MSG.NEXT", mr.StreamTasks, mr.ConsumerWorkers),
-			acks(mr.StreamTasks, mr.ConsumerWorkers),
-			streamAPI("MSG.GET", mr.StreamTasks),
-		},
+		What: "take tasks from the workers' consumers, heartbeat and acknowledge them, see whether one is still queued",
+		Publish: append(flatMapped(mr.TaskConsumers(), func(c string) []string {
+			return []string{consumerAPI("MSG.NEXT", mr.StreamTasks, c), acks(mr.StreamTasks, c)}
+		}), streamAPI("MSG.GET", mr.StreamTasks)),
 	}
 	commit = Grant{
 		What: "read and write commit records, record lineage (drover-commits, drover-lineage)",

@@ -313,3 +313,45 @@ func TestPoisonedRecord(t *testing.T) {
 		t.Errorf("status notes %q, want one naming the skipped record at %s", st.Notes, record)
 	}
 }
+
+// TestStreamingOnlyOnExecWorkers: one worker without --allow-exec among
+// two with it. Streaming jobs run on the two alone, none of their tasks
+// fails, and the other worker takes the word counts.
+func TestStreamingOnlyOnExecWorkers(t *testing.T) {
+	files, inputs := books(t)
+	d := deploy(t, 0)
+	d.workers = append(d.workers, d.startWorker(0))
+	for i := 1; i <= 2; i++ {
+		d.workers = append(d.workers, d.startWorkerWith(i, "--allow-exec"))
+	}
+	d.waitPulling(3)
+	var streaming, counts []string
+	for range 3 {
+		streaming = append(streaming, d.submit(files, "--app", "streaming", "--arg", shellMapper, "--arg", shellReducer, "-r", "3", "--split-size", "131072"))
+		counts = append(counts, d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "131072"))
+	}
+	want := sequentialStreaming(t, shellMapper, shellReducer, inputs, 3)
+	plainRan := false
+	for _, id := range streaming {
+		d.wait(id, nil)
+		d.checkOutputIs(id, want)
+		if failed := d.events(id, mr.EventFailed); len(failed) > 0 {
+			t.Errorf("job %s: %d attempts failed, the first on %s: %s", id, len(failed), failed[0].Worker, failed[0].Error)
+		}
+		for _, ev := range d.events(id, mr.EventStarted) {
+			if ev.Worker == "w0" {
+				t.Errorf("job %s: %s/%d started on w0, which may not run commands", id, ev.Phase, ev.Index)
+			}
+		}
+	}
+	for _, id := range counts {
+		d.wait(id, nil)
+		d.checkOutput(id, "wordcount", inputs, 3)
+		for _, ev := range d.events(id, mr.EventStarted) {
+			plainRan = plainRan || ev.Worker == "w0"
+		}
+	}
+	if !plainRan {
+		t.Error("w0 ran no task of the word counts")
+	}
+}

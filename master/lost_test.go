@@ -55,15 +55,17 @@ func TestValidAck(t *testing.T) {
 		ack  string
 		want bool
 	}{
-		{mr.TaskAckPrefix + "1.2.3.4.5", true},
-		{mr.TaskAckPrefix + "1.2.3.4.5.6.7", true},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + "1.2.3.4.5", true},
+		{mr.TaskAckPrefix(mr.ConsumerExecWorkers) + "1.2.3.4.5", true},
+		{"$JS.ACK." + mr.StreamTasks + ".other.1.2.3.4.5", false},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + "1.2.3.4.5.6.7", true},
 		{"", false},
 		{"$JS.ACK.OTHER.workers.1.2.3.4.5", false},
-		{mr.TaskAckPrefix + ">", false},
-		{mr.TaskAckPrefix + "1.*.3", false},
-		{mr.TaskAckPrefix + "1 2", false},
-		{mr.TaskAckPrefix + "1..2", false},
-		{mr.TaskAckPrefix + string(make([]byte, 1000)), false},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + ">", false},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + "1.*.3", false},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + "1 2", false},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + "1..2", false},
+		{mr.TaskAckPrefix(mr.ConsumerWorkers) + string(make([]byte, 1000)), false},
 	} {
 		if got := validAck(tt.ack); got != tt.want {
 			t.Errorf("validAck(%.60q) = %v, want %v", tt.ack, got, tt.want)

@@ -77,8 +77,11 @@ type jobView struct {
 	splits   []mr.MapSplit
 	commits  map[TaskID]mr.Commit
 	counters mr.Counters
-	notes    []string // what happened that a user should know, the first maxNotes
-	unnoted  int      // notes past maxNotes, counted only
+	// exec is a job whose app runs commands: its tasks go on
+	// mr.ExecTaskSubject, to the workers allowed to run them.
+	exec    bool
+	notes   []string // what happened that a user should know, the first maxNotes
+	unnoted int      // notes past maxNotes, counted only
 	// quarantined is a job whose stored record could not be loaded: it
 	// is failed, whatever the core says (see quarantine).
 	quarantined bool
@@ -225,7 +228,7 @@ func shutdown(svc interface{ Shutdown(context.Context) error }) {
 // splits and the map commits that reuse earlier output. A job that had
 // ended keeps its end. An error means the core could not take it.
 func (m *Master) admit(rec jobRecord, splits []mr.MapSplit, reused []mr.Commit) error {
-	v := &jobView{rec: rec, splits: splits, commits: map[TaskID]mr.Commit{}}
+	v := &jobView{rec: rec, splits: splits, commits: map[TaskID]mr.Commit{}, exec: rec.Spec.RunsCommands(m.cfg.Apps)}
 	ev := Submitted{Job: rec.Spec.ID, Maps: len(v.splits), Reduces: rec.Spec.R, MaxAttempts: rec.Spec.MaxAttempts,
 		Timeout: rec.Spec.Timeout, SkipBadRecords: rec.Spec.SkipBadRecords, MaxSkippedRecords: rec.Spec.MaxSkippedRecords,
 		Speculation: rec.Spec.Speculation, SpeculationAfter: rec.Spec.SpeculationAfter, SpeculationSlowdown: rec.Spec.SpeculationSlowdown}
@@ -421,6 +424,10 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 			return func(context.Context) error { return err }
 		}
 		data, _ := json.Marshal(task)
+		subject := mr.TaskSubject(task.Job, task.Phase, task.Index)
+		if m.jobs[task.Job].exec {
+			subject = mr.ExecTaskSubject(task.Job, task.Phase, task.Index)
+		}
 		var record []byte // the publication, as the event stream keeps it
 		if a.Attempt > 1 {
 			record, _ = json.Marshal(mr.Event{Kind: mr.EventPublished, Job: task.Job, Phase: task.Phase, Index: task.Index,
@@ -434,7 +441,7 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 					return err
 				}
 			}
-			_, err := m.store.JS.Publish(ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data,
+			_, err := m.store.JS.Publish(ctx, subject, data,
 				jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt)))
 			return err
 		}

@@ -86,13 +86,20 @@ func (m *Master) probe(ctx context.Context, workers []string) map[string]bool {
 }
 
 // maxAckLen bounds a task message's acknowledgement subject, as a
-// Started event reports it: the prefix, then seven numbers.
-const maxAckLen = len(mr.TaskAckPrefix) + 7*21
+// Started event reports it: the longest prefix, then seven numbers.
+var maxAckLen = len(mr.TaskAckPrefix(mr.ConsumerExecWorkers)) + 7*21
 
 // validAck reports whether ack can be the acknowledgement subject of a
-// task message of the workers' consumer: anyone who may publish events
+// task message of the workers' consumers: anyone who may publish events
 // may put anything there, and the master publishes to it.
 func validAck(ack string) bool {
-	return len(ack) <= maxAckLen && strings.HasPrefix(ack, mr.TaskAckPrefix) &&
-		!strings.ContainsAny(ack, "*> \t\r\n") && !strings.Contains(ack, "..") && !strings.HasSuffix(ack, ".")
+	if len(ack) > maxAckLen || strings.ContainsAny(ack, "*> \t\r\n") || strings.Contains(ack, "..") || strings.HasSuffix(ack, ".") {
+		return false
+	}
+	for _, c := range mr.TaskConsumers() {
+		if strings.HasPrefix(ack, mr.TaskAckPrefix(c)) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,7 +4,7 @@
 // (limits.go), and the App interface the workers run.
 //
 // A master opens the JetStream resources with Open and RoleMaster: it
-// creates what is missing and sets the workers' consumer to its lease.
+// creates what is missing and sets the workers' consumers to its lease.
 // Everyone else binds to what the master made, creating and changing
 // nothing: Bind for a command that needs a running deployment, Await for
 // a daemon that may start before the master.

@@ -86,10 +86,23 @@ const (
 	PhaseReduce Phase = "reduce"
 )
 
-// TaskSubject is the subject of task n of job's phase.
+// TaskSubject is the subject of task n of job's phase, for an app that
+// runs no commands: ConsumerWorkers takes it.
 func TaskSubject(job string, phase Phase, n int) string {
 	return fmt.Sprintf("%s.%s.%s.%d", taskPrefix, job, phase, n)
 }
+
+// ExecTaskSubject is the subject of task n of job's phase, for an app
+// that runs commands (see RunsCommands): ConsumerExecWorkers takes it,
+// so that a worker not allowed to run commands never even receives it.
+func ExecTaskSubject(job string, phase Phase, n int) string {
+	return TaskSubject(job, phase, n) + "." + execToken
+}
+
+// execToken ends an ExecTaskSubject: one token more than a TaskSubject,
+// so that the two consumers' filters take disjoint sets of subjects, as a
+// work queue requires.
+const execToken = "exec"
 
 // JobTaskSubjects filters every task of one job, for purging them.
 func JobTaskSubjects(job string) string { return taskPrefix + "." + job + ".>" }
@@ -97,12 +110,31 @@ func JobTaskSubjects(job string) string { return taskPrefix + "." + job + ".>" }
 // TaskSubjects is the task stream's subject filter.
 func TaskSubjects() string { return taskPrefix + ".>" }
 
-// ConsumerWorkers is the durable pull consumer every worker shares.
+// ConsumerWorkers is the durable pull consumer every worker shares: the
+// tasks on TaskSubject.
 const ConsumerWorkers = "workers"
 
-// TaskAckPrefix starts the reply subject of every task message the
-// workers' consumer delivers: its acknowledgement subject.
-const TaskAckPrefix = "$JS.ACK." + StreamTasks + "." + ConsumerWorkers + "."
+// ConsumerExecWorkers is the durable pull consumer that workers allowed
+// to run commands share besides ConsumerWorkers: the tasks on
+// ExecTaskSubject.
+const ConsumerExecWorkers = "exec-workers"
+
+// consumerFilter is the subjects consumer takes, one of the two above.
+func consumerFilter(consumer string) string {
+	if consumer == ConsumerExecWorkers {
+		return taskPrefix + ".*.*.*." + execToken
+	}
+	return taskPrefix + ".*.*.*"
+}
+
+// TaskConsumers are the task stream's consumers.
+func TaskConsumers() []string { return []string{ConsumerWorkers, ConsumerExecWorkers} }
+
+// TaskAckPrefix starts the reply subject of every task message consumer
+// (one of TaskConsumers) delivers: its acknowledgement subject.
+func TaskAckPrefix(consumer string) string {
+	return "$JS.ACK." + StreamTasks + "." + consumer + "."
+}
 
 // WorkerSubject is where a worker shows it lives: it subscribes there for
 // as long as its connection is up, and a request there that finds nobody

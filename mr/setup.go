@@ -68,13 +68,16 @@ type StoreConfig struct {
 type Store struct {
 	JS      jetstream.JetStream
 	Tasks   jetstream.Stream
-	Workers jetstream.Consumer // the one consumer of Tasks every worker pulls from
+	Workers jetstream.Consumer // the consumer of Tasks every worker pulls from
+	// ExecWorkers is the consumer of the tasks that run commands, which
+	// only workers allowed to run them pull from.
+	ExecWorkers jetstream.Consumer
 	Events  jetstream.Stream
 	Jobs    jetstream.KeyValue
 	Commits jetstream.KeyValue
 	Lineage jetstream.KeyValue
 	Data    jetstream.ObjectStore
-	Lease   time.Duration // the workers' consumer's AckWait, as it is
+	Lease   time.Duration // the workers' consumers' AckWait, as it is
 }
 
 // Open is Ensure on a connection.
@@ -172,22 +175,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		}); err != nil {
 		return nil, err
 	}
-	workers := jetstream.ConsumerConfig{
-		Durable:       ConsumerWorkers,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       cmp.Or(cfg.Lease, DefaultLease),
-		MaxAckPending: -1,
-	}
-	if cfg.Role == RoleMaster {
-		s.Workers, err = s.Tasks.CreateOrUpdateConsumer(ctx, workers)
-		if err != nil {
-			return nil, fmt.Errorf("mr: consumer %s: %w", ConsumerWorkers, err)
+	// The workers' consumer first: one made before it had a filter
+	// takes every subject, which no other consumer of a work queue may
+	// share until it is narrowed.
+	for _, c := range []struct {
+		consumer *jetstream.Consumer
+		name     string
+	}{{&s.Workers, ConsumerWorkers}, {&s.ExecWorkers, ConsumerExecWorkers}} {
+		if *c.consumer, err = ensureConsumer(ctx, s.Tasks, cfg, c.name); err != nil {
+			return nil, err
 		}
-	} else if s.Workers, err = ensure(bind, "consumer", ConsumerWorkers,
-		func() (jetstream.Consumer, error) { return s.Tasks.Consumer(ctx, ConsumerWorkers) },
-		func() (jetstream.Consumer, error) { return s.Tasks.CreateConsumer(ctx, workers) }); err != nil {
-		return nil, err
 	}
 	s.Lease = s.Workers.CachedInfo().Config.AckWait
 	if s.Events, err = ensure(bind, "stream", StreamEvents,
@@ -229,6 +226,29 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		}
 	}
 	return s, nil
+}
+
+// ensureConsumer opens the task consumer name, one of TaskConsumers, as
+// cfg.Role allows: RoleMaster creates it or updates it to cfg's lease.
+func ensureConsumer(ctx context.Context, tasks jetstream.Stream, cfg StoreConfig, name string) (jetstream.Consumer, error) {
+	want := jetstream.ConsumerConfig{
+		Durable:       name,
+		FilterSubject: consumerFilter(name),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       cmp.Or(cfg.Lease, DefaultLease),
+		MaxAckPending: -1,
+	}
+	if cfg.Role == RoleMaster {
+		c, err := tasks.CreateOrUpdateConsumer(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("mr: consumer %s: %w", name, err)
+		}
+		return c, nil
+	}
+	return ensure(cfg.Role == RoleBind, "consumer", name,
+		func() (jetstream.Consumer, error) { return tasks.Consumer(ctx, name) },
+		func() (jetstream.Consumer, error) { return tasks.CreateConsumer(ctx, want) })
 }
 
 // rescale gives every backing stream the replicas asked for: resources

@@ -1,8 +1,11 @@
 // Package worker runs MapReduce tasks.
 //
-// A Worker pulls task messages from the one durable consumer every worker
+// A Worker pulls task messages from the durable consumer every worker
 // shares, one per slot and none ahead (no prefetch), so that a task waits
-// in the queue where any worker can take it. For each task it:
+// in the queue where any worker can take it. A worker allowed to run
+// commands (Config.AllowExec) pulls from the consumer of the tasks that
+// do as well, with the same slots; no other worker ever receives them.
+// For each task it:
 //
 //   - skips it if its commit record exists (an earlier attempt or a backup
 //     committed it);

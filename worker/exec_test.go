@@ -66,7 +66,7 @@ func TestStreamingTaskEndsWithItsProcesses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, _, store := mrtest.Start(t, 3*time.Second)
 			e := &env{t: t, ctx: ctx, store: store, apps: apps.Registry(true)}
-			w, err := worker.New(store, worker.Config{Slots: 1, Apps: e.apps, Logger: slog.New(slog.DiscardHandler), SharedRoots: []string{os.TempDir()}})
+			w, err := worker.New(store, worker.Config{Slots: 1, Apps: e.apps, AllowExec: true, Logger: slog.New(slog.DiscardHandler), SharedRoots: []string{os.TempDir()}})
 			if err != nil {
 				t.Fatal(err)
 			}

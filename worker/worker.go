@@ -43,6 +43,11 @@ type Config struct {
 	Slots int
 	// Apps are the apps the worker can run. Required.
 	Apps *mr.Registry
+	// AllowExec takes the tasks of apps that run commands (see
+	// mr.RunsCommands) as well as the others: they come from a consumer
+	// of their own, mr.ConsumerExecWorkers, which only such workers pull
+	// from. Apps must let them run (apps.Registry(true)).
+	AllowExec bool
 	// Clock reads the master's time, to judge task deadlines (default
 	// time.Now; a timesvc.Clock's Now in a real deployment).
 	Clock func() time.Time
@@ -160,14 +165,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // slot pulls one task at a time: no prefetch, so that a task waits in the
 // queue, where any worker can take it, rather than behind this one.
 func (w *Worker) slot(ctx context.Context) {
+	consumers := []jetstream.Consumer{w.store.Workers}
+	if w.cfg.AllowExec {
+		consumers = append(consumers, w.store.ExecWorkers)
+	}
 	failing := false // since the last pull that did not fail
 	for ctx.Err() == nil {
-		// Pull requests expire, and the server's heartbeats show that one
-		// still waits: one a restarted broker forgot is made again within
-		// two missed heartbeats.
-		pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
-		msg, err := w.store.Workers.Next(jetstream.FetchContext(pullCtx), jetstream.FetchHeartbeat(min(pullHeartbeat, pullExpiry/4)))
-		cancel()
+		msg, err := next(ctx, consumers)
 		switch {
 		case err == nil:
 			failing = false
@@ -187,6 +191,54 @@ func (w *Worker) slot(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// next waits for one task from any of consumers, with one pull on each.
+// Pull requests expire, and the server's heartbeats show that one still
+// waits: one a restarted broker forgot is made again within two missed
+// heartbeats. The first pull to end ends the others; a task that a second
+// pull delivered before its end reached the server goes back to the queue
+// at once. Without a task, the error is the first pull's.
+func next(ctx context.Context, consumers []jetstream.Consumer) (jetstream.Msg, error) {
+	pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
+	defer cancel()
+	pull := func(c jetstream.Consumer) (jetstream.Msg, error) {
+		return c.Next(jetstream.FetchContext(pullCtx), jetstream.FetchHeartbeat(min(pullHeartbeat, pullExpiry/4)))
+	}
+	if len(consumers) == 1 {
+		return pull(consumers[0])
+	}
+	type result struct {
+		msg jetstream.Msg
+		err error
+	}
+	results := make(chan result, len(consumers))
+	for _, c := range consumers {
+		go func() {
+			msg, err := pull(c)
+			results <- result{msg, err}
+		}()
+	}
+	var msg jetstream.Msg
+	var err error
+	for i := range consumers {
+		r := <-results
+		cancel()
+		switch {
+		case r.err != nil:
+			if i == 0 {
+				err = r.err
+			}
+		case msg == nil:
+			msg = r.msg
+		default:
+			r.msg.Nak()
+		}
+	}
+	if msg != nil {
+		return msg, nil
+	}
+	return nil, err
 }
 
 // pullRetry is how soon a slot pulls again after a pull failed.

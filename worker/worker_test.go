@@ -67,7 +67,11 @@ func (e *env) publish(task mr.Task) {
 func (e *env) publishAs(task mr.Task, msgID string) {
 	e.t.Helper()
 	data, _ := json.Marshal(task)
-	if _, err := e.store.JS.Publish(e.ctx, mr.TaskSubject(task.Job, task.Phase, task.Index), data, jetstream.WithMsgID(msgID)); err != nil {
+	subject := mr.TaskSubject(task.Job, task.Phase, task.Index)
+	if task.App == mr.StreamingApp { // as the master routes it
+		subject = mr.ExecTaskSubject(task.Job, task.Phase, task.Index)
+	}
+	if _, err := e.store.JS.Publish(e.ctx, subject, data, jetstream.WithMsgID(msgID)); err != nil {
 		e.t.Fatal(err)
 	}
 }

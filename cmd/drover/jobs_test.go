@@ -95,7 +95,7 @@ func TestSubmitStatusJobsGet(t *testing.T) {
 func TestCancelRunningJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, err := local.Start(ctx, local.Config{Workers: 1, Apps: builtinApps(true)})
+	cluster, err := local.Start(ctx, local.Config{Workers: 1, Apps: builtinApps(true), AllowExec: true})
 	if err != nil {
 		t.Fatal(err)
 	}

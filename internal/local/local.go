@@ -31,6 +31,9 @@ type Config struct {
 	Slots   int          // slots per worker (default 1)
 	Apps    *mr.Registry // required
 	Logger  *slog.Logger // default: discard
+	// AllowExec lets the workers take the tasks of apps that run
+	// commands (worker.Config.AllowExec); Apps must allow them too.
+	AllowExec bool
 	// SlowWorkers of the workers take SlowFactor times as long over each
 	// task: stragglers, for benchmarks of backup tasks.
 	SlowWorkers int
@@ -94,7 +97,7 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 		}
 	})
 	for i := range cmp.Or(cfg.Workers, 2) {
-		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log, SharedRoots: cfg.SharedRoots}
+		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, AllowExec: cfg.AllowExec, Logger: log, SharedRoots: cfg.SharedRoots}
 		if i < cfg.SlowWorkers {
 			wc.SlowFactor = cfg.SlowFactor
 		}

@@ -19,7 +19,7 @@ import (
 func TestBrokerNeedsTheToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := local.Start(ctx, local.Config{Workers: 1, Apps: apps.Registry(true)})
+	c, err := local.Start(ctx, local.Config{Workers: 1, Apps: apps.Registry(true), AllowExec: true})
 	if err != nil {
 		t.Fatal(err)
 	}
