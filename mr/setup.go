@@ -72,12 +72,12 @@ type Store struct {
 	// ExecWorkers is the consumer of the tasks that run commands, which
 	// only workers allowed to run them pull from.
 	ExecWorkers jetstream.Consumer
-	Events  jetstream.Stream
-	Jobs    jetstream.KeyValue
-	Commits jetstream.KeyValue
-	Lineage jetstream.KeyValue
-	Data    jetstream.ObjectStore
-	Lease   time.Duration // the workers' consumers' AckWait, as it is
+	Events      jetstream.Stream
+	Jobs        jetstream.KeyValue
+	Commits     jetstream.KeyValue
+	Lineage     jetstream.KeyValue
+	Data        jetstream.ObjectStore
+	Lease       time.Duration // the workers' consumers' AckWait, as it is
 }
 
 // Open is Ensure on a connection.
