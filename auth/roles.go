@@ -115,8 +115,8 @@ var (
 		Publish: []string{mr.MasterSubject(mr.MethodSubmitExec)},
 	}
 	cancelJobs = Grant{
-		What:    "cancel jobs (rpcq.Master.Cancel)",
-		Publish: []string{mr.MasterSubject(mr.MethodCancel)},
+		What:    "cancel and delete jobs (rpcq.Master.Cancel, Delete)",
+		Publish: []string{mr.MasterSubject(mr.MethodCancel), mr.MasterSubject(mr.MethodDelete)},
 	}
 	seeJobs = Grant{
 		What:    "see jobs (rpcq.Master.Status, List, ListPage)",
@@ -166,8 +166,8 @@ var (
 		},
 	}
 	reportEvents = Grant{
-		What:    "report task events (drover.event.>)",
-		Publish: []string{mr.EventSubjects()},
+		What:    "report task events and progress (drover.event.>, drover.progress.>)",
+		Publish: []string{mr.EventSubjects(), mr.ProgressSubjects()},
 	}
 	// showAlive is a worker's subscription to its mr.WorkerSubject, where
 	// it receives nothing: the master finds it there, or finds it gone.

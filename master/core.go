@@ -118,6 +118,10 @@ type Republished struct {
 // Cancelled is a user's cancellation of a job.
 type Cancelled struct{ Job string }
 
+// Deleted is the removal of a job that has ended: the core forgets it.
+// A job still running is kept.
+type Deleted struct{ Job string }
+
 // Tick is the passing of time: attempts past their deadline are retried.
 type Tick struct{}
 
@@ -129,6 +133,7 @@ func (Failed) event()      {}
 func (InputLost) event()   {}
 func (Republished) event() {}
 func (Cancelled) event()   {}
+func (Deleted) event()     {}
 func (Tick) event()        {}
 
 // Actions are what the core asks its shell to carry out, in order.
@@ -292,6 +297,10 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 	case Cancelled:
 		if j := c.jobs[ev.Job]; j != nil && !j.state.Ended() {
 			return c.end(j, JobCancelled, "cancelled")
+		}
+	case Deleted:
+		if j := c.jobs[ev.Job]; j != nil && j.state.Ended() {
+			delete(c.jobs, ev.Job)
 		}
 	case WorkerLost:
 		return c.workerLost(ev.Worker)

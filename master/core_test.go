@@ -291,3 +291,21 @@ func failedOn(attempt int, offset int64) Failed {
 func skipPub(attempt int, skip ...int64) Publish {
 	return Publish{Task: id(mr.PhaseMap, 0), Attempt: attempt, Timeout: time.Second, Skip: skip, Why: WhyFailed}
 }
+
+func TestCoreForgetsDeletedJobs(t *testing.T) {
+	c := run(t, []step{
+		{0, submit1x1, []Action{pub(mr.PhaseMap, 0, 1)}},
+		{1, Deleted{Job: "j"}, nil}, // running: kept
+	})
+	if state, _, ok := c.State("j"); !ok || state != JobMapping {
+		t.Fatalf("State(j) after deleting it while it runs = %v, %v; want mapping, known", state, ok)
+	}
+	c.Handle(t0.Add(2), Cancelled{Job: "j"})
+	c.Handle(t0.Add(3), Deleted{Job: "j"})
+	if _, _, ok := c.State("j"); ok {
+		t.Fatal("State(j) after deleting it once cancelled: known, want forgotten")
+	}
+	if got := c.Handle(t0.Add(4), Committed{id(mr.PhaseMap, 0), 1}); got != nil {
+		t.Errorf("a late commit of the deleted job = %+v, want nothing", got)
+	}
+}

@@ -178,6 +178,14 @@ func (m *Master) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopEvents()
+	// Of progress, only each task's last report: the history of a long
+	// run is no use to a master that starts.
+	stopProgress, err := m.follow(ctx, mr.StreamProgress, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy},
+		func(msg jetstream.Msg) { m.onEvent(msg.Data()) })
+	if err != nil {
+		return err
+	}
+	defer stopProgress()
 
 	svc, err := m.serve()
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
@@ -390,5 +392,43 @@ func TestSpeculation(t *testing.T) {
 	want, _ := mr.Sequential(c.ctx, apps.WordCount{}, inputs, 1)
 	if got, err := c.store.Data.GetBytes(c.ctx, st.Outputs[0]); err != nil || !bytes.Equal(got, want[0]) {
 		t.Errorf("output differs from the sequential count (%v)", err)
+	}
+}
+
+// TestProgressKeepsTheLastReport: a slow task reports its progress many
+// times; the progress stream keeps the last report of each task alone,
+// and the event log, which a starting master reads whole, none.
+func TestProgressKeepsTheLastReport(t *testing.T) {
+	c := start(t, 0)
+	c.addWorker(t, worker.Config{ID: "slow", SlowFactor: 100})
+	dir := t.TempDir()
+	spec := mr.JobSpec{App: "wordcount", R: 1}
+	for i := range 2 {
+		name := fmt.Sprintf("in%d.txt", i)
+		text := strings.Repeat(fmt.Sprintf("word%d ", i), 2000) + "\n"
+		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: name, Path: filepath.Join(dir, name), Size: int64(len(text))})
+	}
+	id := c.submit(t, spec)
+	if st := c.wait(t, id); st.State != master.JobDone {
+		t.Fatalf("job ended %s: %s", st.State, st.Error)
+	}
+	progress, err := c.store.Progress.Info(c.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks := uint64(len(spec.Inputs) + spec.R)
+	if progress.State.Msgs == 0 || progress.State.Msgs > tasks {
+		t.Errorf("progress stream holds %d reports, want 1 to %d: one per task", progress.State.Msgs, tasks)
+	}
+	if progress.State.LastSeq <= tasks {
+		t.Errorf("%d progress reports in all, want more than one per task for this test to mean anything", progress.State.LastSeq)
+	}
+	events, err := c.store.Events.Info(c.ctx, jetstream.WithSubjectFilter(mr.EventSubject(id, mr.EventProgress)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(events.State.Subjects); n != 0 {
+		t.Errorf("event log holds progress of job %s on %d subjects, want none", id, n)
 	}
 }

@@ -13,10 +13,11 @@ func (m *Master) serve() (*rpcq.Server, error) {
 	srv, err := rpcq.NewServer(m.nc, rpcq.ServerConfig{
 		Name:        mr.MasterService,
 		Version:     "1.0.0",
-		Description: "Drover MapReduce master: Submit, SubmitExec, Status, List, ListPage, Cancel",
+		Description: "Drover MapReduce master: Submit, SubmitExec, Status, List, ListPage, Cancel, Delete",
 		Modes: map[string]rpcq.Mode{
 			mr.MethodSubmit: rpcq.AtMostOnce, mr.MethodSubmitExec: rpcq.AtMostOnce, mr.MethodStatus: rpcq.ReadOnly,
 			mr.MethodList: rpcq.ReadOnly, mr.MethodListPage: rpcq.ReadOnly, mr.MethodCancel: rpcq.AtLeastOnce,
+			mr.MethodDelete: rpcq.AtMostOnce,
 		},
 		Logger: m.log,
 	})
@@ -53,6 +54,9 @@ func (m *Master) serve() (*rpcq.Server, error) {
 		},
 		func() error {
 			return rpcq.HandleFunc(srv, mr.MethodCancel, func(_ context.Context, a JobArgs) (struct{}, error) { return struct{}{}, m.Cancel(a.ID) })
+		},
+		func() error {
+			return rpcq.HandleFunc(srv, mr.MethodDelete, func(ctx context.Context, a JobArgs) (DeleteReply, error) { return m.Delete(ctx, a.ID) })
 		},
 	} {
 		if err := add(); err != nil {

@@ -14,8 +14,12 @@ import (
 const (
 	// StreamTasks is the work queue of task messages.
 	StreamTasks = "DROVER_TASKS"
-	// StreamEvents is the log of task events (started, progress, failed).
+	// StreamEvents is the log of task events (started, failed, ...).
 	StreamEvents = "DROVER_EVENTS"
+	// StreamProgress holds the latest progress report of each task, on
+	// ProgressSubject: one message per task, however long it runs, kept
+	// only while it may still matter (DefaultProgressMaxAge).
+	StreamProgress = "DROVER_PROGRESS"
 	// BucketJobs holds job specs and state, keyed by job ID.
 	BucketJobs = "drover-jobs"
 	// BucketCommits holds task commit records, keyed by CommitKey.
@@ -28,15 +32,16 @@ const (
 	// methods are the Method constants, on MasterSubject.
 	MasterService = "Master"
 
-	taskPrefix   = "drover.task"
-	eventPrefix  = "drover.event"
-	workerPrefix = "drover.worker"
+	taskPrefix     = "drover.task"
+	eventPrefix    = "drover.event"
+	progressPrefix = "drover.progress"
+	workerPrefix   = "drover.worker"
 )
 
 // Methods of MasterService. Each is one subject (MasterSubject), so that
 // NATS permissions can grant them by role: Submit to submitters,
 // SubmitExec to the exec-submitter role alone, Status, List and ListPage
-// to readers, Cancel to submitters.
+// to readers, Cancel and Delete to submitters.
 const (
 	// MethodSubmit accepts a job, unless its app runs commands.
 	MethodSubmit = "Submit"
@@ -52,6 +57,8 @@ const (
 	MethodListPage = "ListPage"
 	// MethodCancel stops a job.
 	MethodCancel = "Cancel"
+	// MethodDelete removes an ended job, its outputs and its records.
+	MethodDelete = "Delete"
 )
 
 // BucketStream is the stream behind a key-value bucket, as JetStream
@@ -62,6 +69,10 @@ func BucketStream(bucket string) string { return "KV_" + bucket }
 // its stream: a put, create, update or delete of a key is a publish there.
 func BucketSubjects(bucket string) string { return "$KV." + bucket + ".>" }
 
+// BucketKey is the subject of key in a key-value bucket's stream: a purge
+// of the stream there removes the key, its history included.
+func BucketKey(bucket, key string) string { return "$KV." + bucket + "." + key }
+
 // ObjectStoreStream is the stream behind an object store, as JetStream
 // names it.
 func ObjectStoreStream(bucket string) string { return "OBJ_" + bucket }
@@ -69,7 +80,7 @@ func ObjectStoreStream(bucket string) string { return "OBJ_" + bucket }
 // BackingStreams are the streams behind the protocol's streams, buckets
 // and object store, in the order Ensure opens them.
 func BackingStreams() []string {
-	return []string{StreamTasks, StreamEvents, BucketStream(BucketJobs), BucketStream(BucketCommits),
+	return []string{StreamTasks, StreamEvents, StreamProgress, BucketStream(BucketJobs), BucketStream(BucketCommits),
 		BucketStream(BucketLineage), ObjectStoreStream(ObjectStoreData)}
 }
 
@@ -152,6 +163,22 @@ func EventSubject(job string, kind EventKind) string {
 // EventSubjects is the event stream's subject filter.
 func EventSubjects() string { return eventPrefix + ".>" }
 
+// JobEventSubjects filters every event of one job.
+func JobEventSubjects(job string) string { return eventPrefix + "." + job + ".>" }
+
+// ProgressSubject is where the attempts of task n of job's phase report
+// their progress (EventProgress): the progress stream keeps the last
+// message of each.
+func ProgressSubject(job string, phase Phase, n int) string {
+	return fmt.Sprintf("%s.%s.%s.%d", progressPrefix, job, phase, n)
+}
+
+// ProgressSubjects is the progress stream's subject filter.
+func ProgressSubjects() string { return progressPrefix + ".>" }
+
+// JobProgressSubjects filters the progress of every task of one job.
+func JobProgressSubjects(job string) string { return progressPrefix + "." + job + ".>" }
+
 // MsgID is the deduplication ID of a task message: each attempt is new,
 // because JetStream remembers IDs past the message's ack.
 func MsgID(job string, phase Phase, n, attempt int) string {
@@ -162,6 +189,9 @@ func MsgID(job string, phase Phase, n, attempt int) string {
 func CommitKey(job string, phase Phase, n int) string {
 	return job + "." + string(phase) + "." + strconv.Itoa(n)
 }
+
+// JobCommitKeys matches the commit record keys of every task of job.
+func JobCommitKeys(job string) string { return job + ".>" }
 
 // InputObject is the name of an uploaded input, content-addressed.
 func InputObject(digest string) string { return "inputs/" + digest }
@@ -191,6 +221,17 @@ func MapOutputJob(name string) (job string, ok bool) {
 	}
 	job, rest, _ = strings.Cut(rest, "/")
 	return job, strings.HasPrefix(rest, "map/")
+}
+
+// ObjectJob is the job of a map or reduce output object's name; ok is
+// false for any other object (an input).
+func ObjectJob(name string) (job string, ok bool) {
+	rest, found := strings.CutPrefix(name, "jobs/")
+	if !found {
+		return "", false
+	}
+	job, _, ok = strings.Cut(rest, "/")
+	return job, ok
 }
 
 // ReduceOutputObject is where an execution of reduce task r writes.

@@ -24,6 +24,10 @@ const (
 	ProgressEvery = 250 * time.Millisecond
 	// DefaultEventsMaxAge is how long task events are kept.
 	DefaultEventsMaxAge = 24 * time.Hour
+	// DefaultProgressMaxAge is how long a task's last progress report is
+	// kept: a running attempt reports every ProgressEvery, so only the
+	// report of a task that stopped reporting long ago goes.
+	DefaultProgressMaxAge = time.Hour
 )
 
 // Role is what a process may do to the protocol's JetStream resources as
@@ -73,6 +77,7 @@ type Store struct {
 	// only workers allowed to run them pull from.
 	ExecWorkers jetstream.Consumer
 	Events      jetstream.Stream
+	Progress    jetstream.Stream
 	Jobs        jetstream.KeyValue
 	Commits     jetstream.KeyValue
 	Lineage     jetstream.KeyValue
@@ -197,6 +202,21 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 				MaxAge:      DefaultEventsMaxAge,
 				Storage:     cfg.Storage,
 				Replicas:    replicas,
+			})
+		}); err != nil {
+		return nil, err
+	}
+	if s.Progress, err = ensure(bind, "stream", StreamProgress,
+		func() (jetstream.Stream, error) { return js.Stream(ctx, StreamProgress) },
+		func() (jetstream.Stream, error) {
+			return js.CreateStream(ctx, jetstream.StreamConfig{
+				Name:              StreamProgress,
+				Description:       "Drover task progress, the last report of each task",
+				Subjects:          []string{ProgressSubjects()},
+				MaxMsgsPerSubject: 1,
+				MaxAge:            DefaultProgressMaxAge,
+				Storage:           cfg.Storage,
+				Replicas:          replicas,
 			})
 		}); err != nil {
 		return nil, err

@@ -411,7 +411,11 @@ func (w *Worker) report(task mr.Task, ev mr.Event) error {
 func (w *Worker) event(task mr.Task, ev mr.Event) {
 	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
 	data, _ := json.Marshal(ev)
-	if _, err := w.store.JS.PublishAsync(mr.EventSubject(task.Job, ev.Kind), data); err != nil {
+	subject := mr.EventSubject(task.Job, ev.Kind)
+	if ev.Kind == mr.EventProgress {
+		subject = mr.ProgressSubject(task.Job, task.Phase, task.Index)
+	}
+	if _, err := w.store.JS.PublishAsync(subject, data); err != nil {
 		w.log.Warn("worker: event", "kind", ev.Kind, "error", err)
 	}
 }

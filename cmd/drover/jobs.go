@@ -225,6 +225,22 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// runDelete removes an ended job. The master refuses a running one, with
+// a line that says to cancel it first.
+func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, id, err := jobSession(ctx, "delete", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	var reply master.DeleteReply
+	if err := s.master.call(ctx, mr.MethodDelete, master.JobArgs{ID: id}, &reply); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "job %s deleted, with %d output objects\n", id, reply.Objects)
+	return nil
+}
+
 // jobSession parses the arguments of a command on one job, with the
 // flags that flags adds (it returns their check), and connects.
 func jobSession(ctx context.Context, name string, args []string, stderr io.Writer, flags func(*flag.FlagSet) func() error) (*session, string, error) {

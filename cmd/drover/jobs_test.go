@@ -84,9 +84,13 @@ func TestSubmitStatusJobsGet(t *testing.T) {
 	if want := "job " + id + " had already ended: done; nothing to cancel\n"; code != 0 || out != want {
 		t.Errorf("cancel of a done job: exit %d, %q %q; want 0 and %q", code, out, errOut, want)
 	}
-	for _, args := range [][]string{{"status", "nope"}, {"get", "nope", "-o", dir}, {"cancel", "nope"}} {
+	code, out, errOut = drover(t, "delete", id, "--nats", url)
+	if code != 0 || !regexp.MustCompile(`^job `+id+` deleted, with [1-9][0-9]* output objects\n$`).MatchString(out) {
+		t.Errorf("delete of a done job: exit %d, %q %q", code, out, errOut)
+	}
+	for _, args := range [][]string{{"status", "nope"}, {"get", "nope", "-o", dir}, {"cancel", "nope"}, {"delete", "nope"}, {"status", id}} {
 		code, _, errOut := drover(t, append(args, "--nats", url)...)
-		if code != 1 || errOut != "drover: no job nope\n" {
+		if code != 1 || errOut != "drover: no job "+args[1]+"\n" {
 			t.Errorf("drover %v: exit %d, %q; want 1 and 'drover: no job nope'", args, code, errOut)
 		}
 	}
@@ -110,6 +114,10 @@ func TestCancelRunningJob(t *testing.T) {
 		t.Fatalf("submit exit %d: %s", code, errOut)
 	}
 	id := strings.TrimSpace(out)
+	code, out, errOut = drover(t, "delete", id, "--nats", url)
+	if want := "drover: job " + id + " is mapping: cancel it first\n"; code != 1 || errOut != want {
+		t.Errorf("delete of a running job: exit %d, %q %q; want 1 and %q", code, out, errOut, want)
+	}
 	code, out, errOut = drover(t, "cancel", id, "--nats", url)
 	if code != 0 || out != "job "+id+" cancelled\n" {
 		t.Errorf("cancel: exit %d, %q %q; want 0 and the line saying it was cancelled", code, out, errOut)
@@ -127,7 +135,7 @@ func TestNoMaster(t *testing.T) {
 	url := b.ClientURL()
 	file := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(file, []byte("a\n"), 0o644)
-	for _, args := range [][]string{{"jobs"}, {"status", "x"}, {"cancel", "x"}, {"get", "x", "-o", t.TempDir()}, {"submit", "--app", "wordcount", file}} {
+	for _, args := range [][]string{{"jobs"}, {"status", "x"}, {"cancel", "x"}, {"delete", "x"}, {"get", "x", "-o", t.TempDir()}, {"submit", "--app", "wordcount", file}} {
 		start := time.Now()
 		code, _, errOut := drover(t, append(args, "--nats", url)...)
 		want := "drover: no master is running (no responders on rpcq.Master.* at " + url + ")\n"
