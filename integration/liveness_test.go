@@ -115,3 +115,27 @@ func TestWorkerPausedNotDuplicated(t *testing.T) {
 		t.Errorf("map 0 started on %q, want once, on the paused worker", got)
 	}
 }
+
+// TestKilledWorkersScratchRemoved: what a worker killed with SIGKILL left
+// in its temporary directory is removed by the next worker to start
+// there.
+func TestKilledWorkersScratchRemoved(t *testing.T) {
+	d := deploy(t, 0)
+	tmp := t.TempDir()
+	scratch := func() []string {
+		dirs, _ := filepath.Glob(filepath.Join(tmp, "drover-worker-*"))
+		return dirs
+	}
+	killed := d.startWorkerWith(0, "--temp-dir", tmp)
+	brokertest.WaitFor(t, time.Minute, func() bool { return len(scratch()) == 1 }, "the worker's scratch directory")
+	left := scratch()[0]
+	if err := os.WriteFile(filepath.Join(left, "spill-0"), []byte("a sorted run"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	killed.kill()
+	d.workers = append(d.workers, d.startWorkerWith(1, "--temp-dir", tmp))
+	brokertest.WaitFor(t, time.Minute, func() bool {
+		dirs := scratch()
+		return len(dirs) == 1 && dirs[0] != left
+	}, "the killed worker's scratch directory to go, and the new worker's alone to stay")
+}

@@ -144,7 +144,7 @@ func cause(err error) error {
 // open returns an input to read splits of: an object (read whole: the
 // client cut large files into objects of a split each) or a file under
 // the shared roots. An object is copied to a file in the worker's
-// TempDir, unlinked at once, so that a split takes disk rather than
+// scratch directory, unlinked at once, so that a split takes disk rather than
 // memory, and is gone when the task closes it or the process dies.
 func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, error) {
 	if in.Path != "" {
@@ -157,7 +157,7 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}
 	defer obj.Close()
-	f, err := os.CreateTemp(w.cfg.TempDir, "drover-input-*")
+	f, err := os.CreateTemp(w.scratch.dir, "input-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}

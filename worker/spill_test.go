@@ -76,7 +76,11 @@ func TestMapSpillsThroughWorker(t *testing.T) {
 			}
 		}
 	}
-	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
-		t.Errorf("the tasks left %v in their temporary directory", entries)
-	}
+	// Each worker's scratch directory holds its lock alone.
+	filepath.WalkDir(tmp, func(path string, d os.DirEntry, err error) error {
+		if rel, _ := filepath.Rel(tmp, path); err == nil && !d.IsDir() && filepath.Base(rel) != "lock" {
+			t.Errorf("the tasks left %s in their temporary directory", rel)
+		}
+		return nil
+	})
 }

@@ -222,7 +222,7 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 	span := float64(max(task.Split.End-task.Split.Start, 1))
 	skip := &skipper{offsets: task.Skip}
 	recs := skip.records(task.Input.Records(in, size, task.Split))
-	out, counters, err := mr.RunMapTo(ctx, app, recs, task.R, mr.MapConfig{SortBuffer: w.cfg.SortBuffer, SpillDir: w.cfg.TempDir}, func(c mr.Counters) {
+	out, counters, err := mr.RunMapTo(ctx, app, recs, task.R, mr.MapConfig{SortBuffer: w.cfg.SortBuffer, SpillDir: w.scratch.dir}, func(c mr.Counters) {
 		done.set(float64(c.MapInputBytes+skip.bytes) / span)
 	})
 	// Skipped records were read, not mapped.
@@ -257,7 +257,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 	// Each map output is copied to a local file, a few at a time, and the
 	// files are merged: the reduce holds a few consumers on the object
 	// store and a bounded merge in memory, however many maps there are.
-	dir, err := os.MkdirTemp(w.cfg.TempDir, "drover-reduce-*")
+	dir, err := os.MkdirTemp(w.scratch.dir, "reduce-*")
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (w *Worker) runReduce(ctx context.Context, app mr.App, task mr.Task, execut
 		}
 		stored <- err
 	}()
-	counters, err := mr.RunReduceFiles(ctx, app, runs.paths, w.cfg.TempDir, pw, func(read int64) {
+	counters, err := mr.RunReduceFiles(ctx, app, runs.paths, w.scratch.dir, pw, func(read int64) {
 		done.set(0.5 + 0.5*float64(read)/float64(max(runs.bytes, 1)))
 	})
 	pw.CloseWithError(err) // a failed reduce aborts the put: no partial object

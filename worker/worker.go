@@ -69,8 +69,10 @@ type Config struct {
 	SortBuffer int64
 	// TempDir is where tasks keep their spills, a map its copy of an
 	// uploaded input (unlinked at once) and a reduce its copies of the
-	// map outputs, each in a directory of its own removed when the task
-	// ends (default os.TempDir()). It must be an existing directory.
+	// map outputs (default os.TempDir()), in a directory of the worker's
+	// own that Run removes as it returns; a worker that starts removes
+	// those of workers killed before they could. It must be an existing
+	// directory.
 	TempDir string
 }
 
@@ -82,6 +84,9 @@ type Worker struct {
 	roots []sharedRoot
 	log   *slog.Logger
 	bus   *bus // set by Run, before its slots start
+	// scratch is where tasks keep what they put on disk, under
+	// Config.TempDir; set by Run, before its slots start.
+	scratch *scratch
 }
 
 // New returns a worker on store's resources. A config it cannot run
@@ -151,6 +156,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: subscribe %s: %w", mr.WorkerSubject(w.cfg.ID), err)
 	}
 	defer alive.Unsubscribe()
+	if w.scratch, err = openScratch(cmp.Or(w.cfg.TempDir, os.TempDir()), w.log); err != nil {
+		return err
+	}
+	defer w.scratch.close()
 	var stopWatch func()
 	w.bus, stopWatch = watchBus(w.store.JS.Conn())
 	defer stopWatch()
