@@ -377,15 +377,63 @@ func (m *Master) handle(ev Event) error {
 		return err
 	}
 	defer m.exec.Unlock()
-	for i, op := range ops {
-		m.carryOut(op, actions[i])
+	for i := 0; i < len(ops); {
+		j := i + 1
+		for j < len(ops) && ops[i].task != nil && ops[j].task != nil {
+			j++
+		}
+		if j-i > 1 {
+			m.publishAll(ops[i:j], actions[i:j])
+		} else {
+			m.carryOut(ops[i].do, actions[i])
+		}
+		i = j
 	}
 	return nil
 }
 
+// op is the I/O that carries out an action.
+type op struct {
+	do func(context.Context) error
+	// task is the message of a first publication, which needs nothing
+	// recorded before it: a run of them goes out at once (publishAll).
+	task *nats.Msg
+}
+
+// publishAll publishes the tasks of ops together, as the first attempts of
+// a job's maps or reduces are, rather than each after the last one's
+// acknowledgement; one that fails is carried out on its own, as any other
+// action. Their order does not matter: they are tasks of one work queue.
+func (m *Master) publishAll(ops []op, actions []Action) {
+	acks := make([]jetstream.PubAckFuture, len(ops))
+	for i, o := range ops {
+		ack, err := m.store.JS.PublishMsgAsync(o.task)
+		if err != nil {
+			break // the rest are carried out one by one
+		}
+		acks[i] = ack
+	}
+	for i, ack := range acks {
+		if ack != nil {
+			select {
+			case <-ack.Ok():
+				continue
+			case <-ack.Err():
+			case <-time.After(publishWait):
+			case <-m.term.Done():
+				return
+			}
+		}
+		m.carryOut(ops[i].do, actions[i])
+	}
+}
+
+// publishWait bounds the wait for a publication's acknowledgement.
+const publishWait = 10 * time.Second
+
 // decide gives ev to the core and prepares its actions under mu. It
 // returns holding exec, unless it fails: a panic of the core is its error.
-func (m *Master) decide(ev Event) (actions []Action, ops []func(context.Context) error, err error) {
+func (m *Master) decide(ev Event) (actions []Action, ops []op, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer func() {
@@ -394,7 +442,7 @@ func (m *Master) decide(ev Event) (actions []Action, ops []func(context.Context)
 		}
 	}()
 	actions = m.core.Handle(m.cfg.Clock(), ev)
-	ops = make([]func(context.Context) error, 0, len(actions))
+	ops = make([]op, 0, len(actions))
 	for _, a := range actions {
 		ops = append(ops, m.prepareLocked(a))
 	}
@@ -408,7 +456,7 @@ func (m *Master) decide(ev Event) (actions []Action, ops []func(context.Context)
 // gives up, mid-call too, when the master's term ends.
 func (m *Master) carryOut(op func(context.Context) error, a Action) {
 	for wait := 50 * time.Millisecond; m.term.Err() == nil; wait = min(2*wait, 2*time.Second) {
-		ctx, cancel := context.WithTimeout(m.term, 10*time.Second)
+		ctx, cancel := context.WithTimeout(m.term, publishWait)
 		err := op(ctx)
 		cancel()
 		if err == nil {
@@ -424,35 +472,37 @@ func (m *Master) carryOut(op func(context.Context) error, a Action) {
 }
 
 // prepareLocked turns an action into the I/O that carries it out.
-func (m *Master) prepareLocked(a Action) func(context.Context) error {
+func (m *Master) prepareLocked(a Action) op {
 	switch a := a.(type) {
 	case Publish:
 		task, err := m.taskLocked(a)
 		if err != nil {
-			return func(context.Context) error { return err }
+			return op{do: func(context.Context) error { return err }}
 		}
-		data, _ := json.Marshal(task)
-		subject := mr.TaskSubject(task.Job, task.Phase, task.Index)
+		msg := nats.NewMsg(mr.TaskSubject(task.Job, task.Phase, task.Index))
 		if m.jobs[task.Job].exec {
-			subject = mr.ExecTaskSubject(task.Job, task.Phase, task.Index)
+			msg.Subject = mr.ExecTaskSubject(task.Job, task.Phase, task.Index)
 		}
-		var record []byte // the publication, as the event stream keeps it
-		if a.Attempt > 1 {
-			record, _ = json.Marshal(mr.Event{Kind: mr.EventPublished, Job: task.Job, Phase: task.Phase, Index: task.Index,
-				Attempt: task.Attempt, Worker: "master", Why: string(a.Why)})
-		}
-		return func(ctx context.Context) error {
-			// Recorded first: a master that takes over after the task is
-			// out must know its number, and recording it twice is harmless.
-			if record != nil {
-				if _, err := m.store.JS.Publish(ctx, mr.EventSubject(task.Job, mr.EventPublished), record); err != nil {
-					return err
-				}
-			}
-			_, err := m.store.JS.Publish(ctx, subject, data,
-				jetstream.WithMsgID(mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt)))
+		msg.Data, _ = json.Marshal(task)
+		msg.Header.Set(jetstream.MsgIDHeader, mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
+		publish := func(ctx context.Context) error {
+			_, err := m.store.JS.PublishMsg(ctx, msg)
 			return err
 		}
+		if a.Attempt == 1 {
+			return op{do: publish, task: msg}
+		}
+		// The publication, as the event stream keeps it, is recorded
+		// first: a master that takes over after the task is out must know
+		// its number, and recording it twice is harmless.
+		record, _ := json.Marshal(mr.Event{Kind: mr.EventPublished, Job: task.Job, Phase: task.Phase, Index: task.Index,
+			Attempt: task.Attempt, Worker: "master", Why: string(a.Why)})
+		return op{do: func(ctx context.Context) error {
+			if _, err := m.store.JS.Publish(ctx, mr.EventSubject(task.Job, mr.EventPublished), record); err != nil {
+				return err
+			}
+			return publish(ctx)
+		}}
 	case Uncommit:
 		if v := m.jobs[a.Task.Job]; v != nil {
 			if c, ok := v.commits[a.Task]; ok {
@@ -462,31 +512,31 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 			v.note(a.Reason)
 		}
 		m.log.Warn("master: "+a.Reason, "job", a.Task.Job)
-		return func(ctx context.Context) error {
+		return op{do: func(ctx context.Context) error {
 			return m.store.Commits.Delete(ctx, mr.CommitKey(a.Task.Job, a.Task.Phase, a.Task.Index))
-		}
+		}}
 	case HandBack:
-		return func(context.Context) error {
+		return op{do: func(context.Context) error {
 			return m.nc.Publish(a.Ack, []byte("-NAK"))
-		}
+		}}
 	case Purge:
-		return func(ctx context.Context) error {
+		return op{do: func(ctx context.Context) error {
 			return m.store.Tasks.Purge(ctx, jetstream.WithPurgeSubject(mr.JobTaskSubjects(a.Job)))
-		}
+		}}
 	case Finish:
 		v := m.jobs[a.Job]
 		if v == nil {
-			return func(context.Context) error { return nil }
+			return op{do: func(context.Context) error { return nil }}
 		}
 		v.rec.State, v.rec.Error, v.rec.Ended = a.State, a.Err, m.cfg.Clock().UnixNano()
 		data, _ := json.Marshal(v.rec)
 		m.log.Info("master: job ended", "job", a.Job, "state", a.State, "error", a.Err)
-		return func(ctx context.Context) error {
+		return op{do: func(ctx context.Context) error {
 			_, err := m.store.Jobs.Put(ctx, a.Job, data)
 			return err
-		}
+		}}
 	}
-	return func(context.Context) error { return fmt.Errorf("unknown action %T", a) }
+	return op{do: func(context.Context) error { return fmt.Errorf("unknown action %T", a) }}
 }
 
 // taskLocked builds the message of a Publish from the job's spec.

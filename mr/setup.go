@@ -87,12 +87,17 @@ type Store struct {
 
 // Open is Ensure on a connection.
 func Open(ctx context.Context, nc *nats.Conn, cfg StoreConfig) (*Store, error) {
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncPublishTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("mr: %w", err)
 	}
 	return Ensure(ctx, js, cfg)
 }
+
+// asyncPublishTimeout ends the wait for the acknowledgement of an
+// asynchronous publication (events, a run of tasks) with an error, so that
+// one lost to a broker restart is not waited for, nor kept, for ever.
+const asyncPublishTimeout = 10 * time.Second
 
 // Bind opens the resources a master made on nc, creating and changing
 // nothing (RoleBind): for workers and clients, which need no right to

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -97,8 +96,8 @@ func reduceManyMaps(t *testing.T, maxConsumers, maps, slots int) {
 			t.Errorf("reduce %d wrote %q, want %q", p, got, want.String())
 		}
 	}
-	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
-		t.Errorf("the reduces left %v in their temporary directory", entries)
+	if left := leftIn(tmp); len(left) != 0 {
+		t.Errorf("the reduces left %v in their temporary directory", left)
 	}
 }
 

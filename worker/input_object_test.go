@@ -23,6 +23,10 @@ func TestOpenObjectTakesDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if w.scratch, err = openScratch(tmp, w.log); err != nil { // as Run does
+		t.Fatal(err)
+	}
+	defer w.scratch.close()
 	data := bytes.Repeat([]byte("a line of an uploaded input\n"), 10_000)
 	object := mr.InputObject("piece")
 	if _, err := store.Data.PutBytes(ctx, object, data); err != nil {
@@ -50,8 +54,8 @@ func TestOpenObjectTakesDisk(t *testing.T) {
 		if !bytes.Equal(got, data) {
 			t.Errorf("open read %d bytes, want the %d of the object", len(got), len(data))
 		}
-		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
-			t.Errorf("the open input left %v in the temporary directory", entries)
+		if entries, _ := os.ReadDir(w.scratch.dir); len(entries) != 1 || entries[0].Name() != scratchLock {
+			t.Errorf("the open input left %v in the scratch directory", entries)
 		}
 		r.(io.Closer).Close()
 	}

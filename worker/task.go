@@ -23,8 +23,6 @@ import (
 // worker's own context may have ended.
 const ioTimeout = 10 * time.Second
 
-// ackWait bounds the wait for the broker to confirm a commit's ack.
-const ackWait = time.Second
 
 // maxDeliveries bounds how often one attempt is handed back for the bus's
 // failures: an app that returns what looks like a bus error every time
@@ -61,10 +59,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	log := w.log.With("task", mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
-	getCtx, cancelGet := context.WithTimeout(ctx, ioTimeout)
-	_, err = w.store.Commits.Get(getCtx, key)
-	cancelGet()
-	if err == nil {
+	if w.committed(ctx, task, key, msg) {
 		msg.Ack() // an earlier attempt, or a backup, committed it
 		return
 	}
@@ -135,6 +130,21 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	w.commit(task, key, commit, msg, log)
 }
 
+// committed reports whether the task has a commit already, which only an
+// attempt that ran before can have made: the first delivery of the first
+// attempt is run without asking, a round trip saved on most tasks. Should
+// it race a commit all the same, the first commit wins and this attempt
+// removes its output, as any loser does.
+func (w *Worker) committed(ctx context.Context, task mr.Task, key string, msg jetstream.Msg) bool {
+	if meta, err := msg.Metadata(); err == nil && meta.NumDelivered == 1 && task.Attempt == 1 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	_, err := w.store.Commits.Get(ctx, key)
+	return err == nil
+}
+
 // commit creates the task's commit record: the first attempt to commit
 // wins, and a loser removes its output.
 func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) {
@@ -144,13 +154,10 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 	_, err := w.store.Commits.Create(ctx, key, data)
 	switch {
 	case err == nil:
-		// The commit stands whatever becomes of the ack, and a redelivery
-		// is skipped: a broker gone for a moment must not hold the slot.
-		actx, cancelAck := context.WithTimeout(ctx, ackWait)
-		if err := msg.DoubleAck(actx); err != nil {
-			log.Warn("worker: ack after commit", "error", err)
-		}
-		cancelAck()
+		// The commit stands whatever becomes of the ack, so the slot does
+		// not wait for it: a redelivery, should the ack be lost, finds
+		// the commit and is skipped.
+		msg.Ack()
 		w.index(ctx, task, commit, log)
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Outputs)

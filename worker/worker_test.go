@@ -310,3 +310,16 @@ func TestOneAttemptRunTwice(t *testing.T) {
 		t.Errorf("%d objects, want only the winner's %d", len(objects), len(commit.Outputs))
 	}
 }
+
+// leftIn lists the files tasks left under a worker's TempDir: anything but
+// the lock of each running worker's scratch directory.
+func leftIn(tmp string) []string {
+	var left []string
+	filepath.WalkDir(tmp, func(path string, d os.DirEntry, err error) error {
+		if rel, _ := filepath.Rel(tmp, path); err == nil && !d.IsDir() && filepath.Base(rel) != "lock" {
+			left = append(left, rel)
+		}
+		return nil
+	})
+	return left
+}
