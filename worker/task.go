@@ -23,7 +23,6 @@ import (
 // worker's own context may have ended.
 const ioTimeout = 10 * time.Second
 
-
 // maxDeliveries bounds how often one attempt is handed back for the bus's
 // failures: an app that returns what looks like a bus error every time
 // is failed at last, like any other.
