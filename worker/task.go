@@ -68,7 +68,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	deadline := w.cfg.Clock().Add(task.Timeout)
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
-	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
+	w.announce(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
 	done := &progress{slow: max(w.cfg.SlowFactor, 1)}
 	var ended atomic.Value // why the attempt was stopped: beaten or withdrawn
 	stop := w.heartbeat(runCtx, msg, task, done, func(why error) {
@@ -389,10 +389,6 @@ func (w *Worker) remove(names []string) {
 	}
 }
 
-// event publishes ev about task without waiting for the stream's
-// acknowledgement: events inform the master, which does not depend on any
-// one of them (deadlines and commits carry the decisions). Events from one
-// worker keep their order.
 // report publishes ev and waits for the event stream to store it, trying
 // again through a leader election or a broker restart for up to
 // ioTimeout.
@@ -414,17 +410,45 @@ func (w *Worker) report(task mr.Task, ev mr.Event) error {
 	}
 }
 
-func (w *Worker) event(task mr.Task, ev mr.Event) {
+// event publishes ev about task without waiting for the stream's
+// acknowledgement, which the future returned (nil if the publish failed)
+// tells of: events inform the master, which does not depend on any one of
+// them (deadlines and commits carry the decisions). Events from one
+// worker keep their order.
+func (w *Worker) event(task mr.Task, ev mr.Event) jetstream.PubAckFuture {
 	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
 	data, _ := json.Marshal(ev)
 	subject := mr.EventSubject(task.Job, ev.Kind)
 	if ev.Kind == mr.EventProgress {
 		subject = mr.ProgressSubject(task.Job, task.Phase, task.Index)
 	}
-	if _, err := w.store.JS.PublishAsync(subject, data); err != nil {
+	ack, err := w.store.JS.PublishAsync(subject, data)
+	if err != nil {
 		w.log.Warn("worker: event", "kind", ev.Kind, "error", err)
 	}
+	return ack
 }
+
+// announce publishes that an attempt started, and waits up to
+// startedWait for the event stream to store it before the attempt runs:
+// the master finds a dead worker's attempts by their Started events, and
+// one lost with its worker, killed the moment its task began, would leave
+// the task to the lease.
+func (w *Worker) announce(task mr.Task, ev mr.Event) {
+	ack := w.event(task, ev)
+	if ack == nil {
+		return
+	}
+	select {
+	case <-ack.Ok():
+	case <-ack.Err():
+	case <-time.After(startedWait):
+	}
+}
+
+// startedWait bounds announce's wait: a broker slow to answer delays the
+// attempt no longer than this.
+const startedWait = time.Second
 
 // heartbeat keeps the task with this worker (InProgress) and reports its
 // progress every third of the lease, or mr.ProgressEvery if sooner, until
