@@ -27,12 +27,17 @@ func TestScratchSweep(t *testing.T) {
 	os.WriteFile(filepath.Join(dead, scratchLock), nil, 0o600)
 	os.MkdirAll(filepath.Join(dead, "reduce-1"), 0o700)
 	os.WriteFile(filepath.Join(dead, "reduce-1", "run-0"), []byte("x"), 0o600)
-	// One just made, its lock not yet there; one made long ago that
-	// never got a lock.
-	young := filepath.Join(parent, scratchPrefix+"young")
+	// A worker's without its lock: killed as it renamed it.
+	unlocked := filepath.Join(parent, scratchPrefix+"unlocked")
+	os.Mkdir(unlocked, 0o700)
+	// One a worker is making, its lock not yet taken; one a worker killed
+	// as it started made long ago.
+	young := filepath.Join(parent, startingPrefix+"young")
 	os.Mkdir(young, 0o700)
-	old := filepath.Join(parent, scratchPrefix+"old")
+	os.WriteFile(filepath.Join(young, scratchLock), nil, 0o600)
+	old := filepath.Join(parent, startingPrefix+"old")
 	os.Mkdir(old, 0o700)
+	os.WriteFile(filepath.Join(old, scratchLock), nil, 0o600)
 	os.Chtimes(old, time.Now(), time.Now().Add(-2*scratchGrace))
 	// Not ours to touch: open to others, a file, a link.
 	shared := filepath.Join(parent, scratchPrefix+"shared")
@@ -53,7 +58,7 @@ func TestScratchSweep(t *testing.T) {
 		kept bool
 	}{
 		{live.dir, true}, {filepath.Join(live.dir, "spill-1"), true}, {next.dir, true},
-		{dead, false}, {young, true}, {old, false}, {shared, true}, {file, true}, {link, true},
+		{dead, false}, {unlocked, false}, {young, true}, {old, false}, {shared, true}, {file, true}, {link, true},
 	} {
 		_, err := os.Lstat(tt.path)
 		if kept := err == nil; kept != tt.kept {
@@ -63,5 +68,38 @@ func TestScratchSweep(t *testing.T) {
 	live.close()
 	if _, err := os.Stat(live.dir); !os.IsNotExist(err) {
 		t.Errorf("scratch directory after close: %v, want it removed", err)
+	}
+}
+
+// TestScratchSweepRace: workers that start together on one directory
+// never sweep each other's scratch directories away.
+func TestScratchSweepRace(t *testing.T) {
+	parent := t.TempDir()
+	quiet := slog.New(slog.DiscardHandler)
+	for range 50 {
+		scratches := make(chan *scratch, 4)
+		for range cap(scratches) {
+			go func() {
+				s, err := openScratch(parent, quiet)
+				if err != nil {
+					t.Error(err)
+				}
+				scratches <- s
+			}()
+		}
+		var all []*scratch
+		for range cap(scratches) {
+			if s := <-scratches; s != nil {
+				all = append(all, s)
+			}
+		}
+		for _, s := range all {
+			if _, err := os.Stat(filepath.Join(s.dir, scratchLock)); err != nil {
+				t.Fatalf("a worker's scratch directory was swept while it lived: %v", err)
+			}
+		}
+		for _, s := range all {
+			s.close()
+		}
 	}
 }
