@@ -163,6 +163,10 @@ var (
 			directGet(streamCommits, kvKeys(mr.BucketCommits)),
 			kvKeys(mr.BucketCommits),
 			kvKeys(mr.BucketLineage),
+			// A reduce reads its job's map commits in one watch.
+			consumerAPI("CREATE", streamCommits, "*."+mr.BucketKey(mr.BucketCommits, "*."+string(mr.PhaseMap)+".*")),
+			consumerAPI("DELETE", streamCommits, "*"),
+			flowControl(streamCommits),
 		},
 	}
 	reportEvents = Grant{

@@ -235,10 +235,7 @@ func TestMapOutputDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	deleted := 0
-	for _, name := range commit.Outputs {
-		if name == "" {
-			continue
-		}
+	for _, name := range commit.Objects() {
 		if err := store.Data.Delete(ctx, name); err != nil {
 			t.Fatalf("delete %s: %v", name, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,9 +42,7 @@ func (m *Master) Collect(ctx context.Context) (Collected, error) {
 	live, ended := m.referencesLocked()
 	m.mu.Unlock()
 
-	referenced := func(e lineageEntry) bool {
-		return slices.ContainsFunc(e.Outputs, func(o string) bool { return o != "" && live[o] })
-	}
+	referenced := func(e lineageEntry) bool { return live[e.Outputs.Prefix] }
 	stale := m.cfg.Clock().Add(-m.cfg.Retention).UnixNano()
 	for _, e := range entries {
 		if e.Used < stale && !referenced(e) {
@@ -57,9 +54,7 @@ func (m *Master) Collect(ctx context.Context) (Collected, error) {
 				continue
 			}
 		}
-		for _, o := range e.Outputs {
-			live[o] = true
-		}
+		live[e.Outputs.Prefix] = true
 	}
 
 	objects, err := m.store.Data.List(ctx)
@@ -70,8 +65,9 @@ func (m *Master) Collect(ctx context.Context) (Collected, error) {
 		return col, fmt.Errorf("list objects: %w", err)
 	}
 	for _, o := range objects {
-		job, ok := mr.MapOutputJob(o.Name)
-		if !ok || !ended[job] || live[o.Name] {
+		job, _ := mr.MapOutputJob(o.Name)
+		prefix, ok := mr.MapOutputPrefixOf(o.Name)
+		if !ok || !ended[job] || live[prefix] {
 			continue
 		}
 		if err := m.store.Data.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -82,22 +78,23 @@ func (m *Master) Collect(ctx context.Context) (Collected, error) {
 	return col, nil
 }
 
-// pin keeps objects from the collection while a job adopts them, until
-// its commits are in the master's view.
-func (m *Master) pin(objects []string) {
+// pin keeps map outputs from the collection while a job adopts them,
+// until its commits are in the master's view; prefixes are MapOutputs
+// prefixes.
+func (m *Master) pin(prefixes ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, o := range objects {
-		m.pinned[o]++
+	for _, p := range prefixes {
+		m.pinned[p]++
 	}
 }
 
-func (m *Master) unpin(objects []string) {
+func (m *Master) unpin(prefixes []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, o := range objects {
-		if m.pinned[o]--; m.pinned[o] <= 0 {
-			delete(m.pinned, o)
+	for _, p := range prefixes {
+		if m.pinned[p]--; m.pinned[p] <= 0 {
+			delete(m.pinned, p)
 		}
 	}
 }
@@ -162,24 +159,22 @@ func (m *Master) lineageEntries(ctx context.Context) ([]lineageEntry, error) {
 	}
 }
 
-// referencesLocked returns the objects that the map commits of running
-// jobs reference or that a job being submitted is adopting, and the IDs
-// of ended jobs.
+// referencesLocked returns the map outputs, by their MapOutputs prefix,
+// that the map commits of running jobs reference or that a job being
+// submitted is adopting, and the IDs of ended jobs.
 func (m *Master) referencesLocked() (live, ended map[string]bool) {
 	live, ended = map[string]bool{}, map[string]bool{}
-	for o := range m.pinned {
-		live[o] = true
+	for p := range m.pinned {
+		live[p] = true
 	}
 	for id, v := range m.jobs {
 		if state, _ := m.stateLocked(id, v); state.Ended() {
 			ended[id] = true
 			continue
 		}
-		for tid, c := range v.commits {
-			if tid.Phase == mr.PhaseMap {
-				for _, o := range c.Outputs {
-					live[o] = true
-				}
+		for _, c := range v.commits {
+			if c.Map != nil {
+				live[c.Map.Prefix] = true
 			}
 		}
 	}

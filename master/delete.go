@@ -45,8 +45,11 @@ func (m *Master) Delete(ctx context.Context, id string) (DeleteReply, error) {
 		return del, fmt.Errorf("list objects: %w", err)
 	}
 	for _, o := range objects {
-		if job, ok := mr.ObjectJob(o.Name); !ok || job != id || live[o.Name] {
+		if job, ok := mr.ObjectJob(o.Name); !ok || job != id {
 			continue
+		}
+		if prefix, ok := mr.MapOutputPrefixOf(o.Name); ok && live[prefix] {
+			continue // a running job adopted it
 		}
 		if err := m.store.Data.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return del, fmt.Errorf("remove %s: %w", o.Name, err)

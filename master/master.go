@@ -276,10 +276,10 @@ func (m *Master) onCommit(data []byte) {
 func (v *jobView) fits(c mr.Commit) bool {
 	switch c.Phase {
 	case mr.PhaseMap:
-		return c.Index >= 0 && c.Index < len(v.splits) && len(c.Outputs) <= v.rec.Spec.R && len(c.Digests) == 0 &&
-			len(c.Skipped) <= mr.MaxSkippedRecordsCeiling
+		return c.Index >= 0 && c.Index < len(v.splits) && c.Map != nil && c.Map.Validate(v.rec.Spec.R) == nil &&
+			len(c.Outputs) == 0 && len(c.Digests) == 0 && len(c.Skipped) <= mr.MaxSkippedRecordsCeiling
 	case mr.PhaseReduce:
-		return c.Index >= 0 && c.Index < v.rec.Spec.R && len(c.Outputs) <= 1 && len(c.Digests) <= 1 && len(c.Skipped) == 0
+		return c.Index >= 0 && c.Index < v.rec.Spec.R && c.Map == nil && len(c.Outputs) <= 1 && len(c.Digests) <= 1 && len(c.Skipped) == 0
 	}
 	return false
 }

@@ -226,11 +226,9 @@ func TestLostMapOutputIsRecomputed(t *testing.T) {
 	}
 	var commit mr.Commit
 	json.Unmarshal(entry.Value(), &commit)
-	for _, name := range commit.Outputs {
-		if name != "" {
-			if err := c.store.Data.Delete(c.ctx, name); err != nil {
-				t.Fatal(err)
-			}
+	for _, name := range commit.Objects() {
+		if err := c.store.Data.Delete(c.ctx, name); err != nil {
+			t.Fatal(err)
 		}
 	}
 	close(app.release)

@@ -122,10 +122,8 @@ func TestReuseAcrossJobs(t *testing.T) {
 	if l := lineage.Lineage; l.App != "wordcount" || l.R != 2 || l.Digest != inputs[0].Digest || l.Key() != commit.Lineage {
 		t.Errorf("map 0's lineage entry says %+v, want wordcount over %s with R 2, its key %s", l, inputs[0].Digest, commit.Lineage)
 	}
-	for _, name := range lineage.Outputs {
-		if name != "" {
-			c.store.Data.Delete(c.ctx, name)
-		}
+	for _, name := range lineage.Outputs.Objects() {
+		c.store.Data.Delete(c.ctx, name)
 	}
 	st := c.run(t, spec(2, false), named)
 	if st.MapsReused != st.Maps-1 {

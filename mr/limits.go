@@ -17,8 +17,8 @@ import (
 // the same bounds (see DecodeTask). The CLI checks its flags against them
 // before it reads or uploads anything.
 //
-// The bounds fit together: a map task's commit record names R output
-// objects, a done job's status names R outputs, and both must fit one
+// The bounds fit together: a map task's commit record holds a bit for
+// each of R partitions, a done job's status names R outputs, and both must fit one
 // NATS message (1 MiB by default), which is what MaxR and MaxJobIDLen
 // keep true (see TestLimitsFitOneMessage).
 const (
@@ -31,9 +31,10 @@ const (
 	// inputs' declared sizes and its split size make them.
 	MaxMapTasks = 100_000
 	// MaxMapOutputs bounds map tasks times R: the map output partitions a
-	// job makes. The master keeps the name of every one while the job
-	// runs.
-	MaxMapOutputs = 4_000_000
+	// job makes. A map's commit names its outputs with one bit each (see
+	// MapOutputs), which the master keeps while the job runs and every
+	// reduce reads: 10,000 maps and 1,000 reduces.
+	MaxMapOutputs = 10_000_000
 	// MinSplitSize and MaxSplitSize bound a job's split size: the bytes of
 	// input per map task. Zero in a spec means DefaultSplitSize.
 	MinSplitSize = 1 << 10

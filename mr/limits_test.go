@@ -19,12 +19,16 @@ const oneMessage = 1 << 20
 func TestLimitsFitOneMessage(t *testing.T) {
 	job := strings.Repeat("j", mr.MaxJobIDLen)
 	execution := mr.Execution(mr.MaxTaskAttempt)
+	maps := mr.NewMapOutputs(job, mr.MaxMapTasks-1, execution, mr.MaxR)
 	commit := mr.Commit{Job: job, Phase: mr.PhaseMap, Index: mr.MaxMapTasks - 1, Attempt: mr.MaxTaskAttempt,
-		Worker: strings.Repeat("w", 128), Lineage: strings.Repeat("l", 64), At: 1 << 62}
+		Worker: strings.Repeat("w", 128), Lineage: strings.Repeat("l", 64), At: 1 << 62, Map: &maps}
 	var outputs []string
 	for r := range mr.MaxR {
-		commit.Outputs = append(commit.Outputs, mr.MapOutputObject(job, mr.MaxMapTasks-1, execution, r))
+		maps.Set(r)
 		outputs = append(outputs, mr.ReduceOutputObject(job, r, execution))
+	}
+	if err := maps.Validate(mr.MaxR); err != nil {
+		t.Fatalf("the largest map outputs are invalid: %v", err)
 	}
 	task := mr.Task{Job: job, Phase: mr.PhaseMap, Index: mr.MaxMapTasks - 1, Attempt: mr.MaxTaskAttempt, App: strings.Repeat("a", mr.MaxAppNameLen),
 		Args: []string{strings.Repeat(`"`, mr.MaxArgLen), strings.Repeat(`<`, mr.MaxArgsLen-mr.MaxArgLen)}, R: mr.MaxR, Timeout: mr.MaxTimeout,
@@ -96,5 +100,49 @@ func TestDecodeTask(t *testing.T) {
 	}
 	if _, err := mr.DecodeTask([]byte("{")); !errors.Is(err, mr.ErrInvalidTask) {
 		t.Errorf("DecodeTask(garbage) = %v, want ErrInvalidTask", err)
+	}
+}
+
+// TestMapOutputs: a map's outputs name the objects of the partitions set,
+// as MapOutputObject names them, and outputs that do not fit their job
+// are refused.
+func TestMapOutputs(t *testing.T) {
+	o := mr.NewMapOutputs("j", 3, "2-abcd", 10)
+	for _, r := range []int{0, 7, 9} {
+		o.Set(r)
+	}
+	for r := range 10 {
+		want := ""
+		if r == 0 || r == 7 || r == 9 {
+			want = mr.MapOutputObject("j", 3, "2-abcd", r)
+		}
+		if got := o.Object(r); got != want {
+			t.Errorf("Object(%d) = %q, want %q", r, got, want)
+		}
+		if prefix, ok := mr.MapOutputPrefixOf(mr.MapOutputObject("j", 3, "2-abcd", r)); !ok || prefix != o.Prefix {
+			t.Errorf("MapOutputPrefixOf(partition %d) = %q, %v; want %q", r, prefix, ok, o.Prefix)
+		}
+	}
+	if got := o.Objects(); len(got) != 3 {
+		t.Errorf("Objects() = %q, want 3", got)
+	}
+	if o.Object(-1) != "" || o.Object(10) != "" {
+		t.Error("Object out of range names an object")
+	}
+	if err := o.Validate(10); err != nil {
+		t.Errorf("Validate(10) = %v", err)
+	}
+	for name, bad := range map[string]mr.MapOutputs{
+		"other R":       {Prefix: o.Prefix, Parts: o.Parts, R: 11},
+		"short parts":   {Prefix: o.Prefix, Parts: o.Parts[:1], R: 10},
+		"not a job's":   {Prefix: "inputs/x", Parts: o.Parts, R: 10},
+		"a long prefix": {Prefix: "jobs/" + strings.Repeat("x", 400), Parts: o.Parts, R: 10},
+	} {
+		if err := bad.Validate(10); err == nil {
+			t.Errorf("Validate of %s = nil, want an error", name)
+		}
+	}
+	if _, ok := mr.MapOutputPrefixOf(mr.ReduceOutputObject("j", 0, "1-ab")); ok {
+		t.Error("MapOutputPrefixOf(a reduce output) ok, want not")
 	}
 }

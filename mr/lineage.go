@@ -44,11 +44,11 @@ func (l Lineage) Key() string {
 // map output records it; a job that reuses it renews Used; the master
 // removes entries unused for its retention period, and then their objects.
 type LineageEntry struct {
-	Lineage  Lineage  `json:"lineage"` // what the key is a digest of
-	Job      string   `json:"job"`     // whose map task wrote the output
-	Index    int      `json:"index"`
-	Attempt  int      `json:"attempt"`
-	Outputs  []string `json:"outputs"` // as in its Commit
-	Counters Counters `json:"counters"`
-	Used     int64    `json:"used"` // Unix nanoseconds
+	Lineage  Lineage    `json:"lineage"` // what the key is a digest of
+	Job      string     `json:"job"`     // whose map task wrote the output
+	Index    int        `json:"index"`
+	Attempt  int        `json:"attempt"`
+	Outputs  MapOutputs `json:"outputs"` // as in its Commit
+	Counters Counters   `json:"counters"`
+	Used     int64      `json:"used"` // Unix nanoseconds
 }

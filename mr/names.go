@@ -190,6 +190,10 @@ func CommitKey(job string, phase Phase, n int) string {
 	return job + "." + string(phase) + "." + strconv.Itoa(n)
 }
 
+// JobMapCommitKeys matches the commit record keys of every map task of
+// job.
+func JobMapCommitKeys(job string) string { return job + "." + string(PhaseMap) + ".*" }
+
 // JobCommitKeys matches the commit record keys of every task of job.
 func JobCommitKeys(job string) string { return job + ".>" }
 
@@ -209,7 +213,26 @@ func Execution(attempt int) string {
 
 // MapOutputObject is where an execution of map task n writes partition r.
 func MapOutputObject(job string, n int, execution string, r int) string {
-	return fmt.Sprintf("jobs/%s/map/%d/%s/part-%d", job, n, execution, r)
+	return MapOutputPrefix(job, n, execution) + "/part-" + strconv.Itoa(r)
+}
+
+// MapOutputPrefix is the prefix of every object an execution of map task
+// n writes (see MapOutputs).
+func MapOutputPrefix(job string, n int, execution string) string {
+	return "jobs/" + job + "/map/" + strconv.Itoa(n) + "/" + execution
+}
+
+// MapOutputPrefixOf is the MapOutputPrefix of a map output object's name;
+// ok is false for any other object.
+func MapOutputPrefixOf(name string) (prefix string, ok bool) {
+	if _, isMap := MapOutputJob(name); !isMap {
+		return "", false
+	}
+	i := strings.LastIndex(name, "/part-")
+	if i < 0 {
+		return "", false
+	}
+	return name[:i], true
 }
 
 // MapOutputJob is the job of a map output object's name; ok is false for

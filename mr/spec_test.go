@@ -89,8 +89,8 @@ func TestValidate(t *testing.T) {
 		}, "inputs make more than 100000 map tasks at split size 1024: use a larger split size"},
 		{"too many map outputs", func(s *mr.JobSpec) {
 			s.SplitSize, s.R = mr.MinSplitSize, mr.MaxR
-			s.Inputs[0] = mr.Input{Name: "big", Path: "/big", Size: 1000 * mr.MinSplitSize}
-		}, "r is 10000 with 1000 map tasks: want map tasks times R at most 4000000"},
+			s.Inputs[0] = mr.Input{Name: "big", Path: "/big", Size: 1001 * mr.MinSplitSize}
+		}, "r is 10000 with 1001 map tasks: want map tasks times R at most 10000000"},
 		{"big spec", func(s *mr.JobSpec) {
 			for range 5000 {
 				s.Inputs = append(s.Inputs, mr.Input{Name: strings.Repeat("n", 100), Path: "/" + strings.Repeat("p", 100)})

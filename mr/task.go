@@ -3,6 +3,7 @@ package mr
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -34,12 +35,15 @@ type Task struct {
 // CommitKey by the first attempt to finish: readers follow only commit
 // records, so an attempt's output is visible whole or not at all.
 type Commit struct {
-	Job     string   `json:"job"`
-	Phase   Phase    `json:"phase"`
-	Index   int      `json:"index"`
-	Attempt int      `json:"attempt"`
-	Worker  string   `json:"worker"`
-	Outputs []string `json:"outputs"` // objects: R partitions of a map ("" for an empty one), the one output of a reduce
+	Job     string `json:"job"`
+	Phase   Phase  `json:"phase"`
+	Index   int    `json:"index"`
+	Attempt int    `json:"attempt"`
+	Worker  string `json:"worker"`
+	// Map names a map's output objects; Outputs, the one output object of
+	// a reduce.
+	Map     *MapOutputs `json:"map,omitempty"`
+	Outputs []string    `json:"outputs,omitempty"`
 	// Digests holds a reduce's output's digest in the object store, as the
 	// worker stored it: anyone who may write objects could rewrite it,
 	// but only workers write commits, so a reader that finds another
@@ -56,6 +60,15 @@ type Commit struct {
 	// Reused names the earlier job whose map output this commit adopts:
 	// no attempt of this task ran.
 	Reused string `json:"reused,omitempty"`
+}
+
+// Objects lists every object the commit names: a map's non-empty
+// partitions, or a reduce's output.
+func (c *Commit) Objects() []string {
+	if c.Map != nil {
+		return c.Map.Objects()
+	}
+	return slices.DeleteFunc(slices.Clone(c.Outputs), func(o string) bool { return o == "" })
 }
 
 // Event is what a worker reports on EventSubject.

@@ -41,6 +41,10 @@ type fetched struct {
 func (w *Worker) fetchRuns(ctx context.Context, task mr.Task, dir string, progress func(float64)) (fetched, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	commits, err := w.mapCommits(ctx, task)
+	if err != nil {
+		return fetched{}, err
+	}
 	type result struct {
 		path   string
 		commit mr.Commit
@@ -59,7 +63,8 @@ func (w *Worker) fetchRuns(ctx context.Context, task mr.Task, dir string, progre
 			for m := range next {
 				res := &results[m]
 				var err error
-				res.path, res.commit, res.size, err = w.fetchRun(ctx, task, m, filepath.Join(dir, strconv.Itoa(m)))
+				res.commit = commits[m]
+				res.path, res.size, err = w.fetchRun(ctx, task, m, res.commit, filepath.Join(dir, strconv.Itoa(m)))
 				if err != nil {
 					mu.Lock()
 					if failed == nil {
@@ -98,42 +103,79 @@ feed:
 	return f, nil
 }
 
-// fetchRun copies map m's output for the task's partition to path, if
-// the map wrote any: path is "" if not. The object store checks the bytes
-// against the object's digest as they are read to the end.
-func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, path string) (string, mr.Commit, int64, error) {
-	var mc mr.Commit
-	entry, err := w.store.Commits.Get(ctx, mr.CommitKey(task.Job, mr.PhaseMap, m))
+// mapCommits reads the commit of every map of the task's job, all in one
+// stream of the commits bucket, rather than one request each: a reduce of
+// a job of 10,000 maps makes one read, not 10,000. A map without a
+// commit, or whose commit is unreadable, is a *lostInput.
+func (w *Worker) mapCommits(ctx context.Context, task mr.Task) ([]mr.Commit, error) {
+	watch, err := w.store.Commits.Watch(ctx, mr.JobMapCommitKeys(task.Job), jetstream.IgnoreDeletes())
 	if err != nil {
-		return "", mc, 0, &lostInput{Map: m, Err: fmt.Errorf("commit: %w", err)}
+		return nil, fmt.Errorf("read map commits: %w", err)
 	}
-	if err := json.Unmarshal(entry.Value(), &mc); err != nil || task.Index >= len(mc.Outputs) {
-		return "", mc, 0, fmt.Errorf("map %d's commit is unreadable: %v", m, err)
+	defer watch.Stop()
+	commits := make([]mr.Commit, task.Maps)
+	seen := make([]bool, task.Maps)
+	for {
+		var entry jetstream.KeyValueEntry
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-watch.Updates():
+			if !ok {
+				return nil, errors.New("read map commits: the watch ended")
+			}
+			entry = e
+		}
+		if entry == nil {
+			break // every commit there is, read
+		}
+		var c mr.Commit
+		if json.Unmarshal(entry.Value(), &c) != nil || c.Map == nil || c.Index < 0 || c.Index >= task.Maps ||
+			entry.Key() != mr.CommitKey(task.Job, mr.PhaseMap, c.Index) {
+			continue // not a commit a worker made: as if missing
+		}
+		commits[c.Index], seen[c.Index] = c, true
 	}
-	name := mc.Outputs[task.Index]
+	for m, ok := range seen {
+		if !ok {
+			return nil, &lostInput{Map: m, Err: errors.New("no readable commit")}
+		}
+		if err := commits[m].Map.Validate(task.R); err != nil {
+			return nil, lose(commits[m], err)
+		}
+	}
+	return commits, nil
+}
+
+// fetchRun copies map m's output for the task's partition, as its commit
+// mc names it, to path, if the map wrote any: path is "" if not. The
+// object store checks the bytes against the object's digest as they are
+// read to the end.
+func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, mc mr.Commit, path string) (string, int64, error) {
+	name := mc.Map.Object(task.Index)
 	if name == "" {
-		return "", mc, 0, nil // the map wrote nothing for this partition
+		return "", 0, nil // the map wrote nothing for this partition
 	}
 	obj, err := w.getObject(ctx, name)
 	if err != nil {
-		return "", mc, 0, lose(mc, fmt.Errorf("%s: %w", name, err))
+		return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
 	}
 	defer obj.Close()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", mc, 0, fmt.Errorf("copy map %d's output: %w", m, err)
+		return "", 0, fmt.Errorf("copy map %d's output: %w", m, err)
 	}
 	n, err := io.Copy(f, obj)
 	if cerr := f.Close(); err == nil && cerr != nil {
-		return "", mc, 0, fmt.Errorf("copy map %d's output: %w", m, cerr)
+		return "", 0, fmt.Errorf("copy map %d's output: %w", m, cerr)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", mc, 0, ctx.Err()
+			return "", 0, ctx.Err()
 		}
-		return "", mc, 0, lose(mc, fmt.Errorf("%s: %w", name, err))
+		return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
 	}
-	return path, mc, n, nil
+	return path, n, nil
 }
 
 // consumerWait bounds how long a read waits for a consumer of the data

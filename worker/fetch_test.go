@@ -50,17 +50,16 @@ func reduceManyMaps(t *testing.T, maxConsumers, maps, slots int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := mr.Commit{Job: job, Phase: mr.PhaseMap, Index: m, Attempt: 1}
+		outputs := mr.NewMapOutputs(job, m, "1-x", len(parts))
+		c := mr.Commit{Job: job, Phase: mr.PhaseMap, Index: m, Attempt: 1, Map: &outputs}
 		for p, part := range parts {
-			name := ""
 			if len(part) > 0 {
-				name = mr.MapOutputObject(job, m, "1-x", p)
-				if _, err := store.Data.PutBytes(ctx, name, part); err != nil {
+				outputs.Set(p)
+				if _, err := store.Data.PutBytes(ctx, outputs.Object(p), part); err != nil {
 					t.Fatal(err)
 				}
 				runs[p] = append(runs[p], part)
 			}
-			c.Outputs = append(c.Outputs, name)
 		}
 		data, _ := json.Marshal(c)
 		if _, err := store.Commits.Create(ctx, mr.CommitKey(job, mr.PhaseMap, m), data); err != nil {

@@ -87,25 +87,25 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	case why != nil:
 		// A backup (or the original) won, or the job ended: this
 		// attempt's work is moot.
-		w.remove(commit.Outputs)
+		w.remove(commit.Objects())
 		msg.Ack()
 		log.Info("worker: attempt stopped", "why", why)
 		return
 	case ctx.Err() != nil:
 		// Stopping: hand the task back at once rather than after a lease.
-		w.remove(commit.Outputs)
+		w.remove(commit.Objects())
 		msg.Nak()
 		log.Info("worker: task handed back")
 		return
 	case err != nil && w.busFailed(err, runCtx, msg):
 		// The bus failed, not the task: run the attempt again once it
 		// is back, without a failure counted against the task.
-		w.remove(commit.Outputs)
+		w.remove(commit.Objects())
 		msg.NakWithDelay(transientRetry)
 		log.Warn("worker: task handed back after a NATS error", "error", err)
 		return
 	case err != nil:
-		w.remove(commit.Outputs)
+		w.remove(commit.Objects())
 		ev := mr.Event{Kind: mr.EventFailed, Error: err.Error()}
 		if lost := (*lostInput)(nil); errors.As(err, &lost) {
 			// Not this task's fault: a map's output is gone. The master
@@ -159,12 +159,12 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		msg.Ack()
 		w.index(ctx, task, commit, log)
 	case errors.Is(err, jetstream.ErrKeyExists):
-		w.remove(commit.Outputs)
+		w.remove(commit.Objects())
 		msg.Ack()
 	default:
 		// The store failed, not the task: hand the attempt back to run
 		// again, without counting a failure against it.
-		w.remove(commit.Outputs)
+		w.remove(commit.Objects())
 		msg.Nak()
 		log.Warn("worker: commit failed; task handed back", "error", err)
 	}
@@ -174,7 +174,7 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 // jobs to reuse. Without the entry the output is only not reused, and the
 // master's collection removes it with its job's other outputs.
 func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit, log *slog.Logger) {
-	if commit.Lineage == "" {
+	if commit.Lineage == "" || commit.Map == nil {
 		return
 	}
 	app, err := w.cfg.Apps.New(task.App, task.Args)
@@ -183,7 +183,7 @@ func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit, log 
 	}
 	lineage, _ := mr.MapLineage(task.Input, task.Split, app, task.Args, task.R)
 	entry, _ := json.Marshal(mr.LineageEntry{Lineage: lineage, Job: commit.Job, Index: commit.Index, Attempt: commit.Attempt,
-		Outputs: commit.Outputs, Counters: commit.Counters, Used: commit.At})
+		Outputs: *commit.Map, Counters: commit.Counters, Used: commit.At})
 	if _, err := w.store.Lineage.Put(ctx, commit.Lineage, entry); err != nil {
 		log.Warn("worker: lineage not recorded; the output will not be reused", "error", err)
 	}
@@ -242,13 +242,14 @@ func (w *Worker) runMap(ctx context.Context, app mr.App, task mr.Task, execution
 	if l, ok := mr.MapLineage(task.Input, task.Split, app, task.Args, task.R); ok && len(commit.Skipped) == 0 {
 		commit.Lineage = l.Key()
 	}
+	outputs := mr.NewMapOutputs(task.Job, task.Index, execution, task.R)
+	commit.Map = &outputs
 	for r := range task.R {
 		if out.Size(r) == 0 {
-			commit.Outputs = append(commit.Outputs, "") // an empty partition needs no object
-			continue
+			continue // an empty partition needs no object
 		}
-		name := mr.MapOutputObject(task.Job, task.Index, execution, r)
-		commit.Outputs = append(commit.Outputs, name) // listed first, so a failed put is cleaned up too
+		outputs.Set(r) // first, so that a failed put is cleaned up too
+		name := outputs.Object(r)
 		pctx, stop := w.bus.context(ctx)
 		_, err := w.store.Data.Put(pctx, jetstream.ObjectMeta{Name: name}, out.Partition(r))
 		stop()

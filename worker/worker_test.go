@@ -300,14 +300,14 @@ func TestOneAttemptRunTwice(t *testing.T) {
 		info, err := e.store.Workers.Info(e.ctx)
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	}, "both executions to end")
-	for _, name := range commit.Outputs {
+	for _, name := range commit.Objects() {
 		if _, err := e.store.Data.GetInfo(e.ctx, name); err != nil {
 			t.Errorf("the winner's output %s: %v", name, err)
 		}
 	}
 	objects, _ := e.store.Data.List(e.ctx)
-	if len(objects) != len(commit.Outputs) {
-		t.Errorf("%d objects, want only the winner's %d", len(objects), len(commit.Outputs))
+	if len(objects) != len(commit.Objects()) {
+		t.Errorf("%d objects, want only the winner's %d", len(objects), len(commit.Objects()))
 	}
 }
 

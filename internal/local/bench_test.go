@@ -2,6 +2,7 @@ package local_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -85,7 +86,7 @@ func runJob(b *testing.B, spec mr.JobSpec, workers, slots int) master.JobStatus 
 	return runJobOn(b, spec, local.Config{Workers: workers, Slots: slots})
 }
 
-func runJobOn(b *testing.B, spec mr.JobSpec, cfg local.Config) master.JobStatus {
+func runJobOn(b testing.TB, spec mr.JobSpec, cfg local.Config) master.JobStatus {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -93,7 +94,7 @@ func runJobOn(b *testing.B, spec mr.JobSpec, cfg local.Config) master.JobStatus 
 	return runJobIn(b, ctx, c, client, spec)
 }
 
-func startCluster(b *testing.B, ctx context.Context, cfg local.Config) (*local.Cluster, *rpcq.Client) {
+func startCluster(b testing.TB, ctx context.Context, cfg local.Config) (*local.Cluster, *rpcq.Client) {
 	b.Helper()
 	cfg.Apps = apps.Registry(false)
 	cfg.SharedRoots = []string{os.TempDir()} // the benchmarks' inputs are read in place
@@ -112,7 +113,7 @@ func startCluster(b *testing.B, ctx context.Context, cfg local.Config) (*local.C
 
 // runJobIn runs spec on c and returns its status once it is done and its
 // outputs are read.
-func runJobIn(b *testing.B, ctx context.Context, c *local.Cluster, client *rpcq.Client, spec mr.JobSpec) master.JobStatus {
+func runJobIn(b testing.TB, ctx context.Context, c *local.Cluster, client *rpcq.Client, spec mr.JobSpec) master.JobStatus {
 	b.Helper()
 	var reply master.SubmitReply
 	if err := client.Call(ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &reply); err != nil {
@@ -240,5 +241,27 @@ func BenchmarkReuse(b *testing.B) {
 				b.ReportMetric(float64(st.MapsReused)/float64(st.Maps), "reused")
 			}
 		})
+	}
+}
+
+// BenchmarkWideJob: a word count of 10,000 maps and 1,000 reduces, the
+// most map outputs a job may have (mr.MaxMapOutputs), on two workers of
+// four slots: every reduce reads the commit of every map. Each split
+// holds one word, so one reduce reads 10,000 objects and the others
+// none. Run it with -benchtime 1x.
+func BenchmarkWideJob(b *testing.B) {
+	const maps, r = 10_000, 1_000
+	path := filepath.Join(b.TempDir(), "x.txt")
+	line := append(bytes.Repeat([]byte("x "), 511), '\n') // one split each
+	if err := os.WriteFile(path, bytes.Repeat(line, maps), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	spec := mr.JobSpec{App: "wordcount", R: r, SplitSize: int64(len(line)),
+		Inputs: []mr.Input{{Name: "x.txt", Path: path, Size: int64(maps * len(line))}}}
+	for b.Loop() {
+		st := runJob(b, spec, 2, 4)
+		if st.Maps*st.Reduces < maps*r*99/100 {
+			b.Fatalf("%d maps × %d reduces, want about %d × %d", st.Maps, st.Reduces, maps, r)
+		}
 	}
 }
