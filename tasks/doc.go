@@ -122,7 +122,10 @@
 // producer killed between its record and its message leaves a waiting
 // task with no message, which the servers of its queue republish once it
 // is older than Config.SweepGrace (the sweep scans the bucket every
-// Config.SweepEvery). A result or failure
+// Config.SweepEvery). An Enqueue of the same ID meanwhile does not wait
+// for the sweep: it finds the task not ended, and opens its group place
+// and publishes its message if they are missing, as a handler run again
+// after its worker died enqueues its children again. A result or failure
 // that cannot be recorded leaves the message to its lease: the task runs
 // again, so handlers should be idempotent, as with every at-least-once
 // queue.
