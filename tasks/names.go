@@ -13,6 +13,9 @@ const (
 	// BucketGroups holds one key per open task of a group, GroupKey: a
 	// group is done when it has none left.
 	BucketGroups = "drover-tq-groups"
+	// BucketSchedules holds the periodic tasks, one Schedule per key,
+	// its name; the master that leads enqueues their periods.
+	BucketSchedules = "drover-tq-schedules"
 
 	queuePrefix    = "drover.tq.q"
 	cancelPrefix   = "drover.tq.cancel"
