@@ -192,3 +192,48 @@ func TestTaskEnqueueInvalidOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskSchedules(t *testing.T) {
+	b := brokertest.Start(t)
+	url := b.ClientURL()
+	ok := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := drover(t, append(args, "--nats", url)...)
+		if code != 0 {
+			t.Fatalf("drover %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
+		}
+		return out
+	}
+	if out := ok("task", "schedule", "nightly", "report", `{"full":true}`, "--cron", "0 3 * * *", "--queue", "mail"); out != "schedule nightly set\n" {
+		t.Errorf("task schedule printed %q", out)
+	}
+	ok("task", "schedule", "tick", "ping", "--every", "30s")
+	out := ok("task", "schedules")
+	want := "NAME     PERIOD     TYPE    QUEUE    LAST PERIOD\n" +
+		"nightly  0 3 * * *  report  mail     -\n" +
+		"tick     every 30s  ping    default  -\n"
+	if out != want {
+		t.Errorf("task schedules printed\n%s, want\n%s", out, want)
+	}
+	code, _, errOut := drover(t, "task", "schedule", "bad", "t", "--cron", "every day", "--nats", url)
+	if code != 2 || !strings.Contains(errOut, "cron expression") {
+		t.Errorf("task schedule with a bad cron expression: exit %d, stderr %q", code, errOut)
+	}
+	if out := ok("task", "unschedule", "tick"); out != "schedule tick removed\n" {
+		t.Errorf("task unschedule printed %q", out)
+	}
+	code, _, errOut = drover(t, "task", "unschedule", "tick", "--nats", url)
+	if code != 1 || !strings.Contains(errOut, "schedule not found") {
+		t.Errorf("task unschedule of no schedule: exit %d, stderr %q", code, errOut)
+	}
+	for _, tc := range [][]string{
+		{"task", "schedule", "n", "t"},
+		{"task", "schedule", "n", "t", "--every", "1s", "--cron", "@hourly"},
+		{"task", "schedule", "n"},
+		{"task", "schedule", "n", "t", "--every", "-1s"},
+	} {
+		if code, _, _ := drover(t, tc...); code != 2 {
+			t.Errorf("drover %q: exit %d, want 2", tc, code)
+		}
+	}
+}
