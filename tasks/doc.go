@@ -68,6 +68,12 @@
 //   - drops the message if the task has ended or the message belongs to
 //     an earlier run.
 //
+// Queues named in Config.StrictPriority are taken in strict order
+// instead: they share their slots, and a free slot looks at them highest
+// first without waiting (FetchNoWait), taking the first task ready; when
+// none is, it waits until a task is published to one of them, or 100 ms
+// for a task handed back to wait.
+//
 // While the handler runs, the worker heartbeats every third of the lease
 // (Config.Lease, the consumer's AckWait), as MapReduce workers do:
 // InProgress keeps the message, and a read of the record stops the
@@ -108,6 +114,21 @@
 // between leaves the message to be delivered again, and the next worker
 // closes the key. The message names its group (HeaderGroup), so a worker
 // closes the key of a task whose record a Delete removed before it died.
+//
+// # Periodic tasks
+//
+// A Schedule in BucketSchedules (SetSchedule) names a cron expression or
+// an interval and the task to enqueue once per period. A Scheduler, run
+// by the master that holds the leader lease, enqueues each period as it
+// starts, with the task ID PeriodID(name, start): an Enqueue of a period
+// already enqueued, by a scheduler of an earlier term, finds the ID taken
+// and enqueues nothing. After each enqueue the scheduler moves the
+// schedule's Last to that period, compare-and-set; a scheduler that
+// starts after a gap enqueues every period since Last. A period's task
+// is retained (Schedule.Retention, default 10 minutes) so that its ID
+// stays taken for longer than a failover: a leader killed between an
+// enqueue and its record of Last leaves the next to enqueue the period
+// again, which then finds it.
 //
 // # Faults
 //
