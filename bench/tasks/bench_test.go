@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/tasks"
 )
@@ -130,18 +130,19 @@ func BenchmarkIdleStart(b *testing.B) {
 	})
 }
 
-// droverPool starts a broker that fsyncs every syncInterval and a task
-// server of `workers` slots on it whose handler of "empty" records its
-// latency (and, if signal, says that it started); it returns a client.
+// droverPool starts a broker process that fsyncs every syncInterval, as
+// redis-server runs in a process of its own, and a task server of
+// `workers` slots on it whose handler of "empty" records its latency
+// (and, if signal, says that it started); it returns a client.
 func droverPool(b *testing.B, signal bool) (*tasks.Client, *latencies, chan struct{}) {
-	br := brokertest.Start(b, broker.Config{SyncInterval: syncInterval})
+	url := startBroker(b)
 	ctx := context.Background()
 	quiet := slog.New(slog.DiscardHandler)
-	client, err := tasks.NewClient(ctx, jsOn(b, br), tasks.ClientConfig{Logger: quiet})
+	client, err := tasks.NewClient(ctx, jsOn(b, url), tasks.ClientConfig{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := tasks.NewServer(jsOn(b, br), tasks.Config{Queues: map[string]int{tasks.DefaultQueue: workers}, Logger: quiet})
+	srv, err := tasks.NewServer(jsOn(b, url), tasks.Config{Queues: map[string]int{tasks.DefaultQueue: workers}, Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -155,9 +156,13 @@ func droverPool(b *testing.B, signal bool) (*tasks.Client, *latencies, chan stru
 		return nil, nil
 	})
 	runCtx, stop := context.WithCancel(ctx)
-	b.Cleanup(stop)
-	go srv.Run(runCtx)
-	js := jsOn(b, br)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Run(runCtx)
+	}()
+	b.Cleanup(func() { stop(); <-done })
+	js := jsOn(b, url)
 	brokertest.WaitFor(b, time.Minute, func() bool {
 		_, err := js.Consumer(ctx, tasks.StreamQueue, tasks.ConsumerName(tasks.DefaultQueue))
 		return err == nil
@@ -165,8 +170,72 @@ func droverPool(b *testing.B, signal bool) (*tasks.Client, *latencies, chan stru
 	return client, lat, started
 }
 
-func jsOn(b *testing.B, br *brokertest.Server) jetstream.JetStream {
-	js, err := jetstream.New(br.Connect())
+// brokerBin is Drover's broker, built by TestMain.
+var brokerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bench-tasks-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	brokerBin = filepath.Join(dir, "broker")
+	build := exec.Command("go", "build", "-o", brokerBin, "github.com/drover-dev/drover/cmd/broker")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the broker:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startBroker runs Drover's broker on a free loopback port, fsyncing
+// JetStream every syncInterval, until the benchmark ends.
+func startBroker(b *testing.B) string {
+	b.Helper()
+	port := freePort(b)
+	cmd := exec.Command(brokerBin, "--listen", "127.0.0.1:"+strconv.Itoa(port), "--store", b.TempDir(),
+		"--sync-interval", syncInterval.String(), "--log-level", "error")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	brokertest.WaitFor(b, 30*time.Second, func() bool {
+		nc, err := nats.Connect(url)
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		_, err = js.AccountInfo(context.Background())
+		return err == nil
+	}, "the broker to answer")
+	return url
+}
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func jsOn(b *testing.B, url string) jetstream.JetStream {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -181,12 +250,7 @@ func startRedis(b *testing.B) string {
 	if err != nil {
 		b.Fatal("the asynq baseline needs redis-server on the PATH (Debian: apt-get install redis-server)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(b)
 	dir := b.TempDir()
 	cmd := exec.Command(path, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
 		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--logfile", filepath.Join(dir, "redis.log"))
