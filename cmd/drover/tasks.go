@@ -63,10 +63,11 @@ var taskVerbs = []taskVerb{
 func runTask(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		var b strings.Builder
-		b.WriteString("Usage: drover task <verb> [flags] [arguments]\n\nVerbs:\n")
+		b.WriteString("Usage: drover task <command> [flags] [arguments]\n\nCommands:\n")
 		for _, v := range taskVerbs {
-			fmt.Fprintf(&b, "  %-8s %s\n", v.name, v.summary)
+			fmt.Fprintf(&b, "  %-10s %s\n", v.name, v.summary)
 		}
+		b.WriteString("\nRun 'drover task <command> -h' for its flags.\n")
 		io.WriteString(stderr, b.String())
 		if len(args) == 0 {
 			return usagef("task takes a verb: %s", verbNames())
