@@ -219,9 +219,11 @@ func TestCrawlWithWorkersKilled(t *testing.T) {
 		err error
 	}
 	out := make(chan outcome, 1)
+	ended := make(chan struct{})
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	go func() {
+		defer close(ended)
 		res, err := Crawl(ctx, c, "crawl-k1", root, 0, time.Hour)
 		out <- outcome{res, err}
 	}()
@@ -231,7 +233,11 @@ func TestCrawlWithWorkersKilled(t *testing.T) {
 	// test's doing. A killed worker is replaced at once.
 	for i, at := range []int{len(want) / 4, len(want) / 2} {
 		brokertest.WaitFor(t, waitTimeout, func() bool { return site.Total() >= at }, "fetches under way")
-		victim := pickVictim(t, c, workers)
+		victim := pickVictim(t, c, site, workers, ended)
+		if victim == "" {
+			t.Logf("the crawl ended before kill %d", i+1)
+			break
+		}
 		workers[victim].kill()
 		t.Logf("killed %s after %d fetches", victim, site.Total())
 		id := fmt.Sprintf("w%d", 4+i)
@@ -255,19 +261,32 @@ func TestCrawlWithWorkersKilled(t *testing.T) {
 	check(t, site, o.res, want, 2)
 }
 
-// pickVictim returns a worker running a fetch, none of whose running
-// fetches is a second attempt.
-func pickVictim(t *testing.T, c *tasks.Client, workers map[string]*process) string {
+// pickVictim returns a worker running a fetch of a slow page, so that it
+// is still under way when the worker is killed, and none of whose running
+// fetches is a second attempt; "" if the crawl ends first.
+func pickVictim(t *testing.T, c *tasks.Client, site *Site, workers map[string]*process, ended <-chan struct{}) string {
 	t.Helper()
 	var victim string
 	brokertest.WaitFor(t, waitTimeout, func() bool {
+		select {
+		case <-ended:
+			return true
+		default:
+		}
 		running, err := c.List(t.Context(), Queue, tasks.StateRunning)
 		if err != nil {
 			return false
 		}
 		busy, second := map[string]bool{}, map[string]bool{}
 		for _, ti := range running {
-			busy[ti.Worker] = true
+			var f Fetch
+			if ti.Decode(&f) != nil {
+				continue
+			}
+			u, _ := url.Parse(f.URL)
+			if i, ok := site.page(u.Path); ok && site.slow[i] {
+				busy[ti.Worker] = true
+			}
 			if ti.Attempt > 1 {
 				second[ti.Worker] = true
 			}
