@@ -243,6 +243,26 @@ func TestCrawlWithWorkersKilled(t *testing.T) {
 		id := fmt.Sprintf("w%d", 4+i)
 		workers[id] = startWorker(t, b.ClientURL(), id)
 		delete(workers, victim)
+		// The next kill waits until the killed worker's fetches have been
+		// taken over and have ended: killing a worker as it takes one over
+		// would make a third attempt, the test's doing.
+		brokertest.WaitFor(t, waitTimeout, func() bool {
+			select {
+			case <-ended:
+				return true
+			default:
+			}
+			running, err := c.List(t.Context(), Queue, tasks.StateRunning)
+			if err != nil {
+				return false
+			}
+			for _, ti := range running {
+				if ti.Worker == victim || ti.Attempt > 1 {
+					return false
+				}
+			}
+			return true
+		}, "the killed worker's fetches to run elsewhere")
 	}
 	o := <-out
 	if o.err != nil {
