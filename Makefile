@@ -1,7 +1,7 @@
 GO ?= go
 BENCH_COUNT ?= 5
 
-.PHONY: build test bench fuzz readme images compose-test
+.PHONY: build test bench bench-tasks fuzz readme images compose-test
 
 build:
 	$(GO) build -o bin/ ./cmd/... ./examples/...
@@ -15,6 +15,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count $(BENCH_COUNT) ./rpcq/ | tee /dev/stderr | $(GO) run ./internal/benchtable
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./internal/local/ | tee /dev/stderr | $(GO) run ./internal/benchtable
 	$(GO) test -run '^$$' -bench SyncBound -benchtime 1000x ./timesvc/
+
+# Drover's task queue against asynq on Redis, in one run, from the module
+# bench/tasks (asynq stays out of Drover's). It needs redis-server on the
+# PATH, which it starts on a loopback port of its own; it installs nothing.
+bench-tasks:
+	@command -v redis-server >/dev/null || { echo "bench-tasks needs redis-server on the PATH (Debian: apt-get install redis-server)" >&2; exit 1; }
+	cd bench/tasks && $(GO) test -run '^$$' -bench EmptyTasks -benchtime 5000x -count 3 . | tee /dev/stderr | (cd ../.. && $(GO) run ./internal/benchtable)
+	cd bench/tasks && $(GO) test -run '^$$' -bench IdleStart -benchtime 30x -count 1 . | tee /dev/stderr | (cd ../.. && $(GO) run ./internal/benchtable)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./rpcq/

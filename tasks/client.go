@@ -87,6 +87,9 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 			if gerr != nil {
 				return nil, gerr
 			}
+			if err := c.repair(ctx, old); err != nil {
+				return nil, err
+			}
 			ti := old.info(now)
 			ti.Duplicate = true
 			return ti, nil
@@ -105,6 +108,47 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 		return r.info(now), nil
 	}
 	return nil, fmt.Errorf("tasks: enqueue %s: its ID is being freed and taken again", r.ID)
+}
+
+// repair makes sure that a task another Enqueue of its ID found, and
+// that has not ended, holds its place in its group and has its message
+// in its queue. A producer killed between creating the record and
+// publishing leaves the task without them until the sweep finds it, a
+// minute or more later; meanwhile its group would look done to WaitGroup.
+// The usual producer of the same ID again is a handler run again after
+// its worker died, whose group must stay open: so the duplicate Enqueue
+// finishes the dead one's work. Both writes are idempotent: the place is
+// created only if it is missing, and the message has the run's own ID,
+// so that one publish of an Enqueue still under way is stored once.
+func (c *Client) repair(ctx context.Context, r record) error {
+	if r.State.terminal() {
+		return nil
+	}
+	opened, err := c.st.joinGroup(ctx, r)
+	if err != nil {
+		return err
+	}
+	if r.State != StateRunning {
+		has, err := c.st.hasMessage(ctx, r)
+		if err != nil {
+			return fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
+		}
+		if !has {
+			if err := c.st.publish(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	if !opened {
+		return nil
+	}
+	// The task may have ended after it was read, and its worker closed
+	// its place before it was opened here again: then it is closed again.
+	cur, _, err := c.st.get(ctx, r.ID)
+	if errors.Is(err, ErrTaskNotFound) || err == nil && (cur.State.terminal() || cur.Run != r.Run) {
+		return c.st.closeGroup(ctx, r)
+	}
+	return err
 }
 
 // release undoes an Enqueue that could not finish: its record, so that

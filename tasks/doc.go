@@ -68,6 +68,12 @@
 //   - drops the message if the task has ended or the message belongs to
 //     an earlier run.
 //
+// Queues named in Config.StrictPriority are taken in strict order
+// instead: they share their slots, and a free slot looks at them highest
+// first without waiting (FetchNoWait), taking the first task ready; when
+// none is, it waits until a task is published to one of them, or 100 ms
+// for a task handed back to wait.
+//
 // While the handler runs, the worker heartbeats every third of the lease
 // (Config.Lease, the consumer's AckWait), as MapReduce workers do:
 // InProgress keeps the message, and a read of the record stops the
@@ -109,6 +115,21 @@
 // closes the key. The message names its group (HeaderGroup), so a worker
 // closes the key of a task whose record a Delete removed before it died.
 //
+// # Periodic tasks
+//
+// A Schedule in BucketSchedules (SetSchedule) names a cron expression or
+// an interval and the task to enqueue once per period. A Scheduler, run
+// by the master that holds the leader lease, enqueues each period as it
+// starts, with the task ID PeriodID(name, start): an Enqueue of a period
+// already enqueued, by a scheduler of an earlier term, finds the ID taken
+// and enqueues nothing. After each enqueue the scheduler moves the
+// schedule's Last to that period, compare-and-set; a scheduler that
+// starts after a gap enqueues every period since Last. A period's task
+// is retained (Schedule.Retention, default 10 minutes) so that its ID
+// stays taken for longer than a failover: a leader killed between an
+// enqueue and its record of Last leaves the next to enqueue the period
+// again, which then finds it.
+//
 // # Faults
 //
 // Every record and message read from the bus is checked against the
@@ -122,7 +143,10 @@
 // producer killed between its record and its message leaves a waiting
 // task with no message, which the servers of its queue republish once it
 // is older than Config.SweepGrace (the sweep scans the bucket every
-// Config.SweepEvery). A result or failure
+// Config.SweepEvery). An Enqueue of the same ID meanwhile does not wait
+// for the sweep: it finds the task not ended, and opens its group place
+// and publishes its message if they are missing, as a handler run again
+// after its worker died enqueues its children again. A result or failure
 // that cannot be recorded leaves the message to its lease: the task runs
 // again, so handlers should be idempotent, as with every at-least-once
 // queue.

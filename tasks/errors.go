@@ -15,6 +15,8 @@ var (
 	// ErrTaskNotFound means no task has that ID: it was never enqueued,
 	// or it was deleted, or its retention ended.
 	ErrTaskNotFound = errors.New("tasks: task not found")
+	// ErrScheduleNotFound means no schedule has that name.
+	ErrScheduleNotFound = errors.New("tasks: schedule not found")
 	// ErrNotDone means a task has no result yet: it has not finished.
 	ErrNotDone = errors.New("tasks: task not done")
 	// ErrWrongState means an operation does not apply to the task's state,

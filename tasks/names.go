@@ -13,9 +13,13 @@ const (
 	// BucketGroups holds one key per open task of a group, GroupKey: a
 	// group is done when it has none left.
 	BucketGroups = "drover-tq-groups"
+	// BucketSchedules holds the periodic tasks, one Schedule per key,
+	// its name; the master that leads enqueues their periods.
+	BucketSchedules = "drover-tq-schedules"
 
-	queuePrefix  = "drover.tq.q"
-	cancelPrefix = "drover.tq.cancel"
+	queuePrefix    = "drover.tq.q"
+	cancelPrefix   = "drover.tq.cancel"
+	consumerPrefix = "queue-"
 )
 
 // QueueSubject is the subject of task id's message in queue: one subject
@@ -29,7 +33,7 @@ func QueueSubjects(queue string) string { return queuePrefix + "." + queue + ".>
 func StreamSubjects() string { return queuePrefix + ".>" }
 
 // ConsumerName is the durable consumer that every worker of queue shares.
-func ConsumerName(queue string) string { return "queue-" + queue }
+func ConsumerName(queue string) string { return consumerPrefix + queue }
 
 // CancelSubject is where a cancel notice for a running task is
 // published; every server listens on CancelSubjects. The notice is only
@@ -84,4 +88,11 @@ func validName(s string, max int) bool {
 		}
 	}
 	return true
+}
+
+// queueOfConsumer is the queue whose consumer is named name; ok is false
+// for any other consumer.
+func queueOfConsumer(name string) (queue string, ok bool) {
+	queue, ok = strings.CutPrefix(name, consumerPrefix)
+	return queue, ok && validName(queue, MaxQueueLen)
 }

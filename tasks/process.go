@@ -139,8 +139,11 @@ func (s *Server) close(ctx context.Context, st *store, r record, msg jetstream.M
 			return
 		}
 	}
-	if err := msg.DoubleAck(ctx); err != nil {
-		s.log.Warn("tasks: ack", "task", r.ID, "error", err) // a redelivery finds the record ended
+	// The ack is not waited for: the record says the run is over, so a
+	// lost ack only brings the message to a worker that finds it so and
+	// acks again. Waiting would cost each slot a round trip per task.
+	if err := msg.Ack(); err != nil {
+		s.log.Warn("tasks: ack", "task", r.ID, "error", err)
 	}
 }
 

@@ -146,3 +146,45 @@ func TestSweepRepublishesATaskWhoseProducerDied(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A task whose producer died between its record and its message, and
+// that is enqueued again (as a handler run again enqueues its children),
+// is finished by the second Enqueue: it holds its group open at once and
+// runs, with no wait for the sweep.
+func TestDuplicateEnqueueFinishesADeadProducersTask(t *testing.T) {
+	b := newBus(t)
+	release := make(chan struct{})
+	b.serve(Config{SweepEvery: -1}, map[string]Handler{
+		"x": func(context.Context, *TaskInfo) (any, error) { <-release; return nil, nil },
+	})
+	task, _ := NewTask("x", nil)
+	r, err := newRecord(task, []Option{TaskID("half"), Group("hg"), Retention(time.Minute)}, time.Now(), time.Hour, func() string { return "run1" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.st.create(ctx(t), r); err != nil { // the producer dies here
+		t.Fatal(err)
+	}
+	ti := b.enqueue("x", nil, TaskID("half"), Group("hg"))
+	if !ti.Duplicate {
+		t.Fatalf("Enqueue of a taken ID: Duplicate false")
+	}
+	b.waitState("half", StateRunning)
+	wctx, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+	defer cancel()
+	if err := b.client.WaitGroup(wctx, "hg"); err == nil {
+		t.Fatal("WaitGroup returned while the group's task runs")
+	}
+	close(release)
+	if err := b.client.WaitGroup(ctx(t), "hg"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitState("half", StateDone)
+	// Enqueued again once done, it opens no place in its group.
+	if ti := b.enqueue("x", nil, TaskID("half"), Group("hg")); !ti.Duplicate {
+		t.Fatal("Enqueue of a done task's ID: Duplicate false")
+	}
+	if err := b.client.WaitGroup(ctx(t), "hg"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -47,6 +47,15 @@ type Config struct {
 	// more, and a busy queue never starves another. New keeps its own
 	// copy.
 	Queues map[string]int
+	// StrictPriority orders some of Queues, highest first: those queues
+	// share their slots (as many as their concurrencies add up to), and a
+	// free slot takes its next task from the first of them that has one
+	// ready, so a lower queue's task never starts while a higher one's
+	// waits. The other queues keep their own slots. A task of these
+	// queues handed back to wait for its schedule or backoff starts up to
+	// 100 ms after its time, when the queues are idle. New keeps its own
+	// copy.
+	StrictPriority []string
 	// Lease is the queues' consumers' AckWait (default DefaultLease).
 	// Every server of a queue should use the same: the last one started
 	// sets it.
@@ -118,7 +127,11 @@ func NewServer(js jetstream.JetStream, cfg Config) (*Server, error) {
 	if len(cfg.Queues) == 0 {
 		cfg.Queues = map[string]int{DefaultQueue: DefaultConcurrency}
 	}
+	if err := validatePriority(cfg); err != nil {
+		return nil, err
+	}
 	cfg.Queues = maps.Clone(cfg.Queues)
+	cfg.StrictPriority = slices.Clone(cfg.StrictPriority)
 	cfg.Lease = cmp.Or(cfg.Lease, DefaultLease)
 	cfg.SweepEvery = cmp.Or(cfg.SweepEvery, DefaultSweepEvery)
 	cfg.SweepGrace = cmp.Or(cfg.SweepGrace, DefaultSweepGrace)
@@ -185,10 +198,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer sub.Unsubscribe()
 	var wg sync.WaitGroup
+	if len(s.cfg.StrictPriority) > 0 {
+		if err := s.runPriority(ctx, st, consumers, &wg); err != nil {
+			return err
+		}
+	}
 	if s.cfg.SweepEvery > 0 {
 		wg.Go(func() { s.sweep(ctx, st) })
 	}
 	for q, c := range consumers {
+		if slices.Contains(s.cfg.StrictPriority, q) {
+			continue
+		}
 		for range s.cfg.Queues[q] {
 			wg.Go(func() { s.slot(ctx, st, c) })
 		}

@@ -196,6 +196,22 @@ func (s *store) openGroup(ctx context.Context, r record) error {
 	return nil
 }
 
+// joinGroup records r as an open task of its group, if it has one and
+// its place is missing; opened reports whether it was.
+func (s *store) joinGroup(ctx context.Context, r record) (opened bool, err error) {
+	if r.Group == "" {
+		return false, nil
+	}
+	_, err = s.groups.Create(ctx, GroupKey(r.Group, r.ID), []byte(r.Run))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tasks: open %s in group %s: %w", r.ID, r.Group, err)
+	}
+	return true, nil
+}
+
 // closeGroup records that r's run is no longer open in its group. It is
 // idempotent, so every process that finds r ended may call it, and it
 // leaves alone the place of a later run of the task (a Rerun): it

@@ -6,6 +6,7 @@
 //	drover gen --size 1GiB [--seed 1] -o FILE
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
 //	drover time [--samples 8] [--timeout 5s] [--nats URL]
+//	drover task enqueue|ls|show|cancel|rerun|rm ... | drover queues
 package main
 
 import (
@@ -43,6 +44,8 @@ func init() {
 		{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
 		{"time", "measure this machine's clock offset from the Time service (Cristian's algorithm)", runTime},
 		{"services", "list the micro services on NATS, their endpoints or their stats (as nats micro ls/info/stats)", runServices},
+		{"task", "enqueue, list, show, cancel, re-run or delete general tasks (drover task help)", runTask},
+		{"queues", "show each task queue's tasks by state, its depth and its delivery rate", runQueues},
 		{"auth", "write a broker configuration with a NATS user per role (init), or list the roles (roles)", runAuth},
 	}
 }

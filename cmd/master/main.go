@@ -2,11 +2,13 @@
 // JetStream until SIGINT or SIGTERM: it serves the Master rpcq service
 // (Submit, Status, List, Cancel) and the time service.
 //
-//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s] [--retention 24h]
+//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s] [--retention 24h] [--schedules]
 //
 // Run several for failover: one leads, holding a lease in the jobs bucket;
 // the others stand by, and one takes over within a few leader TTLs of the
 // leader's death, rebuilding the state from the buckets and streams.
+// With --schedules, the leader also enqueues the task queue's periodic
+// tasks (see tasks.Scheduler).
 package main
 
 import (
@@ -17,10 +19,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/tasks"
 )
 
 func main() { cli.Main("master", run, "master: ") }
@@ -35,6 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lease := fs.Duration("lease", mr.DefaultLease, "how long a silent worker keeps a task")
 	leaderTTL := fs.Duration("leader-ttl", master.DefaultLeaderTTL, "how long a silent leader keeps its leadership before a standby takes over")
 	retention := fs.Duration("retention", master.DefaultRetention, "how long a map output no job uses is kept for later jobs to reuse")
+	schedules := fs.Bool("schedules", false, "while leading, enqueue the periodic tasks declared in the bucket "+tasks.BucketSchedules+" (drover task schedule)")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -66,7 +72,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
+	var sched *tasks.Scheduler
+	if *schedules {
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
+		}
+		if sched, err = tasks.NewScheduler(js, tasks.SchedulerConfig{Store: tasks.StoreConfig{Replicas: *replicas}, Logger: log}); err != nil {
+			return err
+		}
+	}
 	return master.RunLeader(ctx, store, holder, *leaderTTL, log, func() (*master.Master, error) {
-		return master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention})
+		m, err := master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention})
+		if err == nil && sched != nil {
+			go sched.Run(m.Term()) // enqueues periodic tasks for as long as this master leads
+		}
+		return m, err
 	})
 }
