@@ -6,6 +6,7 @@
 //	drover gen --size 1GiB [--seed 1] -o FILE
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
 //	drover time [--samples 8] [--timeout 5s] [--nats URL]
+//	drover ui [--http 127.0.0.1:8080] [--nats URL]
 package main
 
 import (
@@ -42,6 +43,7 @@ func init() {
 		{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
 		{"time", "measure this machine's clock offset from the Time service (Cristian's algorithm)", runTime},
 		{"services", "list the micro services on NATS, their endpoints or their stats (as nats micro ls/info/stats)", runServices},
+		{"ui", "serve the web dashboard: jobs, their tasks and timeline, workers, the cluster", runUI},
 		{"auth", "write a broker configuration with a NATS user per role (init), or list the roles (roles)", runAuth},
 	}
 }
