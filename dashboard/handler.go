@@ -213,12 +213,12 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) workers(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := h.context(r)
 	defer cancel()
-	ws, err := h.cfg.Source.Workers(ctx)
+	ws, skipped, err := h.cfg.Source.Workers(ctx)
 	if err != nil {
 		h.fail(w, http.StatusBadGateway, "Workers", err)
 		return
 	}
-	h.render(w, http.StatusOK, "workers", workersView(h.view("Workers", "workers", true), ws, h.cfg.Now()))
+	h.render(w, http.StatusOK, "workers", workersView(h.view("Workers", "workers", true), ws, skipped, h.cfg.Now()))
 }
 
 func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {

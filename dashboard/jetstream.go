@@ -274,7 +274,11 @@ func streamKind(name string) string {
 	return "stream"
 }
 
-// Workers implements Source.
-func (s *JetStream) Workers(ctx context.Context) ([]Worker, error) {
-	return nil, errors.New("dashboard: this deployment has no worker registry")
+// Workers implements Source: mr.ListWorkers of the worker registry.
+func (s *JetStream) Workers(ctx context.Context) ([]mr.WorkerInfo, int, error) {
+	kv, err := s.js.KeyValue(ctx, mr.BucketWorkers)
+	if err != nil {
+		return nil, 0, fmt.Errorf("dashboard: worker registry %s: %w (a master of this version makes it)", mr.BucketWorkers, err)
+	}
+	return mr.ListWorkers(ctx, kv)
 }

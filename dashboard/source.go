@@ -20,8 +20,9 @@ type Source interface {
 	Job(ctx context.Context, id string) (JobData, error)
 	// Cancel stops a job, as Master.Cancel does.
 	Cancel(ctx context.Context, id string) error
-	// Workers are the live workers, in any order.
-	Workers(ctx context.Context) ([]Worker, error)
+	// Workers are the live workers of the worker registry, in any
+	// order, and how many entries could not be read.
+	Workers(ctx context.Context) (workers []mr.WorkerInfo, skipped int, err error)
 	// Cluster is the broker nodes and the protocol's streams.
 	Cluster(ctx context.Context) (Cluster, error)
 }
@@ -38,17 +39,6 @@ type JobData struct {
 	// Truncated says the job had more events than the dashboard reads
 	// (MaxEvents): the runs shown are the first ones.
 	Truncated bool
-}
-
-// Worker is a live worker, as the worker registry holds it.
-type Worker struct {
-	ID      string
-	Host    string
-	Slots   int
-	Running []string // the tasks it runs, as "job map 3"
-	Apps    []string
-	Started time.Time
-	Seen    time.Time // when it last said it lives
 }
 
 // Cluster is the broker nodes the dashboard knows of and the protocol's

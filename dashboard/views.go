@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/drover-dev/drover/master"
@@ -158,34 +159,41 @@ func counters(c mr.Counters) []counter {
 type workersPage struct {
 	view
 	Workers []workerRow
+	Skipped int
 }
 
 type workerRow struct {
-	Worker
-	Up   string
-	Seen string
+	mr.WorkerInfo
+	Up      string
+	Seen    string
+	Running []slotRow
 }
 
-func workersView(v view, ws []Worker, now time.Time) workersPage {
+type slotRow struct {
+	mr.SlotTask
+	For string // how long the slot has run it
+}
+
+func workersView(v view, ws []mr.WorkerInfo, skipped int, now time.Time) workersPage {
 	ws = slices.Clone(ws)
-	slices.SortFunc(ws, func(a, b Worker) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
-	p := workersPage{view: v, Workers: make([]workerRow, len(ws))}
+	slices.SortFunc(ws, func(a, b mr.WorkerInfo) int { return strings.Compare(a.ID, b.ID) })
+	p := workersPage{view: v, Skipped: skipped, Workers: make([]workerRow, len(ws))}
 	for i, w := range ws {
-		p.Workers[i] = workerRow{Worker: w}
-		if !w.Started.IsZero() {
-			p.Workers[i].Up = duration(now.Sub(w.Started))
+		r := workerRow{WorkerInfo: w}
+		if w.Started > 0 {
+			r.Up = duration(now.Sub(time.Unix(0, w.Started)))
 		}
 		if !w.Seen.IsZero() {
-			p.Workers[i].Seen = duration(now.Sub(w.Seen)) + " ago"
+			r.Seen = duration(max(now.Sub(w.Seen), 0)) + " ago"
 		}
+		for _, t := range w.Running {
+			s := slotRow{SlotTask: t}
+			if t.Since > 0 {
+				s.For = duration(max(now.Sub(time.Unix(0, t.Since)), 0))
+			}
+			r.Running = append(r.Running, s)
+		}
+		p.Workers[i] = r
 	}
 	return p
 }
