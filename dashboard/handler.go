@@ -83,8 +83,8 @@ func New(cfg Config) (*Handler, error) {
 		rand.Read(cfg.Secret)
 	}
 	h := &Handler{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), pages: map[string]*template.Template{}}
-	for _, page := range []string{"jobs", "job", "workers", "cluster", "error"} {
-		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page+".html")
+	for _, page := range []string{"jobs", "job", "tasks", "workers", "cluster", "error"} {
+		t, err := template.New(page).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/tasktable.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: %w", err)
 		}
@@ -95,6 +95,7 @@ func New(cfg Config) (*Handler, error) {
 	mux.HandleFunc("GET /{$}", h.jobs)
 	mux.HandleFunc("GET /jobs", h.jobs)
 	mux.HandleFunc("GET /jobs/{id}", h.job)
+	mux.HandleFunc("GET /jobs/{id}/tasks", h.tasks)
 	mux.HandleFunc("POST /jobs/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /workers", h.workers)
 	mux.HandleFunc("GET /cluster", h.cluster)
@@ -167,11 +168,12 @@ func (h *Handler) jobs(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "jobs", jobsView(h.view("Jobs", "jobs", true), page, after, limit, h.cfg.Now()))
 }
 
-func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
+// jobData reads the job the request names, or writes why it cannot.
+func (h *Handler) jobData(w http.ResponseWriter, r *http.Request) (JobData, bool) {
 	id := r.PathValue("id")
 	if len(id) > maxJobIDLen {
 		h.fail(w, http.StatusBadRequest, "Bad request", fmt.Errorf("job ID of %d bytes: want at most %d", len(id), maxJobIDLen))
-		return
+		return JobData{}, false
 	}
 	ctx, cancel := h.context(r)
 	defer cancel()
@@ -179,15 +181,42 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrNoJob):
 		h.fail(w, http.StatusNotFound, "No such job", err)
-		return
+		return data, false
 	case err != nil:
 		h.fail(w, http.StatusBadGateway, "Job "+id, err)
+		return data, false
+	}
+	return data, true
+}
+
+func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
+	data, ok := h.jobData(w, r)
+	if !ok {
 		return
 	}
+	id := data.Status.ID
 	v := jobView(h.view("Job "+id, "jobs", !data.Status.State.Ended()), data, h.cfg.Now())
 	v.Token = token(h.cfg.Secret, id)
 	v.Cancelled = r.URL.Query().Get("cancelled") != ""
 	h.render(w, http.StatusOK, "job", v)
+}
+
+func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {
+	from := 0
+	if s := r.URL.Query().Get("from"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			h.fail(w, http.StatusBadRequest, "Bad request", fmt.Errorf("from %.20q: want a task's number, 0 or more", s))
+			return
+		}
+		from = n
+	}
+	data, ok := h.jobData(w, r)
+	if !ok {
+		return
+	}
+	id := data.Status.ID
+	h.render(w, http.StatusOK, "tasks", tasksView(h.view("Tasks of job "+id, "jobs", !data.Status.State.Ended()), data, from, h.cfg.Now()))
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {

@@ -39,7 +39,7 @@ func hostileJob() dashboard.JobData {
 	}
 }
 
-func newHandler(t *testing.T, src dashboard.Source) *dashboard.Handler {
+func newHandler(t testing.TB, src dashboard.Source) *dashboard.Handler {
 	t.Helper()
 	h, err := dashboard.New(dashboard.Config{Source: src, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0.Add(time.Minute) }, Secret: []byte("0123456789abcdef0123456789abcdef")})
 	if err != nil {
@@ -90,7 +90,7 @@ func TestPagesEscapeJobText(t *testing.T) {
 		})
 	}
 	_, body := get(t, h, "/jobs/"+url.PathEscape(job.Status.ID))
-	for _, want := range []string{"failure&lt;script&gt;", "arg&lt;script&gt;", "note&lt;script&gt;", "input&lt;script&gt;", `data-worker="w&lt;script&gt;`} {
+	for _, want := range []string{"failure&lt;script&gt;", "arg&lt;script&gt;", "note&lt;script&gt;", "input&lt;script&gt;", `on w&lt;script&gt;`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("job page lacks %s", want)
 		}

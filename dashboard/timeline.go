@@ -46,12 +46,13 @@ type Lane struct {
 
 // Bar is one run of an attempt on its worker's row.
 type Bar struct {
-	X, Y, W, H float64
-	Attempt    Attempt
-	Task       string // "map 3", "reduce 0"
-	Label      string // short name drawn on a bar wide enough, else ""
-	Class      string // CSS classes: phase, result, "backup"
-	Title      string // the tooltip
+	X, W    float64
+	Y, H    int
+	Attempt Attempt
+	Task    string // "map 3", "reduce 0"
+	Label   string // short name drawn on a bar wide enough, else ""
+	Class   string // CSS classes: phase, result, "backup"
+	Title   string // the tooltip
 }
 
 // Tick is a mark of elapsed time on the axis.
@@ -119,7 +120,7 @@ func Layout(tasks []Task, start, end time.Time) Timeline {
 		slots[s].free = stop
 		lane := tl.Lanes[slots[s].lane]
 		x0, x1 := x(a.Start), x(stop)
-		b := Bar{X: x0, Y: float64(lane.Y), W: max(x1-x0, 1), H: timelineRowHeight, Attempt: a,
+		b := Bar{X: x0, Y: lane.Y, W: max(x1-x0, 1), H: timelineRowHeight, Attempt: a,
 			Task: fmt.Sprintf("%s %d", a.Phase, a.Index), Class: string(a.Phase) + " " + string(a.Result)}
 		if a.Backup {
 			b.Class += " backup"

@@ -105,7 +105,19 @@ type jobPage struct {
 	Token     string
 	Cancelled bool
 	Running   int // runs still running
+	// Shown are the tasks the page lists: every task of a small job,
+	// else those run more than once or not committed, at most
+	// maxShownTasks; More says some of those are left out.
+	Shown []Task
+	More  bool
 }
+
+// Bounds of the task tables: a job page lists every task up to
+// maxShownTasks, and the tasks page shows tasksPerPage a page.
+const (
+	maxShownTasks = 200
+	tasksPerPage  = 500
+)
 
 type counter struct {
 	Name  string
@@ -131,6 +143,47 @@ func jobView(v view, d JobData, now time.Time) jobPage {
 				p.Running++
 			}
 		}
+	}
+	if len(p.Tasks) <= maxShownTasks {
+		p.Shown = p.Tasks
+		return p
+	}
+	for _, t := range p.Tasks {
+		if len(t.Attempts) > 1 || !t.Committed {
+			if len(p.Shown) == maxShownTasks {
+				p.More = true
+				break
+			}
+			p.Shown = append(p.Shown, t)
+		}
+	}
+	return p
+}
+
+type tasksPage struct {
+	view
+	Job             jobRow
+	Tasks           []Task
+	From, To, Total int
+	Prev, Next      string
+}
+
+func tasksView(v view, d JobData, from int, now time.Time) tasksPage {
+	st := d.Status
+	var ended time.Time
+	if st.State.Ended() && st.Ended != 0 {
+		ended = time.Unix(0, st.Ended)
+	}
+	tasks := Tasks(st.Maps, st.Reduces, d.Records, d.Commits, ended)
+	from = min(from, len(tasks))
+	to := min(from+tasksPerPage, len(tasks))
+	p := tasksPage{view: v, Job: row(st, now), Tasks: tasks[from:to], From: from, To: to, Total: len(tasks)}
+	base := "/jobs/" + pathEscape(st.ID) + "/tasks"
+	if from > 0 {
+		p.Prev = base + "?from=" + strconv.Itoa(max(from-tasksPerPage, 0))
+	}
+	if to < len(tasks) {
+		p.Next = base + "?from=" + strconv.Itoa(to)
 	}
 	return p
 }
