@@ -165,7 +165,6 @@ func TestDashboardInBrowser(t *testing.T) {
 	p.open("/jobs")
 	d.workers = append(d.workers, slow, d.startWorkerWith(1, "--allow-exec"), d.startWorkerWith(2, "--allow-exec"))
 	p.waitText(fmt.Sprintf(`tr[data-job=%q] td.state`, straggled), "done", time.Minute)
-	p.screenshot("dashboard-jobs.png", chromedp.FullScreenshot(100))
 	slow.kill() // its map, backed up, would hold its slot a long while
 
 	st := d.status(straggled)
@@ -254,6 +253,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if st := d.status(cancelled); st.State != "cancelled" {
 		t.Errorf("job %s is %s after its page's cancel, want cancelled", cancelled, st.State)
 	}
+
+	p.open("/jobs")
+	p.screenshot("dashboard-jobs.png", chromedp.Screenshot(chromedp.CSS("main")))
 
 	// The workers and the cluster pages answer.
 	p.open("/cluster")
