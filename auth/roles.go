@@ -197,6 +197,21 @@ var (
 			flowControl(streamWorkers),
 		},
 	}
+	// seeRuns is what a job's page in drover ui reads beside the
+	// master's answers: the job's record, and its events and commit
+	// records, each by an ordered pull consumer filtered on one job.
+	seeRuns = Grant{
+		What: "see a job's spec and runs: its record, events and commit records (drover ui)",
+		Publish: []string{
+			directGet(streamJobs, kvKeys(mr.BucketJobs)),
+			consumerAPI("CREATE", mr.StreamEvents, "*."+mr.EventSubject("*", "*")),
+			consumerAPI("MSG.NEXT", mr.StreamEvents, "*"),
+			consumerAPI("DELETE", mr.StreamEvents, "*"),
+			consumerAPI("CREATE", streamCommits, "*."+kvKeys(mr.BucketCommits)),
+			consumerAPI("MSG.NEXT", streamCommits, "*"),
+			consumerAPI("DELETE", streamCommits, "*"),
+		},
+	}
 	probeWorkers = Grant{
 		What:    "look for the workers of running tasks, and hand back the tasks of those gone (drover.worker.>)",
 		Publish: []string{mr.WorkerSubjects()},
@@ -248,11 +263,11 @@ func Grants(role Role) []Grant {
 	case Worker:
 		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData, seeWorkers}
+		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData, seeWorkers}
+		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns}
 	case Reader:
-		return []Grant{bind, discover, seeJobs, readData, seeWorkers}
+		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns}
 	case Admin:
 		return []Grant{everything}
 	}

@@ -121,23 +121,35 @@ func (s *JetStream) Job(ctx context.Context, id string) (JobData, error) {
 		return d, nil
 	}
 	d.Spec = s.spec(ctx, id)
-	kinds := []mr.EventKind{mr.EventStarted, mr.EventFailed, mr.EventPublished}
-	filters := make([]string, len(kinds))
-	for i, k := range kinds {
-		filters[i] = mr.EventSubject(id, k)
+	// One read per kind, each with one filter, so that NATS permissions
+	// can grant them (the filter is in the request's subject), merged
+	// back into the order the stream stored them in.
+	type seqRecord struct {
+		seq uint64
+		Record
 	}
-	n, err := s.read(ctx, mr.StreamEvents, filters, jetstream.DeliverAllPolicy, s.maxEvents, func(m jetstream.Msg, at time.Time) {
-		var ev mr.Event
-		if json.Unmarshal(m.Data(), &ev) == nil && ev.Job == id {
-			d.Records = append(d.Records, Record{Event: ev, At: at})
+	var all []seqRecord
+	n := 0
+	for _, kind := range []mr.EventKind{mr.EventStarted, mr.EventFailed, mr.EventPublished} {
+		got, err := s.read(ctx, mr.StreamEvents, mr.EventSubject(id, kind), jetstream.DeliverAllPolicy, s.maxEvents-n, func(m jetstream.Msg, meta *jetstream.MsgMetadata) {
+			var ev mr.Event
+			if json.Unmarshal(m.Data(), &ev) == nil && ev.Job == id && ev.Kind == kind {
+				all = append(all, seqRecord{meta.Sequence.Stream, Record{Event: ev, At: meta.Timestamp}})
+			}
+		})
+		if err != nil {
+			return d, err
 		}
-	})
-	if err != nil {
-		return d, err
+		n += got
+	}
+	slices.SortFunc(all, func(a, b seqRecord) int { return cmp.Compare(a.seq, b.seq) })
+	d.Records = make([]Record, len(all))
+	for i, r := range all {
+		d.Records[i] = r.Record
 	}
 	d.Truncated = n >= s.maxEvents
-	_, err = s.read(ctx, mr.BucketStream(mr.BucketCommits), []string{"$KV." + mr.BucketCommits + "." + id + ".>"},
-		jetstream.DeliverLastPerSubjectPolicy, mr.MaxMapTasks+mr.MaxR, func(m jetstream.Msg, _ time.Time) {
+	_, err := s.read(ctx, mr.BucketStream(mr.BucketCommits), mr.JobCommitKeys(id),
+		jetstream.DeliverLastPerSubjectPolicy, mr.MaxMapTasks+mr.MaxR, func(m jetstream.Msg, _ *jetstream.MsgMetadata) {
 			var c mr.Commit
 			if m.Headers().Get("KV-Operation") == "" && json.Unmarshal(m.Data(), &c) == nil && c.Job == id {
 				d.Commits = append(d.Commits, c)
@@ -165,30 +177,23 @@ func (s *JetStream) spec(ctx context.Context, id string) *mr.JobSpec {
 	return &rec.Spec
 }
 
-// read hands fn every message of stream on filters, up to max of them,
-// in order, with when each was stored, and returns how many it handed.
-func (s *JetStream) read(ctx context.Context, stream string, filters []string, deliver jetstream.DeliverPolicy, max int, fn func(jetstream.Msg, time.Time)) (int, error) {
+// read hands fn every message of stream on filter, up to max of them, in
+// order, with its metadata, and returns how many it handed.
+func (s *JetStream) read(ctx context.Context, stream, filter string, deliver jetstream.DeliverPolicy, max int, fn func(jetstream.Msg, *jetstream.MsgMetadata)) (int, error) {
 	st, err := s.js.Stream(ctx, stream)
 	if err != nil {
 		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
 	}
 	// Ask first whether there is anything: a pull that finds nothing
 	// waits readWait.
-	found := false
-	for _, f := range filters {
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(f))
-		if err != nil {
-			return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
-		}
-		if info.State.Msgs > 0 && len(info.State.Subjects) > 0 {
-			found = true
-			break
-		}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
 	}
-	if !found {
+	if len(info.State.Subjects) == 0 || max <= 0 {
 		return 0, nil
 	}
-	cons, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: deliver})
+	cons, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: deliver})
 	if err != nil {
 		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
 	}
@@ -207,7 +212,7 @@ func (s *JetStream) read(ctx context.Context, stream string, filters []string, d
 			got++
 			n++
 			pending = meta.NumPending
-			fn(m, meta.Timestamp)
+			fn(m, meta)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return n, fmt.Errorf("dashboard: %s: %w", stream, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/drover-dev/drover/auth"
+	"github.com/drover-dev/drover/dashboard"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/internal/testutil"
 	"github.com/drover-dev/drover/master"
@@ -369,6 +370,20 @@ func TestRolesAndPermissions(t *testing.T) {
 				}
 			}
 			return o
+		}},
+		{"a job's page in drover ui", clients, func(role auth.Role) outcome {
+			return s.tryGo(role, func(ctx context.Context, nc *nats.Conn, _ jetstream.JetStream) error {
+				src, err := dashboard.NewJetStream(dashboard.JetStreamConfig{Conn: nc})
+				if err != nil {
+					return err
+				}
+				defer src.Close()
+				d, err := src.Job(ctx, job)
+				if err == nil && (d.Spec == nil || len(d.Records) == 0 || len(d.Commits) == 0) {
+					err = fmt.Errorf("job page of %s: spec %v, %d events, %d commits: want all", job, d.Spec != nil, len(d.Records), len(d.Commits))
+				}
+				return err
+			})
 		}},
 		{"drover time", []auth.Role{auth.Worker, auth.Admin}, func(role auth.Role) outcome {
 			return s.tryDrover(role, "time", "--samples", "2")

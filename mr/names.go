@@ -133,6 +133,10 @@ func MsgID(job string, phase Phase, n, attempt int) string {
 	return job + "/" + string(phase) + "/" + strconv.Itoa(n) + "/" + strconv.Itoa(attempt)
 }
 
+// JobCommitKeys are the subjects of every commit record of job in the
+// stream of BucketCommits.
+func JobCommitKeys(job string) string { return "$KV." + BucketCommits + "." + job + ".>" }
+
 // CommitKey is the commit record's key of task n of job's phase.
 func CommitKey(job string, phase Phase, n int) string {
 	return job + "." + string(phase) + "." + strconv.Itoa(n)
