@@ -20,8 +20,8 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/drover-dev/drover/auth"
-	"github.com/drover-dev/drover/dashboard"
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/dashboard"
 	"github.com/drover-dev/drover/internal/testutil"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
