@@ -177,9 +177,9 @@ func (s *JetStream) spec(ctx context.Context, id string) *mr.JobSpec {
 	return &rec.Spec
 }
 
-// read hands fn every message of stream on filter, up to max of them, in
+// read hands fn every message of stream on filter, up to limit of them, in
 // order, with its metadata, and returns how many it handed.
-func (s *JetStream) read(ctx context.Context, stream, filter string, deliver jetstream.DeliverPolicy, max int, fn func(jetstream.Msg, *jetstream.MsgMetadata)) (int, error) {
+func (s *JetStream) read(ctx context.Context, stream, filter string, deliver jetstream.DeliverPolicy, limit int, fn func(jetstream.Msg, *jetstream.MsgMetadata)) (int, error) {
 	st, err := s.js.Stream(ctx, stream)
 	if err != nil {
 		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
@@ -190,7 +190,17 @@ func (s *JetStream) read(ctx context.Context, stream, filter string, deliver jet
 	if err != nil {
 		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
 	}
-	if len(info.State.Subjects) == 0 || max <= 0 {
+	// As many as there are, so that each pull returns as soon as its
+	// messages are in, rather than wait out readWait for more.
+	want := uint64(0)
+	for _, count := range info.State.Subjects {
+		if deliver == jetstream.DeliverLastPerSubjectPolicy {
+			count = 1
+		}
+		want += count
+	}
+	want = min(want, uint64(max(limit, 0)))
+	if want == 0 {
 		return 0, nil
 	}
 	cons, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: deliver})
@@ -198,8 +208,8 @@ func (s *JetStream) read(ctx context.Context, stream, filter string, deliver jet
 		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
 	}
 	n := 0
-	for n < max {
-		batch, err := cons.Fetch(min(max-n, 1000), jetstream.FetchMaxWait(readWait))
+	for uint64(n) < want {
+		batch, err := cons.Fetch(int(min(want-uint64(n), 1000)), jetstream.FetchMaxWait(readWait))
 		if err != nil {
 			return n, fmt.Errorf("dashboard: %s: %w", stream, err)
 		}
