@@ -81,7 +81,9 @@ func TestTimelineOf5000TasksInBrowser(t *testing.T) {
 	}
 	t.Logf("a job page of 5,000 tasks (%d runs): %.0f ms to its last byte, %.0f ms to load with its timeline drawn (%.0f ms of parsing after the last byte); %d bytes",
 		got.Bars, got.Response, got.Loaded, got.DOM, got.Bytes)
-	if got.Loaded > 5000 {
-		t.Errorf("the page of 5,000 tasks took %.0f ms to load, want well under 5 s", got.Loaded)
+	// The browser's part alone is bounded: the server's, in a test
+	// binary built with -race on a busy machine, varies tenfold.
+	if browser := got.Loaded - got.Response; browser > 3000 {
+		t.Errorf("the page of 5,000 tasks took %.0f ms to load after its last byte, want well under 3 s", browser)
 	}
 }
