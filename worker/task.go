@@ -52,7 +52,7 @@ const transientRetry = time.Second
 
 // handle runs one task message to its end: committed, failed, skipped, or
 // handed back because the worker is stopping.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 	task, err := mr.DecodeTask(msg.Data())
 	if err != nil { // no master sends it: never run, never retried
 		w.log.Error("worker: invalid task dropped", "subject", msg.Subject(), "error", err)
@@ -71,7 +71,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 
 	// The deadline is the master's: Timeout from now in its clock. Locally
 	// it is the same span from now.
-	deadline := w.cfg.Clock().Add(task.Timeout)
+	now := w.cfg.Clock()
+	deadline := now.Add(task.Timeout)
+	defer w.occupy(slot, task, now)()
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
 	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})

@@ -74,7 +74,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	start := time.Now()
-	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg, SharedRoots: roots})
+	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg, SharedRoots: roots, Exec: *allowExec})
 	if err != nil {
 		return err
 	}

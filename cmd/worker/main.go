@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer func() { <-clockDone }() // the clock stops using the client before it closes
 
 	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, Clock: clock.Now, Logger: log, SlowFactor: *slow, SharedRoots: sharedRoots,
-		SortBuffer: int64(sortBuffer), TempDir: *tempDir})
+		SortBuffer: int64(sortBuffer), TempDir: *tempDir, Version: cli.Version("worker"), Exec: *allowExec})
 	if err != nil {
 		return err
 	}

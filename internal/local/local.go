@@ -39,6 +39,9 @@ type Config struct {
 	// path inputs, in place (worker.Config.SharedRoots): `drover run`
 	// names its input files' directories. None by default.
 	SharedRoots []string
+	// Exec says that Apps run commands (worker.Config.Exec): `drover
+	// run --allow-exec`.
+	Exec bool
 }
 
 // Cluster is a running local deployment. Close it.
@@ -94,7 +97,7 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 		}
 	})
 	for i := range cmp.Or(cfg.Workers, 2) {
-		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log, SharedRoots: cfg.SharedRoots}
+		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, Logger: log, SharedRoots: cfg.SharedRoots, Exec: cfg.Exec}
 		if i < cfg.SlowWorkers {
 			wc.SlowFactor = cfg.SlowFactor
 		}
