@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
 )
 
@@ -70,4 +72,37 @@ func TestWorkerRegistry(t *testing.T) {
 	if ids := d.liveWorkers(); len(ids) != 1 || ids[0] != "w0" {
 		t.Errorf("registry after a kill and a stop = %q, want only w0", ids)
 	}
+}
+
+// TestStreamingJobWaitsForExecWorker: a streaming job submitted while the
+// only live worker was started without --allow-exec is held at once,
+// `drover status` saying why, and no task of it fails; a worker started
+// with --allow-exec then runs it to the sequential run's output.
+func TestStreamingJobWaitsForExecWorker(t *testing.T) {
+	d := deploy(t, 0)
+	d.waitLeading()
+	d.workers = append(d.workers, d.startWorker(0))
+	brokertest.WaitFor(t, 30*time.Second, func() bool { return len(d.liveWorkers()) == 1 }, "the worker in the registry")
+	input := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(input, []byte(heldInput), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := d.submit([]string{input}, "--app", "streaming", "--arg", shellMapper, "--arg", shellReducer, "-r", "1")
+	st := d.status(job)
+	want := "waiting for a worker started with --allow-exec: app streaming runs commands, and no live worker runs them"
+	if st.State != master.JobWaiting || st.Waiting != want {
+		t.Fatalf("status of a streaming job with no exec worker = %s, %q; want %s, %q", st.State, st.Waiting, master.JobWaiting, want)
+	}
+	out, err := exec.Command(filepath.Join(bin, "drover"), "status", job, "--nats", d.url).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "waiting") || !strings.Contains(string(out), want) {
+		t.Errorf("drover status %s: %v\n%s\nwant state waiting and why", job, err, out)
+	}
+
+	d.workers = append(d.workers, d.startWorkerWith(1, "--allow-exec"))
+	d.wait(job, nil)
+	if failed := d.events(job, mr.EventFailed); len(failed) > 0 {
+		t.Errorf("job %s had %d failed attempts, want none: %+v", job, len(failed), failed)
+	}
+	in := mr.NamedInput{Name: "in.txt", Data: []byte(heldInput)}
+	d.checkOutputIs(job, sequentialStreaming(t, shellMapper, shellReducer, []mr.NamedInput{in}, 1))
 }

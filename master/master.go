@@ -42,6 +42,12 @@ type Config struct {
 	// Retention is how long a map output no job uses is kept for later
 	// jobs to reuse (default DefaultRetention); see Collect.
 	Retention time.Duration
+	// HoldJobs holds a submitted job that no live worker of the worker
+	// registry can run (an app none has; one that runs commands, and no
+	// worker allows them) in state JobWaiting, its tasks unpublished,
+	// until one can: rather than have workers that cannot run it fail
+	// its tasks. Off, every job is published at once.
+	HoldJobs bool
 }
 
 // Master runs jobs: it serves the Master rpcq service (Submit, Status,
@@ -69,6 +75,8 @@ type Master struct {
 	// caughtUp is set once every commit stored when Run began is in the
 	// view: until then the collection cannot tell what jobs reference.
 	caughtUp atomic.Bool
+
+	workers registry // the worker registry, as far as the master follows it
 }
 
 // jobView is what the master knows of a job beyond its core state.
@@ -82,6 +90,9 @@ type jobView struct {
 	// quarantined is a job whose stored record could not be loaded: it
 	// is failed, whatever the core says (see quarantine).
 	quarantined bool
+	// waiting says what a held job waits for: the core has not seen it
+	// (see hold).
+	waiting string
 }
 
 // Bounds of what the master keeps of a job for its status: a hostile
@@ -136,7 +147,8 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
-	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{}}
+	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{},
+		workers: registry{seen: map[string]seenWorker{}}}
 	m.term, m.endTerm = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -176,6 +188,14 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	defer stopEvents()
 
+	// The workers there are, before a job is submitted that may wait
+	// for one.
+	stopRegistry, err := m.followRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRegistry()
+
 	svc, err := m.serve()
 	if err != nil {
 		return err
@@ -205,6 +225,7 @@ func (m *Master) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			m.handle(Tick{})
+			m.release(ctx)
 		}
 	}
 }
@@ -508,6 +529,9 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 		st.Notes = append(st.Notes, fmt.Sprintf("and %d more notes", v.unnoted))
 	}
 	st.State, st.Error = m.stateLocked(id, v)
+	if v.waiting != "" {
+		st.State, st.Waiting = JobWaiting, v.waiting
+	}
 	st.Backups = m.core.Backups(id)
 	st.Outputs = make([]string, v.rec.Spec.R)
 	st.OutputDigests = make([]string, v.rec.Spec.R)
@@ -549,6 +573,11 @@ func (m *Master) stateLocked(id string, v *jobView) (JobState, string) {
 func (m *Master) Cancel(id string) error {
 	if !m.known(id) {
 		return rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(id, maxNameLen))
+	}
+	ctx, cancel := context.WithTimeout(m.term, 10*time.Second)
+	defer cancel()
+	if held, err := m.cancelHeld(ctx, id); held {
+		return err
 	}
 	return m.handle(Cancelled{Job: id})
 }

@@ -46,6 +46,32 @@ func (w *Worker) busFailed(err error, runCtx context.Context, msg jetstream.Msg)
 	return merr == nil && meta.NumDelivered < maxDeliveries
 }
 
+// unableRetry is how long a task this worker cannot run waits before it
+// is delivered again, to another worker, it is hoped.
+const unableRetry = 500 * time.Millisecond
+
+// unable reports whether the worker cannot run task: its app is not
+// here, or runs commands and the worker does not (Config.Exec).
+func (w *Worker) unable(task mr.Task) bool {
+	app, err := w.cfg.Apps.New(task.App, task.Args)
+	if errors.Is(err, mr.ErrUnknownApp) {
+		return true
+	}
+	return err == nil && mr.RunsCommands(app) && !w.cfg.Exec
+}
+
+// handBack hands a task this worker cannot run back to the queue, for a
+// worker that can, unless it has been handed out maxDeliveries times
+// already: then it runs here, and fails saying why, as it would with no
+// worker able to run it.
+func handBack(msg jetstream.Msg) bool {
+	meta, err := msg.Metadata()
+	if err != nil || meta.NumDelivered >= maxDeliveries {
+		return false
+	}
+	return msg.NakWithDelay(unableRetry) == nil
+}
+
 // transientRetry is how long a task handed back after a NATS error waits
 // before it is delivered again.
 const transientRetry = time.Second
@@ -66,6 +92,10 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 	cancelGet()
 	if err == nil {
 		msg.Ack() // an earlier attempt, or a backup, committed it
+		return
+	}
+
+	if w.unable(task) && handBack(msg) {
 		return
 	}
 

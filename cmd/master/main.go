@@ -67,6 +67,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
 	return master.RunLeader(ctx, store, holder, *leaderTTL, log, func() (*master.Master, error) {
-		return master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention})
+		return master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention, HoldJobs: true})
 	})
 }

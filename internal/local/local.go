@@ -86,7 +86,7 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 	if c.Store, err = mr.Open(ctx, c.NC, mr.StoreConfig{Role: mr.RoleMaster}); err != nil {
 		return err
 	}
-	if c.Master, err = master.New(c.NC, c.Store, master.Config{Apps: cfg.Apps, Logger: log}); err != nil {
+	if c.Master, err = master.New(c.NC, c.Store, master.Config{Apps: cfg.Apps, Logger: log, HoldJobs: true}); err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
