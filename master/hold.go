@@ -77,6 +77,8 @@ func (m *Master) release(ctx context.Context) {
 		reused, unpin := m.reuse(ctx, v.rec.Spec, v.splits)
 		if err := m.admit(v.rec, v.splits, reused); err != nil {
 			m.log.Error("master: held job not admitted", "job", v.rec.Spec.ID, "error", err)
+		} else {
+			m.cfg.Metrics.Reused(len(reused))
 		}
 		unpin()
 		m.log.Info("master: held job released", "job", v.rec.Spec.ID)

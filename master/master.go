@@ -18,7 +18,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/timesvc"
@@ -48,6 +50,13 @@ type Config struct {
 	// until one can: rather than have workers that cannot run it fail
 	// its tasks. Off, every job is published at once.
 	HoldJobs bool
+	// Metrics, if not nil, counts what the master sees and does: from the
+	// events and commits it feeds its core and the actions it carries
+	// out. One *metrics.Master serves every term of a leader (RunLeader).
+	Metrics *metrics.Master
+	// Registerer, if not nil, receives the collectors of the master's
+	// rpcq services, Master and Time (rpcq.ServerConfig.Metrics).
+	Registerer prometheus.Registerer
 }
 
 // Master runs jobs: it serves the Master rpcq service (Submit, Status,
@@ -201,7 +210,7 @@ func (m *Master) Run(ctx context.Context) error {
 		return err
 	}
 	defer shutdown(svc)
-	timeSrv, err := timesvc.Serve(m.nc, timesvc.Config{Clock: m.cfg.Clock, Logger: m.log})
+	timeSrv, err := timesvc.Serve(m.nc, timesvc.Config{Clock: m.cfg.Clock, Logger: m.log, Metrics: m.cfg.Registerer})
 	if err != nil {
 		return err
 	}
@@ -275,8 +284,11 @@ func (m *Master) onCommit(data []byte) {
 		m.mu.Unlock()
 		return // no task of a job of ours: nothing to keep
 	}
-	v.noteCommit(c)
+	first := v.noteCommit(c)
 	m.mu.Unlock()
+	if first {
+		m.cfg.Metrics.Committed(string(c.Phase), len(c.Skipped))
+	}
 	m.handle(Committed{Task: id, Attempt: c.Attempt})
 }
 
@@ -294,11 +306,12 @@ func (v *jobView) fits(c mr.Commit) bool {
 	return false
 }
 
-// noteCommit adds a commit, seen for the first time, to the view.
-func (v *jobView) noteCommit(c mr.Commit) {
+// noteCommit adds a commit, seen for the first time, to the view, and
+// reports whether it was the first.
+func (v *jobView) noteCommit(c mr.Commit) bool {
 	id := TaskID{Job: c.Job, Phase: c.Phase, Index: c.Index}
 	if _, seen := v.commits[id]; seen {
-		return
+		return false
 	}
 	v.commits[id] = c
 	v.counters.Add(c.Counters)
@@ -307,6 +320,7 @@ func (v *jobView) noteCommit(c mr.Commit) {
 			v.note(fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
 		}
 	}
+	return true
 }
 
 func (m *Master) onEvent(data []byte) {
@@ -317,6 +331,14 @@ func (m *Master) onEvent(data []byte) {
 	id := TaskID{Job: ev.Job, Phase: ev.Phase, Index: ev.Index}
 	if !m.sane(id, &ev) {
 		return
+	}
+	if (id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
+		switch ev.Kind {
+		case mr.EventStarted:
+			m.cfg.Metrics.Started(string(id.Phase))
+		case mr.EventFailed:
+			m.cfg.Metrics.Failed(string(id.Phase))
+		}
 	}
 	switch ev.Kind {
 	case mr.EventStarted:
@@ -403,7 +425,16 @@ func (m *Master) decide(ev Event) (actions []Action, ops []func(context.Context)
 			actions, ops, err = nil, nil, fmt.Errorf("master: panic: %v", r)
 		}
 	}()
+	committed, isCommit := ev.(Committed)
+	var before BackupStats
+	if isCommit {
+		before = m.core.Backups(committed.Task.Job)
+	}
 	actions = m.core.Handle(m.cfg.Clock(), ev)
+	if isCommit {
+		after := m.core.Backups(committed.Task.Job)
+		m.cfg.Metrics.Backups(after.Won-before.Won, after.Wasted-before.Wasted)
+	}
 	ops = make([]func(context.Context) error, 0, len(actions))
 	for _, a := range actions {
 		ops = append(ops, m.prepareLocked(a))
@@ -444,6 +475,7 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 		data, _ := json.Marshal(task)
 		var record []byte // the publication, as the event stream keeps it
 		if a.Attempt > 1 {
+			m.cfg.Metrics.Retried(string(task.Phase), cmp.Or(string(a.Why), "other"))
 			record, _ = json.Marshal(mr.Event{Kind: mr.EventPublished, Job: task.Job, Phase: task.Phase, Index: task.Index,
 				Attempt: task.Attempt, Worker: "master", Why: string(a.Why)})
 		}

@@ -77,5 +77,6 @@ func (m *Master) submit(ctx context.Context, spec mr.JobSpec, exec bool) (string
 	if err := m.admit(rec, splits, reused); err != nil {
 		return "", err
 	}
+	m.cfg.Metrics.Reused(len(reused))
 	return spec.ID, nil
 }

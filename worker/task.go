@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 )
 
@@ -104,6 +105,8 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 	now := w.cfg.Clock()
 	deadline := now.Add(task.Timeout)
 	defer w.occupy(slot, task, now)()
+	outcome := metrics.OutcomeHandedBack
+	defer func(end func(string)) { end(outcome) }(w.cfg.Metrics.Begin(string(task.Phase), task.App))
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
 	w.event(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
@@ -128,6 +131,7 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		w.remove(commit.Outputs)
 		msg.Ack()
 		log.Info("worker: attempt stopped", "why", why)
+		outcome = metrics.OutcomeStopped
 		return
 	case ctx.Err() != nil:
 		// Stopping: hand the task back at once rather than after a lease.
@@ -162,14 +166,16 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		}
 		msg.TermWithReason(truncate(err.Error(), 256))
 		log.Warn("worker: task failed", "error", err)
+		outcome = metrics.OutcomeFailed
 		return
 	}
-	w.commit(task, key, commit, msg, log)
+	outcome = w.commit(task, key, commit, msg, log)
 }
 
 // commit creates the task's commit record: the first attempt to commit
-// wins, and a loser removes its output.
-func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) {
+// wins, and a loser removes its output. It returns the attempt's outcome,
+// as package metrics counts it.
+func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) string {
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	data, _ := json.Marshal(commit)
@@ -184,15 +190,18 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		}
 		cancelAck()
 		w.index(ctx, task, commit, log)
+		return metrics.OutcomeCommitted
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Outputs)
 		msg.Ack()
+		return metrics.OutcomeStopped
 	default:
 		// The store failed, not the task: hand the attempt back to run
 		// again, without counting a failure against it.
 		w.remove(commit.Outputs)
 		msg.Nak()
 		log.Warn("worker: commit failed; task handed back", "error", err)
+		return metrics.OutcomeHandedBack
 	}
 }
 

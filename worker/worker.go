@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 )
 
@@ -70,6 +71,8 @@ type Config struct {
 	// apps' Registry). The master holds a job that runs commands while
 	// no worker says so.
 	Exec bool
+	// Metrics, if not nil, counts the worker's slots and attempts.
+	Metrics *metrics.Worker
 	// TempDir is where tasks keep their spills, a map its copy of an
 	// uploaded input (unlinked at once) and a reduce its copies of the
 	// map outputs, each in a directory of its own removed when the task
@@ -165,6 +168,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.bus, stopWatch = watchBus(w.store.JS.Conn())
 	defer stopWatch()
 	w.started = w.cfg.Clock()
+	w.cfg.Metrics.Slots(w.cfg.Slots)
 	var wg sync.WaitGroup
 	for n := range w.cfg.Slots {
 		wg.Go(func() { w.slot(ctx, n) })
