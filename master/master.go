@@ -504,6 +504,7 @@ func (m *Master) prepareLocked(a Action) func(context.Context) error {
 			return m.store.Commits.Delete(ctx, mr.CommitKey(a.Task.Job, a.Task.Phase, a.Task.Index))
 		}
 	case HandBack:
+		m.cfg.Metrics.HandedBack(string(a.Task.Phase))
 		return func(context.Context) error {
 			return m.nc.Publish(a.Ack, []byte("-NAK"))
 		}

@@ -8,6 +8,7 @@ import (
 // use; a nil *Master counts nothing.
 type Master struct {
 	started, committed, failed *prometheus.CounterVec // by phase
+	handedBack                 *prometheus.CounterVec // by phase
 	retried                    *prometheus.CounterVec // by phase and why
 	backupsLaunched            prometheus.Counter
 	backupsWon                 prometheus.Counter
@@ -38,6 +39,8 @@ func NewMaster(reg prometheus.Registerer, state MasterState) (*Master, error) {
 		started:   byPhase("drover_tasks_started_total", "Task attempts workers reported started, by phase."),
 		committed: byPhase("drover_tasks_committed_total", "Tasks committed (the first commit of each), by phase."),
 		failed:    byPhase("drover_tasks_failed_total", "Task attempts workers reported failed, by phase."),
+		handedBack: byPhase("drover_tasks_handed_back_total",
+			"Task attempts handed back to the queue, to run again as they were, because their worker was found gone, by phase."),
 		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_tasks_retried_total",
 			Help: "Task attempts published after the first, by phase and why: failed, deadline, backup, recompute."}, []string{"phase", "why"}),
 		backupsLaunched: counter("drover_backups_launched_total", "Backup attempts of stragglers published."),
@@ -46,7 +49,7 @@ func NewMaster(reg prometheus.Registerer, state MasterState) (*Master, error) {
 		mapsReused:      counter("drover_maps_reused_total", "Map tasks committed with an earlier job's output, not run."),
 		recordsSkipped:  counter("drover_records_skipped_total", "Bad input records that committed map tasks skipped."),
 	}
-	cs := []prometheus.Collector{m.started, m.committed, m.failed, m.retried, m.backupsLaunched, m.backupsWon, m.backupsWasted,
+	cs := []prometheus.Collector{m.started, m.committed, m.failed, m.handedBack, m.retried, m.backupsLaunched, m.backupsWon, m.backupsWasted,
 		m.mapsReused, m.recordsSkipped, &masterGauges{state: state}}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -76,6 +79,14 @@ func (m *Master) Committed(phase string, skipped int) {
 func (m *Master) Failed(phase string) {
 	if m != nil {
 		m.failed.WithLabelValues(phase).Inc()
+	}
+}
+
+// HandedBack counts an attempt of phase whose worker was found gone,
+// handed back to the queue.
+func (m *Master) HandedBack(phase string) {
+	if m != nil {
+		m.handedBack.WithLabelValues(phase).Inc()
 	}
 }
 
