@@ -85,7 +85,8 @@ type Master struct {
 	// view: until then the collection cannot tell what jobs reference.
 	caughtUp atomic.Bool
 
-	workers registry // the worker registry, as far as the master follows it
+	workers       registry      // the worker registry, as far as the master follows it
+	workerArrived chan struct{} // a worker not live before put its entry
 }
 
 // jobView is what the master knows of a job beyond its core state.
@@ -157,7 +158,7 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
 	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{},
-		workers: registry{seen: map[string]seenWorker{}}}
+		workers: registry{seen: map[string]seenWorker{}}, workerArrived: make(chan struct{}, 1)}
 	m.term, m.endTerm = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -234,6 +235,8 @@ func (m *Master) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			m.handle(Tick{})
+			m.release(ctx)
+		case <-m.workerArrived:
 			m.release(ctx)
 		}
 	}
@@ -332,7 +335,7 @@ func (m *Master) onEvent(data []byte) {
 	if !m.sane(id, &ev) {
 		return
 	}
-	if (id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
+	if m.cfg.Metrics != nil && (id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
 		switch ev.Kind {
 		case mr.EventStarted:
 			m.cfg.Metrics.Started(string(id.Phase))

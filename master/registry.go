@@ -47,11 +47,12 @@ func (r *registry) live(now time.Time) (workers []mr.WorkerInfo, ok bool) {
 
 // put notes one message of the registry's stream, received at now: a
 // worker's entry, or its deletion. An entry that fails its checks is the
-// same as none.
-func (r *registry) put(subject string, deleted bool, data []byte, now time.Time) {
+// same as none. It reports whether the entry is of a worker not live
+// before.
+func (r *registry) put(subject string, deleted bool, data []byte, now time.Time) (arrived bool) {
 	key, ok := strings.CutPrefix(subject, strings.TrimSuffix(mr.BucketSubjects(mr.BucketWorkers), ">"))
 	if !ok {
-		return
+		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -65,11 +66,13 @@ func (r *registry) put(subject string, deleted bool, data []byte, now time.Time)
 	info, err := mr.DecodeWorkerInfo(key, data)
 	if deleted || err != nil {
 		delete(r.seen, key)
-		return
+		return false
 	}
+	_, known := r.seen[key]
 	if len(r.seen) < mr.MaxWorkers {
 		r.seen[key] = seenWorker{info: info, at: now}
 	}
+	return !known
 }
 
 func (r *registry) caughtUp() {
@@ -96,7 +99,12 @@ func (m *Master) followRegistry(ctx context.Context) (stop func(), err error) {
 		FilterSubjects: []string{mr.BucketSubjects(mr.BucketWorkers)},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	}, func(msg jetstream.Msg) {
-		m.workers.put(msg.Subject(), msg.Headers().Get(kvOperation) != "", msg.Data(), time.Now())
+		if m.workers.put(msg.Subject(), msg.Headers().Get(kvOperation) != "", msg.Data(), time.Now()) {
+			select { // a held job may run now: the master's loop looks at once
+			case m.workerArrived <- struct{}{}:
+			default:
+			}
+		}
 		if meta, err := msg.Metadata(); err == nil && meta.NumPending == 0 {
 			m.workers.caughtUp()
 		}
