@@ -18,7 +18,8 @@ func (m *Master) serve() (*rpcq.Server, error) {
 			mr.MethodSubmit: rpcq.AtMostOnce, mr.MethodSubmitExec: rpcq.AtMostOnce, mr.MethodStatus: rpcq.ReadOnly,
 			mr.MethodList: rpcq.ReadOnly, mr.MethodListPage: rpcq.ReadOnly, mr.MethodCancel: rpcq.AtLeastOnce,
 		},
-		Logger: m.log,
+		Logger:  m.log,
+		Metrics: m.cfg.Registerer,
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@
 //	drover run --app wordcount -o DIR FILE...   (a whole job in this process)
 //	drover submit --app wordcount [--wait] FILE...
 //	drover status JOB | drover jobs | drover get JOB -o DIR | drover cancel JOB
+//	drover workers
 //	drover gen --size 1GiB [--seed 1] -o FILE
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
 //	drover time [--samples 8] [--timeout 5s] [--nats URL]
@@ -38,6 +39,7 @@ func init() {
 		{"jobs", "list the jobs", runJobs},
 		{"get", "write a finished job's output files into a directory", runGet},
 		{"cancel", "cancel a job", runCancel},
+		{"workers", "list the live workers: their slots, apps and running tasks", runWorkers},
 		{"gen", "write a file of random 100-byte records from a seed, for the sort app (as teragen)", runGen},
 		{"ready", "wait until the broker answers, and the services named with --service", runReady},
 		{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},

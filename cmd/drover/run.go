@@ -74,7 +74,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	start := time.Now()
-	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg, SharedRoots: roots})
+	cluster, err := local.Start(ctx, local.Config{Workers: *workers, Apps: reg, SharedRoots: roots, Exec: *allowExec})
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,11 @@ func progressLine(st master.JobStatus) string {
 			bar += "."
 		}
 	}
-	return fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, st.State)
+	line := fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, st.State)
+	if st.Waiting != "" {
+		line += ": " + st.Waiting
+	}
+	return line
 }
 
 func isTerminal(w io.Writer) bool {
