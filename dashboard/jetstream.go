@@ -86,14 +86,21 @@ func (s *JetStream) Close() {
 	}
 }
 
+// masterWait bounds a call to the master. The master answers from
+// memory in milliseconds; rpcq asks again after "no responders" until its
+// context ends, and a page must say soon that no master runs.
+const masterWait = 3 * time.Second
+
 // call calls a method of the master; its "no job" answers wrap ErrNoJob.
 func (s *JetStream) call(ctx context.Context, method string, args, reply any) error {
+	ctx, cancel := context.WithTimeout(ctx, masterWait)
+	defer cancel()
 	err := s.client.Call(ctx, mr.MasterService+"."+method, args, reply)
 	var remote *rpcq.RemoteError
 	if errors.As(err, &remote) && remote.Code == rpcq.CodeUnknownMethod {
 		return fmt.Errorf("%w: %s", ErrNoJob, remote.Message)
 	}
-	if errors.Is(err, nats.ErrNoResponders) {
+	if errors.Is(err, rpcq.ErrNoResponders) || errors.Is(err, nats.ErrNoResponders) {
 		return fmt.Errorf("no master is running (%w)", err)
 	}
 	return err
