@@ -385,6 +385,23 @@ func TestRolesAndPermissions(t *testing.T) {
 				return err
 			})
 		}},
+		{"drover workers", []auth.Role{auth.Master, auth.Submitter, auth.ExecSubmitter, auth.Reader, auth.Admin}, func(role auth.Role) outcome {
+			o := s.tryDrover(role, "workers")
+			if o.refused == "" && o.err == nil && !strings.Contains(o.stdout, "WORKER") {
+				o.err = fmt.Errorf("drover workers said %q", o.stdout)
+			}
+			return o
+		}},
+		{"write a worker registry entry", []auth.Role{auth.Worker, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
+				kv, err := js.KeyValue(ctx, mr.BucketWorkers)
+				if err != nil {
+					return err
+				}
+				_, err = kv.Put(ctx, "authtest-"+string(role), []byte("{}"))
+				return err
+			})
+		}},
 		{"drover time", []auth.Role{auth.Worker, auth.Admin}, func(role auth.Role) outcome {
 			return s.tryDrover(role, "time", "--samples", "2")
 		}},

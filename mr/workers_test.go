@@ -132,3 +132,27 @@ func TestListWorkers(t *testing.T) {
 		t.Fatalf("ListWorkers = %+v, want w-0 then w-1 with its task, seen just now", got)
 	}
 }
+
+// FuzzDecodeWorkerInfo feeds arbitrary registry entries to
+// DecodeWorkerInfo, as `drover workers` and the master read them: an entry
+// within every bound, or an ErrInvalidWorkerInfo, never a panic.
+func FuzzDecodeWorkerInfo(f *testing.F) {
+	valid, _ := json.Marshal(validWorker())
+	f.Add("w-1", valid)
+	f.Add("w-1", []byte(`{"id":"w-1","slots":1,"running":[{"slot":0,"job":"j","phase":"map","index":-1}]}`))
+	f.Add("w-1", []byte(`{"id":"w-1","slots":2,"apps":["a","a b"],"host":"\u001b[2J"}`))
+	f.Add("", []byte(`null`))
+	f.Fuzz(func(t *testing.T, key string, data []byte) {
+		w, err := mr.DecodeWorkerInfo(key, data)
+		if err != nil {
+			if !errors.Is(err, mr.ErrInvalidWorkerInfo) {
+				t.Fatalf("DecodeWorkerInfo error %v is not ErrInvalidWorkerInfo", err)
+			}
+			return
+		}
+		if w.ID != key || !mr.ValidWorkerID(w.ID) || w.Slots < 1 || w.Slots > mr.MaxWorkerSlots || w.Busy() > w.Slots ||
+			len(w.Apps) > mr.MaxWorkerApps || len(w.Host) > mr.MaxHostLen || len(w.Version) > mr.MaxVersionLen {
+			t.Fatalf("DecodeWorkerInfo accepted %+v, past a bound", w)
+		}
+	})
+}

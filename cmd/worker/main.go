@@ -5,7 +5,9 @@
 //	       [--sort-buffer 64MiB] [--temp-dir DIR] [--metrics ADDR]
 //
 // Only a worker started with --allow-exec runs the commands of streaming
-// jobs; on any other, their tasks fail at once and say why. Only files
+// jobs; any other hands their tasks back for a worker that does, and
+// fails one, saying why, once it has come back ten times. The worker
+// announces itself in the worker registry (drover workers) while it runs. Only files
 // under a --shared-root directory are read as the inputs of jobs
 // submitted with --shared; any other path fails its task. A map task
 // holds --sort-buffer bytes of its output in memory and spills sorted runs
