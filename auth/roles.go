@@ -179,6 +179,41 @@ var (
 		What:      "show that it lives (drover.worker.<id>)",
 		Subscribe: []string{mr.WorkerSubjects()},
 	}
+	// announce is a worker's registry entry, put every
+	// mr.WorkerReportEvery and deleted when it stops. NATS permissions
+	// cannot tie a key to the user who writes it, so a worker may write
+	// any worker's entry: readers check every entry's fields
+	// (mr.DecodeWorkerInfo), and the master probes a worker on its
+	// subject before it hands its tasks back.
+	announce = Grant{
+		What:    "announce itself in the worker registry (drover-workers)",
+		Publish: []string{kvKeys(mr.BucketWorkers)},
+	}
+	// seeWorkers is mr.ListWorkers: a watch of the registry, an ordered
+	// push consumer that answers flow control and is deleted at the end.
+	seeWorkers = Grant{
+		What: "see the live workers (drover-workers: drover workers)",
+		Publish: []string{
+			consumerAPI("CREATE", streamWorkers, "*."+kvKeys(mr.BucketWorkers)),
+			consumerAPI("DELETE", streamWorkers, "*"),
+			flowControl(streamWorkers),
+		},
+	}
+	// seeRuns is what a job's page in drover ui reads beside the
+	// master's answers: the job's record, and its events and commit
+	// records, each by an ordered pull consumer filtered on one job.
+	seeRuns = Grant{
+		What: "see a job's spec and runs: its record, events and commit records (drover ui)",
+		Publish: []string{
+			directGet(streamJobs, kvKeys(mr.BucketJobs)),
+			consumerAPI("CREATE", mr.StreamEvents, "*."+mr.EventSubject("*", "*")),
+			consumerAPI("MSG.NEXT", mr.StreamEvents, "*"),
+			consumerAPI("DELETE", mr.StreamEvents, "*"),
+			consumerAPI("CREATE", streamCommits, "*."+kvKeys(mr.BucketCommits)),
+			consumerAPI("MSG.NEXT", streamCommits, "*"),
+			consumerAPI("DELETE", streamCommits, "*"),
+		},
+	}
 	probeWorkers = Grant{
 		What:    "look for the workers of running tasks, and hand back the tasks of those gone (drover.worker.>)",
 		Publish: []string{mr.WorkerSubjects()},
@@ -228,13 +263,13 @@ func Grants(role Role) []Grant {
 	case Master:
 		return []Grant{own, publishTasks, serve, probeWorkers}
 	case Worker:
-		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime, showAlive}
+		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData}
+		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData}
+		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns}
 	case Reader:
-		return []Grant{bind, discover, seeJobs, readData}
+		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns}
 	case Admin:
 		return []Grant{everything}
 	}

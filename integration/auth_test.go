@@ -21,6 +21,7 @@ import (
 
 	"github.com/drover-dev/drover/auth"
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/dashboard"
 	"github.com/drover-dev/drover/internal/testutil"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -369,6 +370,37 @@ func TestRolesAndPermissions(t *testing.T) {
 				}
 			}
 			return o
+		}},
+		{"a job's page in drover ui", clients, func(role auth.Role) outcome {
+			return s.tryGo(role, func(ctx context.Context, nc *nats.Conn, _ jetstream.JetStream) error {
+				src, err := dashboard.NewJetStream(dashboard.JetStreamConfig{Conn: nc})
+				if err != nil {
+					return err
+				}
+				defer src.Close()
+				d, err := src.Job(ctx, job)
+				if err == nil && (d.Spec == nil || len(d.Records) == 0 || len(d.Commits) == 0) {
+					err = fmt.Errorf("job page of %s: spec %v, %d events, %d commits: want all", job, d.Spec != nil, len(d.Records), len(d.Commits))
+				}
+				return err
+			})
+		}},
+		{"drover workers", []auth.Role{auth.Master, auth.Submitter, auth.ExecSubmitter, auth.Reader, auth.Admin}, func(role auth.Role) outcome {
+			o := s.tryDrover(role, "workers")
+			if o.refused == "" && o.err == nil && !strings.Contains(o.stdout, "WORKER") {
+				o.err = fmt.Errorf("drover workers said %q", o.stdout)
+			}
+			return o
+		}},
+		{"write a worker registry entry", []auth.Role{auth.Worker, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
+				kv, err := js.KeyValue(ctx, mr.BucketWorkers)
+				if err != nil {
+					return err
+				}
+				_, err = kv.Put(ctx, "authtest-"+string(role), []byte("{}"))
+				return err
+			})
 		}},
 		{"drover time", []auth.Role{auth.Worker, auth.Admin}, func(role auth.Role) outcome {
 			return s.tryDrover(role, "time", "--samples", "2")

@@ -18,7 +18,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/timesvc"
@@ -42,6 +44,19 @@ type Config struct {
 	// Retention is how long a map output no job uses is kept for later
 	// jobs to reuse (default DefaultRetention); see Collect.
 	Retention time.Duration
+	// HoldJobs holds a submitted job that no live worker of the worker
+	// registry can run (an app none has; one that runs commands, and no
+	// worker allows them) in state JobWaiting, its tasks unpublished,
+	// until one can: rather than have workers that cannot run it fail
+	// its tasks. Off, every job is published at once.
+	HoldJobs bool
+	// Metrics, if not nil, counts what the master sees and does: from the
+	// events and commits it feeds its core and the actions it carries
+	// out. One *metrics.Master serves every term of a leader (RunLeader).
+	Metrics *metrics.Master
+	// Registerer, if not nil, receives the collectors of the master's
+	// rpcq services, Master and Time (rpcq.ServerConfig.Metrics).
+	Registerer prometheus.Registerer
 }
 
 // Master runs jobs: it serves the Master rpcq service (Submit, Status,
@@ -69,6 +84,9 @@ type Master struct {
 	// caughtUp is set once every commit stored when Run began is in the
 	// view: until then the collection cannot tell what jobs reference.
 	caughtUp atomic.Bool
+
+	workers       registry      // the worker registry, as far as the master follows it
+	workerArrived chan struct{} // a worker not live before put its entry
 }
 
 // jobView is what the master knows of a job beyond its core state.
@@ -85,6 +103,9 @@ type jobView struct {
 	// quarantined is a job whose stored record could not be loaded: it
 	// is failed, whatever the core says (see quarantine).
 	quarantined bool
+	// waiting says what a held job waits for: the core has not seen it
+	// (see hold).
+	waiting string
 }
 
 // Bounds of what the master keeps of a job for its status: a hostile
@@ -139,7 +160,8 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
-	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{}}
+	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{},
+		workers: registry{seen: map[string]seenWorker{}}, workerArrived: make(chan struct{}, 1)}
 	m.term, m.endTerm = context.WithCancel(context.Background())
 	return m, nil
 }
@@ -187,12 +209,20 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	defer stopProgress()
 
+	// The workers there are, before a job is submitted that may wait
+	// for one.
+	stopRegistry, err := m.followRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRegistry()
+
 	svc, err := m.serve()
 	if err != nil {
 		return err
 	}
 	defer shutdown(svc)
-	timeSrv, err := timesvc.Serve(m.nc, timesvc.Config{Clock: m.cfg.Clock, Logger: m.log})
+	timeSrv, err := timesvc.Serve(m.nc, timesvc.Config{Clock: m.cfg.Clock, Logger: m.log, Metrics: m.cfg.Registerer})
 	if err != nil {
 		return err
 	}
@@ -216,6 +246,9 @@ func (m *Master) Run(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 			m.handle(Tick{})
+			m.release(ctx)
+		case <-m.workerArrived:
+			m.release(ctx)
 		}
 	}
 }
@@ -265,8 +298,11 @@ func (m *Master) onCommit(data []byte) {
 		m.mu.Unlock()
 		return // no task of a job of ours: nothing to keep
 	}
-	v.noteCommit(c)
+	first := v.noteCommit(c)
 	m.mu.Unlock()
+	if first {
+		m.cfg.Metrics.Committed(string(c.Phase), len(c.Skipped))
+	}
 	m.handle(Committed{Task: id, Attempt: c.Attempt})
 }
 
@@ -284,11 +320,12 @@ func (v *jobView) fits(c mr.Commit) bool {
 	return false
 }
 
-// noteCommit adds a commit, seen for the first time, to the view.
-func (v *jobView) noteCommit(c mr.Commit) {
+// noteCommit adds a commit, seen for the first time, to the view, and
+// reports whether it was the first.
+func (v *jobView) noteCommit(c mr.Commit) bool {
 	id := TaskID{Job: c.Job, Phase: c.Phase, Index: c.Index}
 	if _, seen := v.commits[id]; seen {
-		return
+		return false
 	}
 	v.commits[id] = c
 	v.counters.Add(c.Counters)
@@ -297,6 +334,7 @@ func (v *jobView) noteCommit(c mr.Commit) {
 			v.note(fmt.Sprintf("map %d skipped the bad record at %s byte %d", id.Index, in, off))
 		}
 	}
+	return true
 }
 
 func (m *Master) onEvent(data []byte) {
@@ -307,6 +345,14 @@ func (m *Master) onEvent(data []byte) {
 	id := TaskID{Job: ev.Job, Phase: ev.Phase, Index: ev.Index}
 	if !m.sane(id, &ev) {
 		return
+	}
+	if m.cfg.Metrics != nil && (id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
+		switch ev.Kind {
+		case mr.EventStarted:
+			m.cfg.Metrics.Started(string(id.Phase))
+		case mr.EventFailed:
+			m.cfg.Metrics.Failed(string(id.Phase))
+		}
 	}
 	switch ev.Kind {
 	case mr.EventStarted:
@@ -441,7 +487,16 @@ func (m *Master) decide(ev Event) (actions []Action, ops []op, err error) {
 			actions, ops, err = nil, nil, fmt.Errorf("master: panic: %v", r)
 		}
 	}()
+	committed, isCommit := ev.(Committed)
+	var before BackupStats
+	if isCommit {
+		before = m.core.Backups(committed.Task.Job)
+	}
 	actions = m.core.Handle(m.cfg.Clock(), ev)
+	if isCommit {
+		after := m.core.Backups(committed.Task.Job)
+		m.cfg.Metrics.Backups(after.Won-before.Won, after.Wasted-before.Wasted)
+	}
 	ops = make([]op, 0, len(actions))
 	for _, a := range actions {
 		ops = append(ops, m.prepareLocked(a))
@@ -492,6 +547,7 @@ func (m *Master) prepareLocked(a Action) op {
 		if a.Attempt == 1 {
 			return op{do: publish, task: msg}
 		}
+		m.cfg.Metrics.Retried(string(task.Phase), cmp.Or(string(a.Why), "other"))
 		// The publication, as the event stream keeps it, is recorded
 		// first: a master that takes over after the task is out must know
 		// its number, and recording it twice is harmless.
@@ -516,6 +572,7 @@ func (m *Master) prepareLocked(a Action) op {
 			return m.store.Commits.Delete(ctx, mr.CommitKey(a.Task.Job, a.Task.Phase, a.Task.Index))
 		}}
 	case HandBack:
+		m.cfg.Metrics.HandedBack(string(a.Task.Phase))
 		return op{do: func(context.Context) error {
 			return m.nc.Publish(a.Ack, []byte("-NAK"))
 		}}
@@ -573,6 +630,9 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 		st.Notes = append(st.Notes, fmt.Sprintf("and %d more notes", v.unnoted))
 	}
 	st.State, st.Error = m.stateLocked(id, v)
+	if v.waiting != "" {
+		st.State, st.Waiting = JobWaiting, v.waiting
+	}
 	st.Backups = m.core.Backups(id)
 	st.Outputs = make([]string, v.rec.Spec.R)
 	st.OutputDigests = make([]string, v.rec.Spec.R)
@@ -614,6 +674,11 @@ func (m *Master) stateLocked(id string, v *jobView) (JobState, string) {
 func (m *Master) Cancel(id string) error {
 	if !m.known(id) {
 		return rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(id, maxNameLen))
+	}
+	ctx, cancel := context.WithTimeout(m.term, 10*time.Second)
+	defer cancel()
+	if held, err := m.cancelHeld(ctx, id); held {
+		return err
 	}
 	return m.handle(Cancelled{Job: id})
 }

@@ -19,7 +19,8 @@ func (m *Master) serve() (*rpcq.Server, error) {
 			mr.MethodList: rpcq.ReadOnly, mr.MethodListPage: rpcq.ReadOnly, mr.MethodCancel: rpcq.AtLeastOnce,
 			mr.MethodDelete: rpcq.AtMostOnce,
 		},
-		Logger: m.log,
+		Logger:  m.log,
+		Metrics: m.cfg.Registerer,
 	})
 	if err != nil {
 		return nil, err

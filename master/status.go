@@ -19,11 +19,14 @@ type JobStatus struct {
 	Outputs    []string    `json:"outputs,omitempty"`
 	// OutputDigests are the digests the reduces' commits record for
 	// Outputs ("" where a commit records none), for readers to check.
-	OutputDigests []string    `json:"output_digests,omitempty"`
-	Notes         []string    `json:"notes,omitempty"` // bad records skipped, recomputations and their reasons
-	Backups       BackupStats `json:"backups"`         // backup attempts of stragglers
-	Submitted     int64       `json:"submitted"`       // Unix nanoseconds
-	Ended         int64       `json:"ended,omitempty"` // Unix nanoseconds
+	OutputDigests []string `json:"output_digests,omitempty"`
+	Notes         []string `json:"notes,omitempty"` // bad records skipped, recomputations and their reasons
+	// Waiting says what a job in state JobWaiting waits for: a worker
+	// that can run it (see Config.HoldJobs).
+	Waiting   string      `json:"waiting,omitempty"`
+	Backups   BackupStats `json:"backups"`         // backup attempts of stragglers
+	Submitted int64       `json:"submitted"`       // Unix nanoseconds
+	Ended     int64       `json:"ended,omitempty"` // Unix nanoseconds
 }
 
 // jobRecord is a job's entry in the jobs bucket: its spec and how it ended.

@@ -65,10 +65,18 @@ func (m *Master) submit(ctx context.Context, spec mr.JobSpec, exec bool) (string
 		}
 		return "", fmt.Errorf("store job: %w", err)
 	}
+	m.mu.Lock()
+	why := m.holdLocked(spec)
+	m.mu.Unlock()
+	if why != "" {
+		m.hold(rec, splits, why)
+		return spec.ID, nil
+	}
 	reused, unpin := m.reuse(ctx, spec, splits)
 	defer unpin()
 	if err := m.admit(rec, splits, reused); err != nil {
 		return "", err
 	}
+	m.cfg.Metrics.Reused(len(reused))
 	return spec.ID, nil
 }

@@ -10,6 +10,9 @@ var (
 	// ErrInvalidTask wraps every error of a task message that breaks the
 	// protocol or its limits (see DecodeTask).
 	ErrInvalidTask = errors.New("mr: invalid task")
+	// ErrInvalidWorkerInfo wraps every error of a worker registry entry
+	// that breaks its bounds (see DecodeWorkerInfo).
+	ErrInvalidWorkerInfo = errors.New("mr: invalid worker registry entry")
 	// ErrNoDeployment means the streams and buckets of Drover are not on
 	// this NATS, for a process that binds to them (see Bind).
 	ErrNoDeployment = errors.New("mr: no Drover deployment on this NATS")

@@ -26,6 +26,9 @@ const (
 	BucketCommits = "drover-commits"
 	// BucketLineage maps a map task's lineage key to its committed output.
 	BucketLineage = "drover-lineage"
+	// BucketWorkers is the worker registry: each live worker's
+	// WorkerInfo under its ID, gone WorkerTTL after its last report.
+	BucketWorkers = "drover-workers"
 	// ObjectStoreData holds inputs, intermediate data and outputs.
 	ObjectStoreData = "drover-data"
 	// MasterService is the rpcq service of the master's control API; its
@@ -81,7 +84,7 @@ func ObjectStoreStream(bucket string) string { return "OBJ_" + bucket }
 // and object store, in the order Ensure opens them.
 func BackingStreams() []string {
 	return []string{StreamTasks, StreamEvents, StreamProgress, BucketStream(BucketJobs), BucketStream(BucketCommits),
-		BucketStream(BucketLineage), ObjectStoreStream(ObjectStoreData)}
+		BucketStream(BucketLineage), ObjectStoreStream(ObjectStoreData), BucketStream(BucketWorkers)}
 }
 
 // MasterSubject is the subject of a method of MasterService:
@@ -151,6 +154,10 @@ func TaskAckPrefix(consumer string) string {
 // as long as its connection is up, and a request there that finds nobody
 // ("no responders") means its process is gone. id must be a ValidWorkerID.
 func WorkerSubject(id string) string { return workerPrefix + "." + id }
+
+// WorkerKey is a worker's key in BucketWorkers: its ID, which must be a
+// ValidWorkerID.
+func WorkerKey(id string) string { return id }
 
 // WorkerSubjects are every worker's WorkerSubject.
 func WorkerSubjects() string { return workerPrefix + ".>" }

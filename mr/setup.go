@@ -82,7 +82,10 @@ type Store struct {
 	Commits     jetstream.KeyValue
 	Lineage     jetstream.KeyValue
 	Data        jetstream.ObjectStore
-	Lease       time.Duration // the workers' consumers' AckWait, as it is
+	// Registry is the worker registry (BucketWorkers): each live
+	// worker's WorkerInfo, gone WorkerTTL after its last report.
+	Registry jetstream.KeyValue
+	Lease    time.Duration // the workers' consumers' AckWait, as it is
 }
 
 // Open is Ensure on a connection.
@@ -242,6 +245,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 		func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, ObjectStoreData) },
 		func() (jetstream.ObjectStore, error) {
 			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ObjectStoreData, Storage: cfg.Storage, Replicas: replicas})
+		}); err != nil {
+		return nil, err
+	}
+	if s.Registry, err = ensure(bind, "key-value bucket", BucketWorkers,
+		func() (jetstream.KeyValue, error) { return js.KeyValue(ctx, BucketWorkers) },
+		func() (jetstream.KeyValue, error) {
+			// One value a worker, which lives WorkerTTL past its last
+			// put: the bucket's age limit is what makes a dead
+			// worker's entry vanish, with nobody to delete it.
+			return js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: BucketWorkers, Description: "Drover worker registry",
+				History: 1, TTL: WorkerTTL, MaxValueSize: MaxWorkerInfoBytes, Storage: cfg.Storage, Replicas: replicas})
 		}); err != nil {
 		return nil, err
 	}

@@ -16,17 +16,22 @@ import (
 // serve runs one request to m and answers it. It runs on the endpoint's
 // subscription goroutine, so micro's stats time the whole call.
 func (s *Server) serve(m *method, req micro.Request) {
+	start := time.Now()
+	answer := func(r Reply) {
+		s.answer(req, r)
+		s.metrics.observe(s.cfg.Name, m, r.Code, start)
+	}
 	h := nats.Header(req.Headers())
 	codec := codecOf(h, req.Data())
 	if !s.enter() {
-		s.answer(req, errorReply(codec, Errorf(CodeUnavailable, "service %s is shutting down", s.cfg.Name)))
+		answer(errorReply(codec, Errorf(CodeUnavailable, "service %s is shutting down", s.cfg.Name)))
 		return
 	}
 	defer s.inflight.Done()
 
 	ctx, err := s.callContext(h)
 	if err != nil {
-		s.answer(req, errorReply(codec, err))
+		answer(errorReply(codec, err))
 		return
 	}
 	if dc, ok := ctx.(*deadlineContext); ok {
@@ -38,11 +43,11 @@ func (s *Server) serve(m *method, req micro.Request) {
 	}
 	switch {
 	case err != nil:
-		s.answer(req, errorReply(codec, err))
+		answer(errorReply(codec, err))
 	case ok && m.once:
-		s.answer(req, s.runOnce(ctx, m, codec, req.Data(), id, ack))
+		answer(s.runOnce(ctx, m, codec, req.Data(), id, ack))
 	default:
-		s.answer(req, s.run(ctx, m, codec, req.Data()))
+		answer(s.run(ctx, m, codec, req.Data()))
 	}
 }
 
@@ -131,6 +136,7 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 			s.finish(ctx, id, r)
 			return r
 		case Answered:
+			s.metrics.duplicate(s.cfg.Name, m)
 			return saved
 		case Stale:
 			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged the call; not run now, and the outcome of any earlier send is unknown", id.Seq, id.Client))

@@ -1,6 +1,8 @@
 package rpcq
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"cmp"
 	"context"
 	"errors"
@@ -60,6 +62,13 @@ type ServerConfig struct {
 	SeparateLargeReplies bool
 	// Logger receives handler panics and shutdown events (default slog.Default).
 	Logger *slog.Logger
+	// Metrics, if not nil, receives the server's Prometheus collectors:
+	// drover_rpcq_calls_total, drover_rpcq_call_duration_seconds,
+	// drover_rpcq_duplicates_total and drover_rpcq_table_entries. The
+	// server serves no HTTP: the caller exposes the registry. Several
+	// servers of distinct services may share one registry, and one of a
+	// service after another of it has shut down.
+	Metrics prometheus.Registerer
 }
 
 func (c *ServerConfig) validate() error {
@@ -111,6 +120,8 @@ type Server struct {
 	base       context.Context // parent of every handler context
 	cancel     context.CancelFunc
 	background sync.WaitGroup // the server's own goroutines, ended by cancel
+
+	metrics *serverMetrics // nil without ServerConfig.Metrics
 }
 
 // NewServer returns a server for the service cfg describes on nc. The
@@ -124,7 +135,15 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
 		table = NewMemoryTable(time.Now(), cfg.ClientLease)
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel}, nil
+	s := &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel}
+	if cfg.Metrics != nil {
+		var err error
+		if s.metrics, err = newServerMetrics(cfg.Metrics, s); err != nil {
+			cancel()
+			return nil, fmt.Errorf("rpcq: metrics: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Register adds the exported methods of rcvr that have the shape
@@ -252,6 +271,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.stopped {
 		s.stopped = true
+		s.metrics.unregister()
 		s.drained = s.nc.NumSubscriptions() - s.subs
 		for _, svc := range s.services {
 			if err := svc.Stop(); err != nil {

@@ -1,6 +1,8 @@
 package timesvc
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -50,6 +52,9 @@ type Config struct {
 	Concurrency int
 	// Logger receives the service's events (default slog.Default).
 	Logger *slog.Logger
+	// Metrics, if not nil, receives the rpcq server's collectors
+	// (rpcq.ServerConfig.Metrics).
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) validate() error {
@@ -78,6 +83,7 @@ func Serve(nc *nats.Conn, cfg Config) (*rpcq.Server, error) {
 		Concurrency: cfg.Concurrency,
 		Modes:       map[string]rpcq.Mode{Method: rpcq.ReadOnly},
 		Logger:      cfg.Logger,
+		Metrics:     cfg.Metrics,
 	})
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 )
 
@@ -43,13 +44,39 @@ func (w *Worker) busFailed(err error, runCtx context.Context, msg jetstream.Msg)
 	return merr == nil && meta.NumDelivered < maxDeliveries
 }
 
+// unableRetry is how long a task this worker cannot run waits before it
+// is delivered again, to another worker, it is hoped.
+const unableRetry = 500 * time.Millisecond
+
+// unable reports whether the worker cannot run task: its app is not
+// here, or runs commands and the worker does not (Config.AllowExec).
+func (w *Worker) unable(task mr.Task) bool {
+	app, err := w.cfg.Apps.New(task.App, task.Args)
+	if errors.Is(err, mr.ErrUnknownApp) {
+		return true
+	}
+	return err == nil && mr.RunsCommands(app) && !w.cfg.AllowExec
+}
+
+// handBack hands a task this worker cannot run back to the queue, for a
+// worker that can, unless it has been handed out maxDeliveries times
+// already: then it runs here, and fails saying why, as it would with no
+// worker able to run it.
+func handBack(msg jetstream.Msg) bool {
+	meta, err := msg.Metadata()
+	if err != nil || meta.NumDelivered >= maxDeliveries {
+		return false
+	}
+	return msg.NakWithDelay(unableRetry) == nil
+}
+
 // transientRetry is how long a task handed back after a NATS error waits
 // before it is delivered again.
 const transientRetry = time.Second
 
 // handle runs one task message to its end: committed, failed, skipped, or
 // handed back because the worker is stopping.
-func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 	task, err := mr.DecodeTask(msg.Data())
 	if err != nil { // no master sends it: never run, never retried
 		w.log.Error("worker: invalid task dropped", "subject", msg.Subject(), "error", err)
@@ -63,12 +90,20 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	if w.unable(task) && handBack(msg) {
+		return
+	}
+
 	// The deadline is the master's: Timeout from now in its clock. Locally
 	// it is the same span from now.
-	deadline := w.cfg.Clock().Add(task.Timeout)
+	now := w.cfg.Clock()
+	deadline := now.Add(task.Timeout)
+	defer w.occupy(slot, task, now)()
+	outcome := metrics.OutcomeHandedBack
+	defer func(end func(string)) { end(outcome) }(w.cfg.Metrics.Begin(string(task.Phase), task.App))
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
-	w.announce(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
+	w.reportStarted(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
 	done := &progress{slow: max(w.cfg.SlowFactor, 1)}
 	var ended atomic.Value // why the attempt was stopped: beaten or withdrawn
 	stop := w.heartbeat(runCtx, msg, task, done, func(why error) {
@@ -90,6 +125,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		w.remove(commit.Objects())
 		msg.Ack()
 		log.Info("worker: attempt stopped", "why", why)
+		outcome = metrics.OutcomeStopped
 		return
 	case ctx.Err() != nil:
 		// Stopping: hand the task back at once rather than after a lease.
@@ -124,9 +160,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		msg.TermWithReason(truncate(err.Error(), 256))
 		log.Warn("worker: task failed", "error", err)
+		outcome = metrics.OutcomeFailed
 		return
 	}
-	w.commit(task, key, commit, msg, log)
+	outcome = w.commit(task, key, commit, msg, log)
 }
 
 // committed reports whether the task has a commit already, which only an
@@ -145,8 +182,9 @@ func (w *Worker) committed(ctx context.Context, task mr.Task, key string, msg je
 }
 
 // commit creates the task's commit record: the first attempt to commit
-// wins, and a loser removes its output.
-func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) {
+// wins, and a loser removes its output. It returns the attempt's outcome,
+// as package metrics counts it.
+func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) string {
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	data, _ := json.Marshal(commit)
@@ -158,15 +196,18 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		// the commit and is skipped.
 		msg.Ack()
 		w.index(ctx, task, commit, log)
+		return metrics.OutcomeCommitted
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Objects())
 		msg.Ack()
+		return metrics.OutcomeStopped
 	default:
 		// The store failed, not the task: hand the attempt back to run
 		// again, without counting a failure against it.
 		w.remove(commit.Objects())
 		msg.Nak()
 		log.Warn("worker: commit failed; task handed back", "error", err)
+		return metrics.OutcomeHandedBack
 	}
 }
 
@@ -430,12 +471,12 @@ func (w *Worker) event(task mr.Task, ev mr.Event) jetstream.PubAckFuture {
 	return ack
 }
 
-// announce publishes that an attempt started, and waits up to
+// reportStarted publishes that an attempt started, and waits up to
 // startedWait for the event stream to store it before the attempt runs:
 // the master finds a dead worker's attempts by their Started events, and
 // one lost with its worker, killed the moment its task began, would leave
 // the task to the lease.
-func (w *Worker) announce(task mr.Task, ev mr.Event) {
+func (w *Worker) reportStarted(task mr.Task, ev mr.Event) {
 	ack := w.event(task, ev)
 	if ack == nil {
 		return
@@ -447,7 +488,7 @@ func (w *Worker) announce(task mr.Task, ev mr.Event) {
 	}
 }
 
-// startedWait bounds announce's wait: a broker slow to answer delays the
+// startedWait bounds reportStarted's wait: a broker slow to answer delays the
 // attempt no longer than this.
 const startedWait = time.Second
 

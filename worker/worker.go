@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 )
 
@@ -46,7 +47,9 @@ type Config struct {
 	// AllowExec takes the tasks of apps that run commands (see
 	// mr.RunsCommands) as well as the others: they come from a consumer
 	// of their own, mr.ConsumerExecWorkers, which only such workers pull
-	// from. Apps must let them run (apps.Registry(true)).
+	// from. Apps must let them run (apps.Registry(true)). The registry
+	// says so, and the master holds a job that runs commands while no
+	// worker does.
 	AllowExec bool
 	// Clock reads the master's time, to judge task deadlines (default
 	// time.Now; a timesvc.Clock's Now in a real deployment).
@@ -67,6 +70,11 @@ type Config struct {
 	// before it spills a sorted run to disk (default
 	// mr.DefaultSortBuffer; mr.MinSortBuffer to mr.MaxSortBuffer).
 	SortBuffer int64
+	// Version is the worker's version line, for the registry (default
+	// none).
+	Version string
+	// Metrics, if not nil, counts the worker's slots and attempts.
+	Metrics *metrics.Worker
 	// TempDir is where tasks keep their spills, a map its copy of an
 	// uploaded input (unlinked at once) and a reduce its copies of the
 	// map outputs (default os.TempDir()), in a directory of the worker's
@@ -87,6 +95,10 @@ type Worker struct {
 	// scratch is where tasks keep what they put on disk, under
 	// Config.TempDir; set by Run, before its slots start.
 	scratch *scratch
+
+	mu      sync.Mutex          // guards running
+	running map[int]mr.SlotTask // by slot: what the registry shows
+	started time.Time           // in the master's clock, set by Run
 }
 
 // New returns a worker on store's resources. A config it cannot run
@@ -122,7 +134,7 @@ func New(store *mr.Store, cfg Config) (*Worker, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("worker", cfg.ID)
-	return &Worker{store: store, cfg: cfg, roots: roots, log: log}, nil
+	return &Worker{store: store, cfg: cfg, roots: roots, log: log, running: map[int]mr.SlotTask{}}, nil
 }
 
 // defaultID is host-pid-random, with the host name's characters that no
@@ -145,7 +157,10 @@ func (w *Worker) ID() string { return w.cfg.ID }
 // Run runs the slots until ctx ends; each finishes its task first, or
 // hands it back when ctx ends in the middle (JetStream redelivers it).
 //
-// While it runs, the worker is subscribed to its mr.WorkerSubject: the
+// While it runs, the worker keeps its entry in the worker registry
+// (mr.WorkerInfo, put every mr.WorkerReportEvery and deleted when Run
+// returns; a killed worker's vanishes mr.WorkerTTL after its last put),
+// and is subscribed to its mr.WorkerSubject: the
 // server drops the subscription the moment the worker's connection
 // closes, a killed process's included, and a master that then finds
 // nobody there hands the worker's tasks to others at once, instead of
@@ -163,17 +178,25 @@ func (w *Worker) Run(ctx context.Context) error {
 	var stopWatch func()
 	w.bus, stopWatch = watchBus(w.store.JS.Conn())
 	defer stopWatch()
+	w.started = w.cfg.Clock()
+	w.cfg.Metrics.Slots(w.cfg.Slots)
 	var wg sync.WaitGroup
-	for range w.cfg.Slots {
-		wg.Go(func() { w.slot(ctx) })
+	for n := range w.cfg.Slots {
+		wg.Go(func() { w.slot(ctx, n) })
 	}
+	announcing := make(chan struct{})
+	go func() {
+		defer close(announcing)
+		w.announce(ctx)
+	}()
 	wg.Wait()
+	<-announcing
 	return nil
 }
 
 // slot pulls one task at a time: no prefetch, so that a task waits in the
 // queue, where any worker can take it, rather than behind this one.
-func (w *Worker) slot(ctx context.Context) {
+func (w *Worker) slot(ctx context.Context, n int) {
 	consumers := []jetstream.Consumer{w.store.Workers}
 	if w.cfg.AllowExec {
 		consumers = append(consumers, w.store.ExecWorkers)
@@ -184,7 +207,7 @@ func (w *Worker) slot(ctx context.Context) {
 		switch {
 		case err == nil:
 			failing = false
-			w.handle(ctx, msg)
+			w.handle(ctx, n, msg)
 		case ctx.Err() != nil || emptyPull(err):
 			failing = false
 		case errors.Is(err, jetstream.ErrNoHeartbeat):

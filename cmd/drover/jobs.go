@@ -90,6 +90,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "job\t%s\napp\t%s\nstate\t%s\n", st.ID, st.App, st.State)
+	if st.Waiting != "" {
+		fmt.Fprintf(w, "waiting\t%s\n", st.Waiting)
+	}
 	fmt.Fprintf(w, "maps\t%d/%d", st.MapsDone, st.Maps)
 	if st.MapsReused > 0 {
 		fmt.Fprintf(w, " (%d reused from earlier jobs)", st.MapsReused)

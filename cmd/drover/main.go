@@ -3,10 +3,12 @@
 //	drover run --app wordcount -o DIR FILE...   (a whole job in this process)
 //	drover submit --app wordcount [--wait] FILE...
 //	drover status JOB | drover jobs | drover get JOB -o DIR | drover cancel JOB | drover delete JOB
+//	drover workers
 //	drover gen --size 1GiB [--seed 1] -o FILE
 //	drover call Service.Method ['JSON'] [--timeout 5s] [--nats URL]
 //	drover time [--samples 8] [--timeout 5s] [--nats URL]
 //	drover task enqueue|ls|show|cancel|rerun|rm ... | drover queues
+//	drover ui [--http 127.0.0.1:8080] [--nats URL]
 package main
 
 import (
@@ -39,6 +41,7 @@ func init() {
 		{"get", "write a finished job's output files into a directory", runGet},
 		{"cancel", "cancel a job", runCancel},
 		{"delete", "remove an ended job: its outputs, its records and its events", runDelete},
+		{"workers", "list the live workers: their slots, apps and running tasks", runWorkers},
 		{"gen", "write a file of random 100-byte records from a seed, for the sort app (as teragen)", runGen},
 		{"ready", "wait until the broker answers, and the services named with --service", runReady},
 		{"call", "call an rpcq method with a JSON argument and print the JSON reply", runCall},
@@ -46,6 +49,7 @@ func init() {
 		{"services", "list the micro services on NATS, their endpoints or their stats (as nats micro ls/info/stats)", runServices},
 		{"task", "enqueue, list, show, cancel, re-run or delete general tasks (drover task help)", runTask},
 		{"queues", "show each task queue's tasks by state, its depth and its delivery rate", runQueues},
+		{"ui", "serve the web dashboard: jobs, their tasks and timeline, workers, the cluster", runUI},
 		{"auth", "write a broker configuration with a NATS user per role (init), or list the roles (roles)", runAuth},
 	}
 }

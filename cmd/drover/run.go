@@ -196,7 +196,11 @@ func progressLine(st master.JobStatus) string {
 			bar += "."
 		}
 	}
-	return fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, st.State)
+	line := fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, st.State)
+	if st.Waiting != "" {
+		line += ": " + st.Waiting
+	}
+	return line
 }
 
 func isTerminal(w io.Writer) bool {

@@ -2,7 +2,7 @@
 // Get) on rpcq until SIGINT or SIGTERM, keeping its data and completion
 // records in --data so that it can be killed at any moment:
 //
-//	kvserver --data DIR [--mode exactly-once|at-most-once] [--nats URL]
+//	kvserver --data DIR [--mode exactly-once|at-most-once] [--nats URL] [--metrics ADDR]
 package main
 
 import (
@@ -12,6 +12,7 @@ import (
 
 	"github.com/drover-dev/drover/examples/kv"
 	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/rpcq"
 )
 
@@ -27,6 +28,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	modeName := fs.String("mode", "exactly-once", "Put and Append semantics: exactly-once or at-most-once")
 	concurrency := fs.Int("concurrency", rpcq.DefaultConcurrency, "calls run at once per method")
 	lease := fs.Duration("lease", rpcq.DefaultClientLease, "how long an idle client's records are kept")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; default: none)")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -55,7 +57,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Drain()
-	srv, err := store.Serve(nc, mode, rpcq.ServerConfig{Version: "1.0.0", Concurrency: *concurrency, ClientLease: *lease, Logger: log})
+	promReg := metrics.NewRegistry()
+	stopMetrics, err := metrics.Start(ctx, *metricsAddr, promReg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	srv, err := store.Serve(nc, mode, rpcq.ServerConfig{Version: "1.0.0", Concurrency: *concurrency, ClientLease: *lease, Logger: log, Metrics: promReg})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,7 @@
 // JetStream until SIGINT or SIGTERM: it serves the Master rpcq service
 // (Submit, Status, List, Cancel) and the time service.
 //
-//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s] [--retention 24h] [--schedules]
+//	master [--nats URL] [--replicas 1] [--lease 30s] [--leader-ttl 5s] [--retention 24h] [--metrics ADDR] [--schedules]
 //
 // Run several for failover: one leads, holding a lease in the jobs bucket;
 // the others stand by, and one takes over within a few leader TTLs of the
@@ -24,6 +24,7 @@ import (
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/tasks"
 )
@@ -41,6 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	leaderTTL := fs.Duration("leader-ttl", master.DefaultLeaderTTL, "how long a silent leader keeps its leadership before a standby takes over")
 	retention := fs.Duration("retention", master.DefaultRetention, "how long a map output no job uses is kept for later jobs to reuse")
 	schedules := fs.Bool("schedules", false, "while leading, enqueue the periodic tasks declared in the bucket "+tasks.BucketSchedules+" (drover task schedule)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; default: none)")
 	log, err := fs.Parse(args)
 	if err != nil {
 		return err
@@ -57,6 +59,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("--replicas %d: want 1 to 5", *replicas)
 	}
 	reg := apps.Registry(false) // the master checks specs; it runs nothing
+	// The collectors outlive each term of leadership: the gauges ask
+	// whichever master leads now.
+	var current master.Current
+	promReg := metrics.NewRegistry()
+	counts, err := metrics.NewMaster(promReg, &current)
+	if err != nil {
+		return err
+	}
+	stopMetrics, err := metrics.Start(ctx, *metricsAddr, promReg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	nc, err := fs.NATS.ConnectWait(ctx, "drover master", log)
 	if err != nil {
 		return err
@@ -83,9 +98,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return master.RunLeader(ctx, store, holder, *leaderTTL, log, func() (*master.Master, error) {
-		m, err := master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention})
-		if err == nil && sched != nil {
-			go sched.Run(m.Term()) // enqueues periodic tasks for as long as this master leads
+		m, err := master.New(nc, store, master.Config{Apps: reg, Logger: log, Retention: *retention, HoldJobs: true,
+			Metrics: counts, Registerer: promReg})
+		if err == nil {
+			current.Set(m)
+			if sched != nil {
+				go sched.Run(m.Term()) // enqueues periodic tasks for as long as this master leads
+			}
 		}
 		return m, err
 	})

@@ -2,10 +2,12 @@
 // until SIGINT or SIGTERM, judging deadlines by the master's clock.
 //
 //	worker [--nats URL] [--slots 1] [--id NAME] [--allow-exec] [--shared-root DIR]...
-//	       [--sort-buffer 64MiB] [--temp-dir DIR]
+//	       [--sort-buffer 64MiB] [--temp-dir DIR] [--metrics ADDR]
 //
 // Only a worker started with --allow-exec runs the commands of streaming
-// jobs; on any other, their tasks fail at once and say why. Only files
+// jobs; any other hands their tasks back for a worker that does, and
+// fails one, saying why, once it has come back ten times. The worker
+// announces itself in the worker registry (drover workers) while it runs. Only files
 // under a --shared-root directory are read as the inputs of jobs
 // submitted with --shared; any other path fails its task. A map task
 // holds --sort-buffer bytes of its output in memory and spills sorted runs
@@ -20,6 +22,7 @@ import (
 
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/timesvc"
@@ -46,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	sortBuffer := cli.Size(mr.DefaultSortBuffer)
 	fs.Var(&sortBuffer, "sort-buffer", "hold `SIZE` bytes of a map task's output in memory before spilling sorted runs to --temp-dir (as Hadoop's io.sort.mb)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port; default: none)")
 	tempDir := fs.String("temp-dir", "", "the directory for a task's spills and its copies of inputs and map outputs, removed when the task ends (default $TMPDIR or /tmp)")
 	log, err := fs.Parse(args)
 	if err != nil {
@@ -74,6 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	reg := apps.Registry(*allowExec)
+	promReg := metrics.NewRegistry()
+	counts, err := metrics.NewWorker(promReg)
+	if err != nil {
+		return err
+	}
+	stopMetrics, err := metrics.Start(ctx, *metricsAddr, promReg, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	nc, err := fs.NATS.ConnectWait(ctx, "drover worker", log)
 	if err != nil {
 		return err
@@ -101,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("worker: no master clock yet; using the local one until it answers", "error", err)
 	}
 	cancel()
+	if err := metrics.NewClock(promReg, clock); err != nil {
+		return err
+	}
 	clockDone := make(chan struct{})
 	go func() {
 		clock.Run(ctx)
@@ -109,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer func() { <-clockDone }() // the clock stops using the client before it closes
 
 	w, err := worker.New(store, worker.Config{ID: *id, Slots: *slots, Apps: reg, AllowExec: *allowExec, Clock: clock.Now, Logger: log, SlowFactor: *slow, SharedRoots: sharedRoots,
-		SortBuffer: int64(sortBuffer), TempDir: *tempDir})
+		SortBuffer: int64(sortBuffer), TempDir: *tempDir, Version: cli.Version("worker"), Metrics: counts})
 	if err != nil {
 		return err
 	}

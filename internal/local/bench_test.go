@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/drover-dev/drover/apps"
 	"github.com/drover-dev/drover/internal/local"
 	"github.com/drover-dev/drover/master"
@@ -183,6 +185,41 @@ func BenchmarkEmptyTasks(b *testing.B) {
 		runJob(b, spec, 2, 4)
 		b.ReportMetric(float64(tasks+1)/time.Since(start).Seconds(), "tasks/s")
 	}
+}
+
+// BenchmarkEmptyTasksMetrics is BenchmarkEmptyTasks with and without the
+// master's and the workers' Prometheus metrics, the two alternating in one
+// run and one scrape at the end of each job with them: what counting
+// costs the whole path.
+func BenchmarkEmptyTasksMetrics(b *testing.B) {
+	empty := filepath.Join(b.TempDir(), "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	const tasks = 2000
+	spec := mr.JobSpec{App: "wordcount", R: 1}
+	for i := range tasks {
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: fmt.Sprint("e", i), Path: empty})
+	}
+	var took [2]time.Duration
+	for b.Loop() {
+		for i, on := range []bool{false, true} {
+			cfg := local.Config{Workers: 2, Slots: 4}
+			reg := prometheus.NewRegistry()
+			if on {
+				cfg.Metrics = reg
+			}
+			start := time.Now()
+			runJobOn(b, spec, cfg)
+			if on {
+				if _, err := reg.Gather(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			took[i] += time.Since(start)
+		}
+	}
+	b.ReportMetric(float64(b.N*(tasks+1))/took[0].Seconds(), "tasks/s-off")
+	b.ReportMetric(float64(b.N*(tasks+1))/took[1].Seconds(), "tasks/s-on")
+	b.ReportMetric(took[1].Seconds()/took[0].Seconds(), "on/off")
 }
 
 // BenchmarkStraggler: a word count on 3 workers, one of them 10 times

@@ -18,9 +18,11 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/master"
+	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/worker"
 )
@@ -42,6 +44,9 @@ type Config struct {
 	// path inputs, in place (worker.Config.SharedRoots): `drover run`
 	// names its input files' directories. None by default.
 	SharedRoots []string
+	// Metrics, if not nil, receives the master's and the workers'
+	// collectors (package metrics), each worker's labelled with its ID.
+	Metrics prometheus.Registerer
 }
 
 // Cluster is a running local deployment. Close it.
@@ -86,9 +91,18 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 	if c.Store, err = mr.Open(ctx, c.NC, mr.StoreConfig{Role: mr.RoleMaster}); err != nil {
 		return err
 	}
-	if c.Master, err = master.New(c.NC, c.Store, master.Config{Apps: cfg.Apps, Logger: log}); err != nil {
+	mcfg := master.Config{Apps: cfg.Apps, Logger: log, HoldJobs: true}
+	var current master.Current
+	if cfg.Metrics != nil {
+		if mcfg.Metrics, err = metrics.NewMaster(cfg.Metrics, &current); err != nil {
+			return err
+		}
+		mcfg.Registerer = cfg.Metrics
+	}
+	if c.Master, err = master.New(c.NC, c.Store, mcfg); err != nil {
 		return err
 	}
+	current.Set(c.Master)
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Go(func() {
@@ -100,6 +114,11 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 		wc := worker.Config{ID: fmt.Sprintf("local-%d", i), Slots: cfg.Slots, Apps: cfg.Apps, AllowExec: cfg.AllowExec, Logger: log, SharedRoots: cfg.SharedRoots}
 		if i < cfg.SlowWorkers {
 			wc.SlowFactor = cfg.SlowFactor
+		}
+		if cfg.Metrics != nil {
+			if wc.Metrics, err = metrics.NewWorker(prometheus.WrapRegistererWith(prometheus.Labels{"worker": wc.ID}, cfg.Metrics)); err != nil {
+				return err
+			}
 		}
 		w, err := worker.New(c.Store, wc)
 		if err != nil {

@@ -1,0 +1,188 @@
+package dashboard
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/drover-dev/drover/mr"
+)
+
+// Geometry of a timeline, in SVG user units (pixels at 100%).
+const (
+	timelineLabelWidth = 180
+	timelinePlotWidth  = 1000
+	timelineRowHeight  = 16
+	timelineRowGap     = 3
+	timelineAxisHeight = 22
+	// minBarLabelWidth is how wide a bar must be to carry its task's name.
+	minBarLabelWidth = 28
+)
+
+// Timeline is a job's event timeline as Spark draws it: a row per worker
+// slot, a bar per run of an attempt, an axis of elapsed time and a line
+// where the reduces could begin (every map committed).
+type Timeline struct {
+	Width, Height int
+	PlotX         int // where the plot starts, right of the row labels
+	Lanes         []Lane
+	Bars          []Bar
+	Ticks         []Tick
+	// Barrier is the x of the last map's commit in a job whose maps all
+	// committed and which has reduces; 0 when there is none.
+	Barrier float64
+	Start   time.Time
+	End     time.Time
+}
+
+// Lane is a row: one slot of one worker. A worker's slots are not named
+// in events; a worker has as many rows as it had runs at once.
+type Lane struct {
+	Worker string
+	Slot   int
+	Y      int // the top of the row
+}
+
+// Bar is one run of an attempt on its worker's row.
+type Bar struct {
+	X, W    float64
+	Y, H    int
+	Attempt Attempt
+	Task    string // "map 3", "reduce 0"
+	Label   string // short name drawn on a bar wide enough, else ""
+	Class   string // CSS classes: phase, result, "backup"
+	Title   string // the tooltip
+}
+
+// Tick is a mark of elapsed time on the axis.
+type Tick struct {
+	X     float64
+	Label string
+}
+
+// tickSteps are the durations a tick may stand for, smallest first.
+var tickSteps = []time.Duration{
+	10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
+}
+
+// Layout draws tasks' runs between start and end (the job's submission
+// and its end, or now while it runs). Rows are sorted by worker, then
+// slot; runs of one worker take the first slot free when they start. It
+// is a pure function of its arguments.
+func Layout(tasks []Task, start, end time.Time) Timeline {
+	var runs []Attempt
+	for _, t := range tasks {
+		for _, a := range t.Attempts {
+			if a.Result != ResultReused && a.Worker != "" {
+				runs = append(runs, a)
+			}
+			if a.End.After(end) {
+				end = a.End
+			}
+		}
+	}
+	if !end.After(start) {
+		end = start.Add(time.Second)
+	}
+	slices.SortStableFunc(runs, func(a, b Attempt) int {
+		return cmp.Or(cmp.Compare(a.Worker, b.Worker), a.Start.Compare(b.Start))
+	})
+	tl := Timeline{PlotX: timelineLabelWidth, Width: timelineLabelWidth + timelinePlotWidth, Start: start, End: end}
+	span := float64(end.Sub(start))
+	x := func(t time.Time) float64 {
+		return float64(timelineLabelWidth) + float64(timelinePlotWidth)*float64(max(t.Sub(start), 0))/span
+	}
+	type slot struct {
+		lane int
+		free time.Time
+	}
+	var slots []slot // of the current worker
+	worker := ""
+	for i, a := range runs {
+		if i == 0 || a.Worker != worker {
+			worker, slots = a.Worker, slots[:0]
+		}
+		s := slices.IndexFunc(slots, func(s slot) bool { return !s.free.After(a.Start) })
+		if s < 0 {
+			tl.Lanes = append(tl.Lanes, Lane{Worker: worker, Slot: len(slots), Y: timelineAxisHeight + len(tl.Lanes)*(timelineRowHeight+timelineRowGap)})
+			slots = append(slots, slot{lane: len(tl.Lanes) - 1})
+			s = len(slots) - 1
+		}
+		stop := a.End
+		if a.Result == ResultRunning {
+			stop = end
+		}
+		slots[s].free = stop
+		lane := tl.Lanes[slots[s].lane]
+		x0, x1 := x(a.Start), x(stop)
+		b := Bar{X: x0, Y: lane.Y, W: max(x1-x0, 1), H: timelineRowHeight, Attempt: a,
+			Task: fmt.Sprintf("%s %d", a.Phase, a.Index), Class: string(a.Phase) + " " + string(a.Result)}
+		if a.Backup {
+			b.Class += " backup"
+		}
+		if b.W >= minBarLabelWidth {
+			b.Label = fmt.Sprintf("%c%d", a.Phase[0], a.Index)
+			if a.Backup {
+				b.Label += " B"
+			}
+		}
+		b.Title = barTitle(a, stop)
+		tl.Bars = append(tl.Bars, b)
+	}
+	tl.Height = timelineAxisHeight + len(tl.Lanes)*(timelineRowHeight+timelineRowGap) + 4
+	step := tickSteps[len(tickSteps)-1]
+	for _, s := range tickSteps {
+		if end.Sub(start)/s <= 10 {
+			step = s
+			break
+		}
+	}
+	for d := time.Duration(0); d <= end.Sub(start); d += step {
+		tl.Ticks = append(tl.Ticks, Tick{X: x(start.Add(d)), Label: d.String()})
+	}
+	tl.Barrier = barrier(tasks, x)
+	return tl
+}
+
+// barrier is the x of the last map commit when every map committed and
+// there are reduces to wait for it, else 0.
+func barrier(tasks []Task, x func(time.Time) float64) float64 {
+	var last time.Time
+	reduces := false
+	for _, t := range tasks {
+		if t.Phase == mr.PhaseReduce {
+			reduces = true
+			continue
+		}
+		if !t.Committed {
+			return 0
+		}
+		for _, a := range t.Attempts {
+			if a.Result == ResultCommitted || a.Result == ResultReused {
+				last = maxTime(last, a.End)
+			}
+		}
+	}
+	if !reduces || last.IsZero() {
+		return 0
+	}
+	return x(last)
+}
+
+// barTitle is a run's tooltip: which task, which attempt, how it ended.
+func barTitle(a Attempt, stop time.Time) string {
+	s := fmt.Sprintf("%s %d, attempt %d on %s: %s after %v", a.Phase, a.Index, a.Attempt, a.Worker, a.Result,
+		stop.Sub(a.Start).Round(time.Millisecond))
+	if a.Backup {
+		s += " (backup)"
+	}
+	if a.Error != "" {
+		s += ": " + a.Error
+	}
+	return s
+}
