@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/drover-dev/drover/examples/kv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -388,5 +389,11 @@ func TestBrokerFileServes(t *testing.T) {
 		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
 			t.Fatalf("admin CreateStream: %v", err)
 		}
+	}
+}
+
+func TestKVServiceName(t *testing.T) {
+	if kvService != kv.ServiceName {
+		t.Errorf("kvService = %q, want examples/kv's ServiceName %q", kvService, kv.ServiceName)
 	}
 }

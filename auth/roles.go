@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/timesvc"
 )
 
@@ -34,13 +35,16 @@ const (
 	ExecSubmitter Role = "exec-submitter"
 	// Reader sees jobs and their outputs: status, list, get.
 	Reader Role = "reader"
+	// KVServer is the key/value example's server (cmd/kvserver): it
+	// serves rpcq.KV.* and nothing else.
+	KVServer Role = "kvserver"
 	// Admin may do anything in the account, as an operator with the nats
 	// CLI does.
 	Admin Role = "admin"
 )
 
 // Roles are every role, in the order configurations list them.
-func Roles() []Role { return []Role{Master, Worker, Submitter, ExecSubmitter, Reader, Admin} }
+func Roles() []Role { return []Role{Master, Worker, Submitter, ExecSubmitter, Reader, KVServer, Admin} }
 
 // ParseRole returns the role named s; an unknown name is an error wrapping
 // ErrUnknownRole that lists the roles.
@@ -189,6 +193,23 @@ var (
 		What:    "announce itself in the worker registry (drover-workers)",
 		Publish: []string{kvKeys(mr.BucketWorkers)},
 	}
+	// serveKV is the key/value service. Its large replies go out on a
+	// connection of their own (rpcq's SeparateLargeReplies), which
+	// allow_responses does not cover: it may publish to any inbox.
+	serveKV = Grant{
+		What:      "serve rpcq.KV.* with its $SRV discovery, and answer it, large replies from a connection of their own",
+		Subscribe: append([]string{rpcqService(kvService), inboxes}, serviceSubjects(kvService)...),
+		Publish:   []string{"_INBOX.>", inboxPrefix + "*.>"},
+		Responses: true,
+	}
+	changeKV = Grant{
+		What:    "call the key/value service (rpcq.KV.Put, Append, Get)",
+		Publish: []string{rpcqService(kvService)},
+	}
+	readKV = Grant{
+		What:    "read the key/value service (rpcq.KV.Get)",
+		Publish: []string{rpcq.Subject(kvService, "Get")},
+	}
 	// seeWorkers is mr.ListWorkers: a watch of the registry, an ordered
 	// push consumer that answers flow control and is deleted at the end.
 	seeWorkers = Grant{
@@ -265,11 +286,13 @@ func Grants(role Role) []Grant {
 	case Worker:
 		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns}
+		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns, changeKV}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns}
+		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns, changeKV}
 	case Reader:
-		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns}
+		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns, readKV}
+	case KVServer:
+		return []Grant{serveKV}
 	case Admin:
 		return []Grant{everything}
 	}

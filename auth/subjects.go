@@ -90,6 +90,10 @@ func serviceSubjects(service string) []string {
 // rpcqService is every method subject of an rpcq service.
 func rpcqService(service string) string { return rpcq.Subject(service, "*") }
 
+// kvService is the key/value example's service name (examples/kv's
+// ServiceName; a test keeps them the same).
+const kvService = "KV"
+
 // timeNow is the time service's one method.
 const timeNow = timesvc.Subject
 

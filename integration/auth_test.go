@@ -22,6 +22,7 @@ import (
 	"github.com/drover-dev/drover/auth"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/dashboard"
+	kvservice "github.com/drover-dev/drover/examples/kv"
 	"github.com/drover-dev/drover/internal/testutil"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -472,7 +473,16 @@ func TestRolesAndPermissions(t *testing.T) {
 		{"read a submitter's replies (subscribe to its inboxes)", []auth.Role{auth.Submitter, auth.Admin}, func(role auth.Role) outcome {
 			return s.tryGo(role, subscribes(s.inboxes(auth.Submitter), ""))
 		}},
-		{"forge a reply on an inbox", []auth.Role{auth.Admin}, func(role auth.Role) outcome {
+		{"serve rpcq.KV.Get", []auth.Role{auth.KVServer, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, subscribes(rpcq.Subject(kvservice.ServiceName, "Get"), ""))
+		}},
+		{"call rpcq.KV.Put", []auth.Role{auth.Submitter, auth.ExecSubmitter, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, publishes(rpcq.Subject(kvservice.ServiceName, "Put"), []byte(`{"key":"k","value":"v"}`)))
+		}},
+		{"call rpcq.KV.Get", []auth.Role{auth.Submitter, auth.ExecSubmitter, auth.Reader, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, publishes(rpcq.Subject(kvservice.ServiceName, "Get"), []byte(`"k"`)))
+		}},
+		{"forge a reply on an inbox", []auth.Role{auth.KVServer, auth.Admin}, func(role auth.Role) outcome {
 			return s.tryGo(role, publishes(nats.NewInbox()+".forged", []byte(`{"t2":0,"t3":0}`)))
 		}},
 		{"create a stream", []auth.Role{auth.Admin}, func(role auth.Role) outcome {
