@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/drover-dev/drover/apps"
+	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/internal/local"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -300,5 +301,45 @@ func BenchmarkWideJob(b *testing.B) {
 		if st.Maps*st.Reduces < maps*r*99/100 {
 			b.Fatalf("%d maps × %d reduces, want about %d × %d", st.Maps, st.Reduces, maps, r)
 		}
+	}
+}
+
+// BenchmarkCluster: the empty tasks and the 256 MB word count on a
+// three-node cluster with every stream and bucket replicated three ways
+// (R3), against the same on one embedded node (R1), in one run. The
+// cluster is brokertest's: each node, and every connection to it, goes
+// through an in-process proxy. Run it with -benchtime 1x.
+func BenchmarkCluster(b *testing.B) {
+	empty := filepath.Join(b.TempDir(), "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	emptySpec := mr.JobSpec{App: "wordcount", R: 1}
+	for i := range 2000 {
+		emptySpec.Inputs = append(emptySpec.Inputs, mr.Input{Name: fmt.Sprint("e", i), Path: empty})
+	}
+	paths := corpus(b, 256<<20, 8)
+	countSpec := mr.JobSpec{App: "wordcount", R: 4, Inputs: inputs(b, paths)}
+	on := func(b *testing.B, replicas int) local.Config {
+		cfg := local.Config{Workers: 2, Slots: 4}
+		if replicas > 1 {
+			cfg.Conn, cfg.Replicas = brokertest.StartCluster(b, replicas).Connect(), replicas
+		}
+		return cfg
+	}
+	for _, r := range []struct {
+		name     string
+		replicas int
+	}{{"baseline-R1", 1}, {"R3", 3}} {
+		b.Run("EmptyTasks-"+r.name, func(b *testing.B) {
+			for b.Loop() {
+				start := time.Now()
+				runJobOn(b, emptySpec, on(b, r.replicas))
+				b.ReportMetric(float64(len(emptySpec.Inputs)+1)/time.Since(start).Seconds(), "tasks/s")
+			}
+		})
+		b.Run("WordCount256MB-"+r.name, func(b *testing.B) {
+			for b.Loop() {
+				runJobOn(b, countSpec, on(b, r.replicas))
+			}
+		})
 	}
 }

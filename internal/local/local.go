@@ -44,6 +44,12 @@ type Config struct {
 	// path inputs, in place (worker.Config.SharedRoots): `drover run`
 	// names its input files' directories. None by default.
 	SharedRoots []string
+	// Conn, if not nil, is the NATS connection the master and workers
+	// run on, a cluster's say, in place of a broker of their own; the
+	// caller keeps it and closes it after the Cluster.
+	Conn *nats.Conn
+	// Replicas of the streams and buckets made on Conn (default 1).
+	Replicas int
 	// Metrics, if not nil, receives the master's and the workers'
 	// collectors (package metrics), each worker's labelled with its ID.
 	Metrics prometheus.Registerer
@@ -56,15 +62,25 @@ type Cluster struct {
 	Store  *mr.Store
 	Master *master.Master
 
-	dir    string
-	token  string
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	dir      string
+	token    string
+	borrowed bool // NC is the caller's
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
-// Start runs a broker, a master and cfg.Workers workers.
+// Start runs a broker, a master and cfg.Workers workers; with cfg.Conn, a
+// master and workers on it.
 func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if cfg.Conn != nil {
+		c := &Cluster{NC: cfg.Conn, borrowed: true}
+		if err := c.start(ctx, cfg, log); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 	dir, err := os.MkdirTemp("", "drover-local-")
 	if err != nil {
 		return nil, err
@@ -85,10 +101,12 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 
 func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error {
 	var err error
-	if c.NC, err = c.Broker.Connect(); err != nil {
-		return err
+	if c.NC == nil {
+		if c.NC, err = c.Broker.Connect(); err != nil {
+			return err
+		}
 	}
-	if c.Store, err = mr.Open(ctx, c.NC, mr.StoreConfig{Role: mr.RoleMaster}); err != nil {
+	if c.Store, err = mr.OpenWait(ctx, c.NC, mr.StoreConfig{Role: mr.RoleMaster, Replicas: cfg.Replicas}, 0, nil); err != nil {
 		return err
 	}
 	mcfg := master.Config{Apps: cfg.Apps, Logger: log, HoldJobs: true}
@@ -132,6 +150,9 @@ func (c *Cluster) start(ctx context.Context, cfg Config, log *slog.Logger) error
 // URL is the broker's URL with its token, for clients of this process's
 // user. It is a secret: print it only where the user asks.
 func (c *Cluster) URL() string {
+	if c.Broker == nil {
+		return c.NC.ConnectedUrl()
+	}
 	return "nats://" + c.token + "@" + strings.TrimPrefix(c.Broker.ClientURL(), "nats://")
 }
 
@@ -143,9 +164,11 @@ func (c *Cluster) Close() {
 		c.wg.Wait()
 		c.cancel = nil
 	}
-	if c.NC != nil {
+	if c.NC != nil && !c.borrowed {
 		c.NC.Close()
 	}
-	c.Broker.Close()
-	os.RemoveAll(c.dir)
+	if c.Broker != nil {
+		c.Broker.Close()
+		os.RemoveAll(c.dir)
+	}
 }
