@@ -221,7 +221,7 @@ func (m *mapSorter) finish() (*MapOutput, error) {
 	if !m.dir.used() {
 		var b bytes.Buffer
 		b.Grow(m.buf.encodedSize())
-		w := newPairWriter(&b)
+		w := newMemoryPairWriter(&b)
 		var offsets []int64
 		if err := m.writeSorted(w, func() { offsets = append(offsets, w.n) }, true); err != nil {
 			return nil, err

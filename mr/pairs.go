@@ -2,6 +2,7 @@ package mr
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -81,6 +82,13 @@ type pairWriter struct {
 
 func newPairWriter(w io.Writer) *pairWriter {
 	return &pairWriter{w: bufio.NewWriterSize(w, pairBufferSize)}
+}
+
+// newMemoryPairWriter is a pairWriter into memory, which needs little
+// buffering of its own: a map's output that fits its sort buffer is
+// encoded into a bytes.Buffer grown to its size.
+func newMemoryPairWriter(b *bytes.Buffer) *pairWriter {
+	return &pairWriter{w: bufio.NewWriterSize(b, 512)}
 }
 
 func (p *pairWriter) write(key, value []byte) {

@@ -39,7 +39,9 @@ func ReadSplit(r io.ReaderAt, size int64, s Split, input string) iter.Seq2[Recor
 		if pos > 0 {
 			pos-- // a line starts at s.Start only if the byte before it ends one
 		}
-		br := bufio.NewReaderSize(io.NewSectionReader(r, pos, size-pos), 64<<10)
+		// No more buffer than the input has: a task of a small split,
+		// or none, should not zero 64 KiB to read it.
+		br := bufio.NewReaderSize(io.NewSectionReader(r, pos, size-pos), int(min(64<<10, max(size-pos, 16))))
 		if s.Start > 0 {
 			skipped, err := br.ReadString('\n')
 			pos += int64(len(skipped))
