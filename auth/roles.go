@@ -129,33 +129,20 @@ var (
 	// readData is an object store Get: the object's metadata by direct
 	// get, then an ordered push consumer of its chunks, which answers
 	// flow control and is deleted at the end.
-	readData = Grant{
-		What: "read objects: inputs and outputs (drover-data)",
-		Publish: []string{
-			directGet(streamData, objMeta(mr.ObjectStoreData)),
-			consumerAPI("CREATE", streamData, "*."+objChunk(mr.ObjectStoreData)),
-			consumerAPI("DELETE", streamData, "*"),
-			flowControl(streamData),
-		},
-	}
+	readData   = readObjects(mr.ObjectStoreData, "read what jobs make: map outputs and job outputs")
+	readInputs = readObjects(mr.ObjectStoreInputs, "read uploaded inputs")
 	// writeData is an object store Put: a look at the metadata there is,
 	// then the chunks and the metadata record; and Delete, a metadata
 	// record that says so, then a purge of the chunks. A failed Put
 	// purges its chunks, a worker removes a failed or losing attempt's
 	// outputs. The purge request names its subject in its body, where no
-	// permission looks, so a writer may purge any object's chunks: no
-	// more than it can do with a metadata record marking the object
-	// deleted.
-	writeData = Grant{
-		What: "write and remove objects: upload inputs, write outputs (drover-data)",
-		Publish: []string{
-			directGet(streamData, objMeta(mr.ObjectStoreData)),
-			objChunks(mr.ObjectStoreData),
-			objMeta(mr.ObjectStoreData),
-			streamAPI("PURGE", streamData),
-		},
-	}
-	pullTasks = Grant{
+	// permission looks, so a writer may purge any object's chunks in the
+	// bucket: no more than it can do with a metadata record marking the
+	// object deleted. Inputs are a bucket of their own, so that those who
+	// upload them cannot touch what workers write.
+	writeData   = writeObjects(mr.ObjectStoreData, "write and remove map outputs and job outputs")
+	writeInputs = writeObjects(mr.ObjectStoreInputs, "upload inputs")
+	pullTasks   = Grant{
 		What: "take tasks from the workers' consumers, heartbeat and acknowledge them, see whether one is still queued",
 		Publish: append(flatMapped(mr.TaskConsumers(), func(c string) []string {
 			return []string{consumerAPI("MSG.NEXT", mr.StreamTasks, c), acks(mr.StreamTasks, c)}
@@ -277,6 +264,29 @@ var (
 	}
 )
 
+// readObjects is an object store Get from bucket.
+func readObjects(bucket, what string) Grant {
+	stream := mr.ObjectStoreStream(bucket)
+	return Grant{
+		What: what + " (" + bucket + ")",
+		Publish: []string{
+			directGet(stream, objMeta(bucket)),
+			consumerAPI("CREATE", stream, "*."+objChunk(bucket)),
+			consumerAPI("DELETE", stream, "*"),
+			flowControl(stream),
+		},
+	}
+}
+
+// writeObjects is an object store Put and Delete in bucket.
+func writeObjects(bucket, what string) Grant {
+	stream := mr.ObjectStoreStream(bucket)
+	return Grant{
+		What:    what + " (" + bucket + ")",
+		Publish: []string{directGet(stream, objMeta(bucket)), objChunks(bucket), objMeta(bucket), streamAPI("PURGE", stream)},
+	}
+}
+
 // Grants are what role may do, one Grant per thing; role must be one of
 // Roles. The slice is the caller's.
 func Grants(role Role) []Grant {
@@ -284,11 +294,11 @@ func Grants(role Role) []Grant {
 	case Master:
 		return []Grant{own, publishTasks, serve, probeWorkers}
 	case Worker:
-		return []Grant{bind, pullTasks, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
+		return []Grant{bind, pullTasks, readInputs, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns, changeKV}
+		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeData, readData, seeWorkers, seeRuns, changeKV}
+		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
 	case Reader:
 		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns, readKV}
 	case KVServer:

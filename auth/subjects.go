@@ -31,7 +31,6 @@ var (
 	streamJobs    = mr.BucketStream(mr.BucketJobs)
 	streamCommits = mr.BucketStream(mr.BucketCommits)
 	streamLineage = mr.BucketStream(mr.BucketLineage)
-	streamData    = mr.ObjectStoreStream(mr.ObjectStoreData)
 	streamWorkers = mr.BucketStream(mr.BucketWorkers)
 	// allStreams are the protocol's streams, in the order mr.Ensure opens them.
 	allStreams = mr.BackingStreams()

@@ -327,7 +327,17 @@ func TestRolesAndPermissions(t *testing.T) {
 	submitters := []auth.Role{auth.Submitter, auth.ExecSubmitter, auth.Admin}
 	execs := []auth.Role{auth.ExecSubmitter, auth.Admin}
 	publishers := []auth.Role{auth.Master, auth.Admin}
-	writers := []auth.Role{auth.Master, auth.Worker, auth.Submitter, auth.ExecSubmitter, auth.Admin}
+	writers := []auth.Role{auth.Master, auth.Worker, auth.Admin}
+	putObject := func(role auth.Role, bucket, name string) outcome {
+		return s.tryGo(role, func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
+			obs, err := js.ObjectStore(ctx, bucket)
+			if err != nil {
+				return err
+			}
+			_, err = obs.PutBytes(ctx, name, []byte("x"))
+			return err
+		})
+	}
 	var submitted []string // jobs the table submitted, to wait for
 
 	tests := []struct {
@@ -430,15 +440,11 @@ func TestRolesAndPermissions(t *testing.T) {
 				return err
 			})
 		}},
-		{"write an object", writers, func(role auth.Role) outcome {
-			return s.tryGo(role, func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
-				obs, err := js.ObjectStore(ctx, mr.ObjectStoreData)
-				if err != nil {
-					return err
-				}
-				_, err = obs.PutBytes(ctx, "authtest/"+string(role), []byte("x"))
-				return err
-			})
+		{"write a map output", writers, func(role auth.Role) outcome {
+			return putObject(role, mr.ObjectStoreData, mr.MapOutputObject("authtest-"+string(role), 0, "1-0", 0))
+		}},
+		{"upload an input", submitters, func(role auth.Role) outcome {
+			return putObject(role, mr.ObjectStoreInputs, mr.InputObject("authtest-"+string(role)))
 		}},
 		{"take a task from the workers' consumer", []auth.Role{auth.Master, auth.Worker, auth.Admin}, func(role auth.Role) outcome {
 			return s.tryGo(role, func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {

@@ -29,8 +29,13 @@ const (
 	// BucketWorkers is the worker registry: each live worker's
 	// WorkerInfo under its ID, gone WorkerTTL after its last report.
 	BucketWorkers = "drover-workers"
-	// ObjectStoreData holds inputs, intermediate data and outputs.
+	// ObjectStoreData holds the data jobs make: map outputs and job
+	// outputs, which only workers and masters write.
 	ObjectStoreData = "drover-data"
+	// ObjectStoreInputs holds uploaded inputs, which submitters write:
+	// kept apart from ObjectStoreData, so that a submitter cannot rewrite
+	// a map output before its reduce reads it.
+	ObjectStoreInputs = "drover-inputs"
 	// MasterService is the rpcq service of the master's control API; its
 	// methods are the Method constants, on MasterSubject.
 	MasterService = "Master"
@@ -84,7 +89,7 @@ func ObjectStoreStream(bucket string) string { return "OBJ_" + bucket }
 // and object store, in the order Ensure opens them.
 func BackingStreams() []string {
 	return []string{StreamTasks, StreamEvents, StreamProgress, BucketStream(BucketJobs), BucketStream(BucketCommits),
-		BucketStream(BucketLineage), ObjectStoreStream(ObjectStoreData), BucketStream(BucketWorkers)}
+		BucketStream(BucketLineage), ObjectStoreStream(ObjectStoreData), ObjectStoreStream(ObjectStoreInputs), BucketStream(BucketWorkers)}
 }
 
 // MasterSubject is the subject of a method of MasterService:
@@ -204,7 +209,8 @@ func JobMapCommitKeys(job string) string { return job + "." + string(PhaseMap) +
 // JobCommitKeys matches the commit record keys of every task of job.
 func JobCommitKeys(job string) string { return job + ".>" }
 
-// InputObject is the name of an uploaded input, content-addressed.
+// InputObject is the name of an uploaded input in ObjectStoreInputs,
+// content-addressed.
 func InputObject(digest string) string { return "inputs/" + digest }
 
 // Execution names one execution of an attempt: its number and 32 random

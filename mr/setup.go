@@ -81,7 +81,8 @@ type Store struct {
 	Jobs        jetstream.KeyValue
 	Commits     jetstream.KeyValue
 	Lineage     jetstream.KeyValue
-	Data        jetstream.ObjectStore
+	Data        jetstream.ObjectStore // map and job outputs
+	Inputs      jetstream.ObjectStore // uploaded inputs
 	// Registry is the worker registry (BucketWorkers): each live
 	// worker's WorkerInfo, gone WorkerTTL after its last report.
 	Registry jetstream.KeyValue
@@ -241,12 +242,17 @@ func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*Stor
 			return nil, err
 		}
 	}
-	if s.Data, err = ensure(bind, "object store", ObjectStoreData,
-		func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, ObjectStoreData) },
-		func() (jetstream.ObjectStore, error) {
-			return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ObjectStoreData, Storage: cfg.Storage, Replicas: replicas})
-		}); err != nil {
-		return nil, err
+	for _, o := range []struct {
+		store *jetstream.ObjectStore
+		name  string
+	}{{&s.Data, ObjectStoreData}, {&s.Inputs, ObjectStoreInputs}} {
+		if *o.store, err = ensure(bind, "object store", o.name,
+			func() (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, o.name) },
+			func() (jetstream.ObjectStore, error) {
+				return js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: o.name, Storage: cfg.Storage, Replicas: replicas})
+			}); err != nil {
+			return nil, err
+		}
 	}
 	if s.Registry, err = ensure(bind, "key-value bucket", BucketWorkers,
 		func() (jetstream.KeyValue, error) { return js.KeyValue(ctx, BucketWorkers) },

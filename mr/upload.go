@@ -44,8 +44,8 @@ func Upload(ctx context.Context, store *Store, path string, splitSize int64) ([]
 		sum := sha256.Sum256(chunk)
 		digest := hex.EncodeToString(sum[:])
 		object := InputObject(digest)
-		if _, err := store.Data.GetInfo(ctx, object); errors.Is(err, jetstream.ErrObjectNotFound) {
-			if _, err := store.Data.PutBytes(ctx, object, chunk); err != nil {
+		if _, err := store.Inputs.GetInfo(ctx, object); errors.Is(err, jetstream.ErrObjectNotFound) {
+			if _, err := store.Inputs.PutBytes(ctx, object, chunk); err != nil {
 				return nil, fmt.Errorf("upload %s: %w", path, err)
 			}
 		} else if err != nil {

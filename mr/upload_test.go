@@ -43,7 +43,7 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 	}
 	var joined []byte
 	for i, in := range inputs {
-		data, err := store.Data.GetBytes(ctx, in.Object)
+		data, err := store.Inputs.GetBytes(ctx, in.Object)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,12 +66,12 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 	}
 
 	// The same bytes again: nothing new is stored.
-	before, _ := store.Data.Status(ctx)
+	before, _ := store.Inputs.Status(ctx)
 	again, err := mr.Upload(ctx, store, path, mr.MinSplitSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, _ := store.Data.Status(ctx)
+	after, _ := store.Inputs.Status(ctx)
 	if len(again) != len(inputs) || after.Size() != before.Size() {
 		t.Errorf("re-upload stored %d more bytes", after.Size()-before.Size())
 	}

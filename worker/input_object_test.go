@@ -29,7 +29,7 @@ func TestOpenObjectTakesDisk(t *testing.T) {
 	defer w.scratch.close()
 	data := bytes.Repeat([]byte("a line of an uploaded input\n"), 10_000)
 	object := mr.InputObject("piece")
-	if _, err := store.Data.PutBytes(ctx, object, data); err != nil {
+	if _, err := store.Inputs.PutBytes(ctx, object, data); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

@@ -114,7 +114,7 @@ func TestWordCountEndToEnd(t *testing.T) {
 		in := mr.Input{Name: filepath.Base(p), Path: p, Size: int64(len(data))}
 		if i == 0 { // one input from the object store
 			in = mr.Input{Name: filepath.Base(p), Object: mr.InputObject("book0"), Size: int64(len(data))}
-			if _, err := e.store.Data.PutBytes(e.ctx, in.Object, data); err != nil {
+			if _, err := e.store.Inputs.PutBytes(e.ctx, in.Object, data); err != nil {
 				t.Fatal(err)
 			}
 		}
