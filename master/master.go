@@ -335,11 +335,11 @@ func (m *Master) onEvent(data []byte) {
 	if !m.sane(id, &ev) {
 		return
 	}
-	if m.cfg.Metrics != nil && (id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
-		switch ev.Kind {
-		case mr.EventStarted:
+	if counted := ev.Kind == mr.EventStarted || ev.Kind == mr.EventFailed; counted && m.cfg.Metrics != nil &&
+		(id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
+		if ev.Kind == mr.EventStarted {
 			m.cfg.Metrics.Started(string(id.Phase))
-		case mr.EventFailed:
+		} else {
 			m.cfg.Metrics.Failed(string(id.Phase))
 		}
 	}
