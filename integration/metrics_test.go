@@ -7,10 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/examples/kv"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/metrics/metricstest"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // metricsURL is a free loopback address's /metrics, and the address.
@@ -108,5 +112,38 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 	}
 	if off, ok := survivor["drover_timesvc_bound_seconds"]; !ok || off <= 0 || off > 1 {
 		t.Errorf("surviving worker: drover_timesvc_bound_seconds = %v (reported %v), want a bound within a second", off, ok)
+	}
+}
+
+// TestKVServerMetrics: kvserver --metrics counts its calls by method, code
+// and mode, and shows its duplicate table's size.
+func TestKVServerMetrics(t *testing.T) {
+	url := startBroker(t)
+	scrapeURL, addr := metricsURL(t)
+	start(t, "kvserver", "--data", t.TempDir(), "--nats", url, "--log-level", "warn", "--metrics", addr)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c, err := kv.NewClient(nc, rpcq.ExactlyOnce, rpcq.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := timeout(t, time.Minute)
+	const appends = 5
+	for i := range appends {
+		if _, err := c.Append(ctx, "k", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := metricstest.Scrape(t, scrapeURL)
+	key := metricstest.Key("drover_rpcq_calls_total", "service", kv.ServiceName, "method", "Append", "code", "0", "mode", "exactly-once")
+	if got[key] != appends {
+		t.Errorf("%s = %v, want %d", key, got[key], appends)
+	}
+	if n, ok := got[metricstest.Key("drover_rpcq_table_entries", "service", kv.ServiceName)]; !ok || n < 1 {
+		t.Errorf("drover_rpcq_table_entries = %v (reported %v), want the calls the table holds", n, ok)
 	}
 }

@@ -98,8 +98,20 @@ func TestStreamingJobWaitsForExecWorker(t *testing.T) {
 		t.Errorf("drover status %s: %v\n%s\nwant state waiting and why", job, err, out)
 	}
 
+	// A held job cancelled ends so, and never runs.
+	other := d.submit([]string{input}, "--app", "streaming", "--arg", shellMapper, "--arg", shellReducer, "-r", "1")
+	if out, err := exec.Command(filepath.Join(bin, "drover"), "cancel", other, "--nats", d.url).CombinedOutput(); err != nil {
+		t.Fatalf("drover cancel %s: %v\n%s", other, err, out)
+	}
+	if st := d.status(other); st.State != master.JobCancelled || st.Waiting != "" {
+		t.Errorf("status of a held job cancelled = %s, %q; want %s", st.State, st.Waiting, master.JobCancelled)
+	}
+
 	d.workers = append(d.workers, d.startWorkerWith(1, "--allow-exec"))
 	d.wait(job, nil)
+	if st := d.status(other); st.State != master.JobCancelled || len(d.events(other, mr.EventStarted)) > 0 {
+		t.Errorf("the cancelled held job: %s, %d attempts started; want cancelled, none", st.State, len(d.events(other, mr.EventStarted)))
+	}
 	if failed := d.events(job, mr.EventFailed); len(failed) > 0 {
 		t.Errorf("job %s had %d failed attempts, want none: %+v", job, len(failed), failed)
 	}

@@ -51,7 +51,9 @@ func (m *Master) holdLocked(spec mr.JobSpec) string {
 // that can run it: the core does not see it until release.
 func (m *Master) hold(rec jobRecord, splits []mr.MapSplit, why string) {
 	m.mu.Lock()
-	m.jobs[rec.Spec.ID] = &jobView{rec: rec, splits: splits, commits: map[TaskID]mr.Commit{}, waiting: why}
+	v := &jobView{rec: rec, splits: splits, commits: map[TaskID]mr.Commit{}, waiting: why}
+	m.jobs[rec.Spec.ID] = v
+	m.held[rec.Spec.ID] = v
 	m.mu.Unlock()
 	m.log.Info("master: job held", "job", rec.Spec.ID, "why", why)
 }
@@ -61,15 +63,13 @@ func (m *Master) hold(rec jobRecord, splits []mr.MapSplit, why string) {
 func (m *Master) release(ctx context.Context) {
 	var ready []*jobView
 	m.mu.Lock()
-	for _, v := range m.jobs {
-		if v.waiting == "" {
-			continue
-		}
+	for id, v := range m.held {
 		if why := m.holdLocked(v.rec.Spec); why != "" {
 			v.waiting = why
 			continue
 		}
 		v.waiting = ""
+		delete(m.held, id)
 		ready = append(ready, v)
 	}
 	m.mu.Unlock()
@@ -95,6 +95,7 @@ func (m *Master) cancelHeld(ctx context.Context, id string) (ok bool, err error)
 		return false, nil
 	}
 	v.waiting = ""
+	delete(m.held, id)
 	v.rec.State, v.rec.Error, v.rec.Ended = JobCancelled, "cancelled", m.cfg.Clock().UnixNano()
 	rec := v.rec
 	m.mu.Unlock()

@@ -75,11 +75,12 @@ type Master struct {
 	term    context.Context
 	endTerm context.CancelFunc
 
-	mu     sync.Mutex // guards core, jobs, pinned
+	mu     sync.Mutex // guards core, jobs, held, pinned
 	core   *Core
 	jobs   map[string]*jobView
-	pinned map[string]int // objects a job being submitted adopts: see pin
-	exec   sync.Mutex     // keeps actions in the order the core gave them
+	held   map[string]*jobView // of jobs, those waiting for a worker: see hold
+	pinned map[string]int      // objects a job being submitted adopts: see pin
+	exec   sync.Mutex          // keeps actions in the order the core gave them
 
 	// caughtUp is set once every commit stored when Run began is in the
 	// view: until then the collection cannot tell what jobs reference.
@@ -160,7 +161,7 @@ func New(nc *nats.Conn, store *mr.Store, cfg Config) (*Master, error) {
 		cfg.Clock = time.Now
 	}
 	log := cmp.Or(cfg.Logger, slog.Default()).With("component", "master")
-	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, pinned: map[string]int{},
+	m := &Master{nc: nc, store: store, cfg: cfg, log: log, core: NewCore(), jobs: map[string]*jobView{}, held: map[string]*jobView{}, pinned: map[string]int{},
 		workers: registry{seen: map[string]seenWorker{}}, workerArrived: make(chan struct{}, 1)}
 	m.term, m.endTerm = context.WithCancel(context.Background())
 	return m, nil
@@ -346,11 +347,11 @@ func (m *Master) onEvent(data []byte) {
 	if !m.sane(id, &ev) {
 		return
 	}
-	if m.cfg.Metrics != nil && (id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
-		switch ev.Kind {
-		case mr.EventStarted:
+	if counted := ev.Kind == mr.EventStarted || ev.Kind == mr.EventFailed; counted && m.cfg.Metrics != nil &&
+		(id.Phase == mr.PhaseMap || id.Phase == mr.PhaseReduce) && m.known(id.Job) {
+		if ev.Kind == mr.EventStarted {
 			m.cfg.Metrics.Started(string(id.Phase))
-		case mr.EventFailed:
+		} else {
 			m.cfg.Metrics.Failed(string(id.Phase))
 		}
 	}

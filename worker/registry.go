@@ -26,16 +26,17 @@ func (w *Worker) occupy(slot int, task mr.Task, now time.Time) (free func()) {
 	}
 }
 
-// Info is the worker's registry entry as it stands.
+// Info is the worker's registry entry as it stands: what it puts every
+// mr.WorkerReportEvery while Run runs. It is safe for concurrent use.
 func (w *Worker) Info() mr.WorkerInfo {
 	host, _ := os.Hostname()
 	info := mr.WorkerInfo{ID: w.cfg.ID, Host: clipHost(host), PID: os.Getpid(), Version: w.cfg.Version, Slots: w.cfg.Slots,
-		Apps: w.cfg.Apps.Names(), Exec: w.cfg.AllowExec, Started: w.started.UnixNano()}
+		Apps: w.cfg.Apps.Names(), Exec: w.cfg.AllowExec, Started: w.started.Load()}
 	if len(info.Apps) > mr.MaxWorkerApps {
 		info.Apps = info.Apps[:mr.MaxWorkerApps]
 	}
 	if len(info.Version) > mr.MaxVersionLen {
-		info.Version = info.Version[:mr.MaxVersionLen]
+		info.Version = strings.ToValidUTF8(info.Version[:mr.MaxVersionLen], "")
 	}
 	w.mu.Lock()
 	for _, t := range w.running {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -98,7 +99,7 @@ type Worker struct {
 
 	mu      sync.Mutex          // guards running
 	running map[int]mr.SlotTask // by slot: what the registry shows
-	started time.Time           // in the master's clock, set by Run
+	started atomic.Int64        // Unix nanoseconds in the master's clock, set by Run
 }
 
 // New returns a worker on store's resources. A config it cannot run
@@ -178,7 +179,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var stopWatch func()
 	w.bus, stopWatch = watchBus(w.store.JS.Conn())
 	defer stopWatch()
-	w.started = w.cfg.Clock()
+	w.started.Store(w.cfg.Clock().UnixNano())
 	w.cfg.Metrics.Slots(w.cfg.Slots)
 	var wg sync.WaitGroup
 	for n := range w.cfg.Slots {

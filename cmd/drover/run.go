@@ -196,11 +196,11 @@ func progressLine(st master.JobStatus) string {
 			bar += "."
 		}
 	}
-	line := fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, st.State)
-	if st.Waiting != "" {
-		line += ": " + st.Waiting
+	state := string(st.State)
+	if st.Waiting != "" { // it says what it waits for, "waiting for ..."
+		state = st.Waiting
 	}
-	return line
+	return fmt.Sprintf("[%s] map %d/%d  reduce %d/%d  %s", bar, st.MapsDone, st.Maps, st.ReduceDone, st.Reduces, state)
 }
 
 func isTerminal(w io.Writer) bool {
