@@ -496,7 +496,7 @@ func TestExactlyOnceReplyTooLarge(t *testing.T) {
 			}
 			var rec rpcqtest.Recorded // the third call's, whichever send
 			for _, r := range relay.Recorded() {
-				if r.Header.Get(rpcq.HeaderSeq) == "3" {
+				if strings.HasSuffix(rpcq.RequestField(r.Header, "id"), "-3") {
 					rec = r
 				}
 			}

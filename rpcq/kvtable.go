@@ -365,7 +365,7 @@ func (t *KVTable) Finish(ctx context.Context, id RequestID, reply Reply) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	if _, err := t.kv.Put(ctx, t.callKey(cid, id.Seq), rec); err != nil {
 		return fmt.Errorf("rpcq: save reply: %w", err)

@@ -31,7 +31,8 @@ func TestRun(t *testing.T) {
 		"| rpcq | 46500 | 21505 | 1.50× |", // medians 46500 / 31000
 		"| baseline-nats | 31000 | 32258 | 1.00× |",
 		"| ÷ nats | ÷ netrpc |",
-		"| rpcq | 4000 | 250000 | 0.67× | 0.50× |",
+		"| rpcq | 4000 | 250000 | 0.67× | 0.50× | — |",
+		"| baseline-nats | 6000 | 166667 | 1.00× | 0.75× | 16 |", // allocs/op
 		"Machine: linux, amd64, Test CPU",
 		"| Empty | 720287981 | 1.39 | 2778 |",
 	} {
