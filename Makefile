@@ -21,6 +21,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s ./rpcq/
 	$(GO) test -run '^$$' -fuzz FuzzReply -fuzztime 60s ./rpcq/
+	$(GO) test -run '^$$' -fuzz FuzzRequestHeader -fuzztime 60s ./rpcq/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTask -fuzztime 60s ./mr/
 	$(GO) test -run '^$$' -fuzz FuzzSpecEncodedSize -fuzztime 60s ./mr/
 	$(GO) test -run '^$$' -fuzz FuzzSubmitArgs -fuzztime 60s ./master/
