@@ -111,4 +111,3 @@ func newClientID(t *testing.T, b *brokertest.Server) string {
 	c := client(t, b.Connect(), rpcq.ClientConfig{})
 	return c.ID()
 }
-
