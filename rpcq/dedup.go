@@ -27,7 +27,7 @@ func (id clientID) String() string {
 	return hex.EncodeToString(b[:])
 }
 
-// parseClientID reads the 32 hex digits of an Rpcq-Client header.
+// parseClientID reads the 32 hex digits of a client ID.
 func parseClientID(s string) (clientID, error) {
 	var b [16]byte
 	if len(s) != 32 {

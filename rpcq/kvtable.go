@@ -400,7 +400,8 @@ func (t *KVTable) writeBatch(ctx context.Context, cid clientID, b *claimBatch, n
 				seqs = append(seqs, seq)
 			}
 		}
-		rec := c.rec.with(ack, seqs, now.UnixMilli())
+		// Rounded up, so that a claim never looks older than it is.
+		rec := c.rec.with(ack, seqs, (now.UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond))
 		data, err := Msgpack.Marshal(rec)
 		if err != nil {
 			b.err = err

@@ -12,7 +12,7 @@ import (
 const SubjectPrefix = "rpcq"
 
 // Request and reply headers. The Nats- prefix belongs to NATS itself, so
-// ours start with Rpcq-; errors use micro's Nats-Service-Error headers.
+// ours is Rpcq; errors use micro's Nats-Service-Error headers.
 const (
 	// HeaderRequest says who sent a request and when it must be done by,
 	// in fields separated by spaces, each at most once:
