@@ -54,8 +54,9 @@ func run(in io.Reader, out io.Writer) error {
 	for sc.Scan() {
 		line := sc.Text()
 		for _, key := range []string{"goos:", "goarch:", "cpu:"} {
-			if strings.HasPrefix(line, key) {
-				machine = append(machine, strings.TrimSpace(strings.TrimPrefix(line, key)))
+			// Said again by each of several runs fed in one after another.
+			if v := strings.TrimSpace(strings.TrimPrefix(line, key)); strings.HasPrefix(line, key) && !slices.Contains(machine, v) {
+				machine = append(machine, v)
 			}
 		}
 		full, ns, metrics, ok := parseLine(line)
