@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 		"| ÷ nats | ÷ netrpc |",
 		"| rpcq | 4000 | 250000 | 0.67× | 0.50× | — |",
 		"| baseline-nats | 6000 | 166667 | 1.00× | 0.75× | 16 |", // allocs/op
-		"Machine: linux, amd64, Test CPU, ", // once, though two runs say it
+		"Machine: linux, amd64, Test CPU, ",                      // once, though two runs say it
 		"| Empty | 720287981 | 1.39 | 2778 |",
 	} {
 		if !strings.Contains(out.String(), want) {
