@@ -24,8 +24,12 @@ const payloadSize = 128
 
 var payload = bytes.Repeat([]byte("x"), payloadSize)
 
-// inFlight is how many calls the concurrent benchmarks keep going.
-const inFlight = 64
+// inFlight is how many calls the concurrent benchmarks keep going, and
+// manyInFlight how many one client keeps going with Go.
+const (
+	inFlight     = 64
+	manyInFlight = 1024
+)
 
 type benchEnv struct {
 	b      *brokertest.Server
@@ -33,15 +37,12 @@ type benchEnv struct {
 	client *rpcq.Client
 }
 
-// withHeaders is a raw request carrying the headers every rpcq request
-// carries, so that the table separates what the protocol costs from what
-// rpcq's code costs.
+// withHeaders is a raw request carrying the header an at-most-once rpcq
+// request carries, so that the table separates what the protocol costs
+// from what rpcq's code costs.
 func withHeaders() *nats.Msg {
 	return &nats.Msg{Subject: "raw.echo", Data: payload, Header: nats.Header{
-		rpcq.HeaderID:       {"8c0f3a9e5b7d2f41-123456"},
-		rpcq.HeaderClient:   {"8c0f3a9e5b7d2f41"},
-		rpcq.HeaderSeq:      {"123456"},
-		rpcq.HeaderDeadline: {"9.999s"},
+		rpcq.HeaderRequest: {"id=0189a3c5e7f9b2d48c0f3a9e5b7d2f41-123456 d=9999123us a=123455 t=1764910000123456789"},
 	}}
 }
 
@@ -142,8 +143,8 @@ func BenchmarkModes(b *testing.B) {
 	}
 }
 
-// BenchmarkInFlight64 keeps 64 calls in flight; ns/op is the time per
-// call, the inverse of throughput.
+// BenchmarkInFlight64 is 64 goroutines each making blocking calls; ns/op
+// is the time per call, the inverse of throughput.
 func BenchmarkInFlight64(b *testing.B) {
 	env := setupBench(b)
 	b.Run("baseline-nats", func(b *testing.B) {
@@ -167,24 +168,72 @@ func BenchmarkInFlight64(b *testing.B) {
 		})
 	})
 	b.Run("rpcq", func(b *testing.B) {
-		ctx := context.Background()
-		done := make(chan *rpcq.Call, inFlight)
-		replies := make([][]byte, inFlight)
-		sent := 0
-		for ; sent < min(inFlight, b.N); sent++ {
-			env.client.Go(ctx, "Bench.Echo", payload, &replies[sent], done)
-		}
-		for range b.N {
-			call := <-done
-			if call.Error != nil {
-				b.Fatal(call.Error)
-			}
-			if sent < b.N {
-				env.client.Go(ctx, "Bench.Echo", payload, call.Reply, done)
-				sent++
-			}
-		}
+		parallel(b, func() error {
+			var reply []byte
+			return env.client.Call(context.Background(), "Bench.Echo", payload, &reply)
+		})
 	})
+}
+
+// BenchmarkInFlight1024 is one client keeping 1,024 calls in flight with
+// Go, against net/rpc's 64 goroutines each making blocking calls.
+func BenchmarkInFlight1024(b *testing.B) {
+	env := setupBench(b)
+	b.Run("baseline-netrpc", func(b *testing.B) {
+		c := netRPCClient(b)
+		parallel(b, func() error {
+			var reply []byte
+			return c.Call("Echo.Echo", payload, &reply)
+		})
+	})
+	b.Run("rpcq-go", func(b *testing.B) {
+		goInFlight(b, env.client, "Bench.Echo", manyInFlight)
+	})
+}
+
+// BenchmarkModesInFlight64 is 64 goroutines each calling one method, in
+// each delivery mode: what exactly-once costs when the table's writes of
+// concurrent calls can be grouped.
+func BenchmarkModesInFlight64(b *testing.B) {
+	env := setupBench(b)
+	for _, m := range []struct{ name, method string }{
+		{"baseline-atmostonce", "Bench.Echo"},
+		{"exactlyonce-memory", "Bench.EchoOnce"},
+		{"exactlyonce-kv", "BenchKV.Echo"},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			mode := rpcq.WithMode(rpcq.ExactlyOnce)
+			if m.method == "Bench.Echo" {
+				mode = rpcq.WithMode(rpcq.AtMostOnce)
+			}
+			parallel(b, func() error {
+				var reply []byte
+				return env.client.Call(context.Background(), m.method, payload, &reply, mode)
+			})
+		})
+	}
+}
+
+// goInFlight makes b.N calls of method from one goroutine with Go,
+// keeping n in flight.
+func goInFlight(b *testing.B, c *rpcq.Client, method string, n int) {
+	ctx := context.Background()
+	done := make(chan *rpcq.Call, n)
+	replies := make([][]byte, n)
+	sent := 0
+	for ; sent < min(n, b.N); sent++ {
+		c.Go(ctx, method, payload, &replies[sent], done)
+	}
+	for range b.N {
+		call := <-done
+		if call.Error != nil {
+			b.Fatal(call.Error)
+		}
+		if sent < b.N {
+			c.Go(ctx, method, payload, call.Reply, done)
+			sent++
+		}
+	}
 }
 
 // parallel runs fn b.N times from inFlight goroutines.

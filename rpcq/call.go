@@ -2,7 +2,6 @@ package rpcq
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -20,8 +19,8 @@ type Call struct {
 
 	subject  string
 	service  string
-	id       string    // "<client>-<seq>", also the reply subject's last token
-	reply    string    // the reply subject
+	id       string    // "<client>-<seq>"
+	reply    string    // the reply subject: the client's inbox, then seq
 	deadline time.Time // when the caller gives up
 	mode     Mode
 	modeSet  bool // by WithMode
@@ -33,7 +32,7 @@ type Call struct {
 	timer     *time.Timer // the next resend
 
 	seq        uint64
-	client     []string // the client's ID when the call began, as a header value
+	client     string   // the client's ID when the call began
 	bySeq      callLink // in the client's list of calls in flight
 	byDeadline callLink // in the client's expiry queue, on its default Timeout
 	noResp     int      // "not run" answers so far
@@ -42,21 +41,23 @@ type Call struct {
 	notRun     bool     // the latest attempt was answered "not run"
 	probed     bool     // the unknown-method probe was sent
 
-	msg      *nats.Msg   // the reply
-	onDone   func(*Call) // how completion is delivered
-	finished bool        // guarded by the client's mu
+	msg      *nats.Msg     // the reply
+	wake     chan struct{} // closed on completion, for Call
+	fn       func(*Call)   // run on completion, for GoFunc
+	finished bool          // guarded by the client's mu
 }
 
 // outgoing is a request message ready to publish. nats.go encodes a
 // message before PublishMsg returns, so outgoing messages are pooled: a
-// send allocates only the values that change.
+// send allocates only its header's value.
 type outgoing struct {
 	msg  nats.Msg
-	vals [7]string // backs the header's value slices
+	vals [2]string // back the header's value slices
+	buf  []byte    // where the Rpcq header is built
 }
 
 var outgoingPool = sync.Pool{New: func() any {
-	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 8)}}
+	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 2)}}
 }}
 
 // outgoing builds the message of the call's next attempt, with the
@@ -64,32 +65,24 @@ var outgoingPool = sync.Pool{New: func() any {
 func (call *Call) outgoing(ack uint64) *outgoing {
 	o := outgoingPool.Get().(*outgoing)
 	o.msg.Subject, o.msg.Reply, o.msg.Data = call.subject, call.reply, call.body
-	h := o.msg.Header
-	o.vals[0], o.vals[1], o.vals[2] = call.id, call.id[len(call.client[0])+1:], time.Until(call.deadline).String()
-	h[HeaderID], h[HeaderSeq], h[HeaderDeadline] = o.vals[0:1:1], o.vals[1:2:2], o.vals[2:3:3]
-	h[HeaderClient] = call.client
-	if call.Attempts > 1 {
-		o.vals[3] = strconv.Itoa(call.Attempts)
-		h[HeaderAttempt] = o.vals[3:4:4]
-	}
-	if codecOf(nil, call.body) != call.codec {
-		o.vals[4] = call.codec.ContentType()
-		h[HeaderContentType] = o.vals[4:5:5]
-	}
-	if call.mode.once() {
-		o.vals[5] = strconv.FormatUint(ack, 10)
-		h[HeaderAck] = o.vals[5:6:6]
-	}
+	var sent int64
 	if call.mode == AtMostOnce {
-		o.vals[6] = strconv.FormatInt(time.Now().UnixNano(), 10)
-		h[HeaderSent] = o.vals[6:7:7]
+		sent = time.Now().UnixNano()
+	}
+	o.buf = appendRequestHeader(o.buf[:0], call.id, time.Until(call.deadline), ack, call.mode.once(), sent, call.Attempts)
+	o.vals[0] = string(o.buf)
+	h := o.msg.Header
+	h[HeaderRequest] = o.vals[0:1:1]
+	if codecOf(nil, call.body) != call.codec {
+		o.vals[1] = call.codec.ContentType()
+		h[HeaderContentType] = o.vals[1:2:2]
 	}
 	return o
 }
 
 func (o *outgoing) release() {
 	clear(o.msg.Header)
-	o.vals = [7]string{}
+	o.vals = [2]string{}
 	o.msg.Data = nil
 	outgoingPool.Put(o)
 }

@@ -59,10 +59,10 @@ type Client struct {
 	inbox string // prefix of every reply subject; the subscription is inbox+"*"
 	sub   *nats.Subscription
 
-	mu       sync.Mutex // guards the fields below and every pending Call's state
-	id       []string   // the client's ID (see clientID), as a header value
-	seq      uint64     // the last sequence number given to a call
-	pending  map[string]*Call
+	mu       sync.Mutex              // guards the fields below and every pending Call's state
+	id       string                  // the client's ID (see clientID)
+	seq      uint64                  // the last sequence number given to a call
+	pending  map[uint64]*Call        // by sequence number, the reply subject's last token
 	services map[string]serviceModes // modes services published
 	inFlight callList                // pending calls by sequence number: its head makes the watermark
 	expiries expiryQueue
@@ -70,6 +70,10 @@ type Client struct {
 	rand     *mathrand.Rand
 	sends    uint64          // sends so far, numbering them
 	missing  map[string]bool // services a call found without responders since their last answer
+
+	fire     func()   // c.expireDue, made once: a method value allocates
+	subjects sync.Map // "Service.Method" to its methodName, made once each
+	names    int      // entries in subjects, guarded by mu
 
 	status  chan nats.Status // the connection's reconnections (see watchConnection)
 	watched chan struct{}    // closed when watchConnection returns
@@ -93,14 +97,15 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		nc:       nc,
 		cfg:      cfg,
 		inbox:    nc.NewRespInbox() + ".",
-		pending:  map[string]*Call{},
+		pending:  map[uint64]*Call{},
 		services: map[string]serviceModes{},
 		missing:  map[string]bool{},
 		inFlight: callList{link: func(c *Call) *callLink { return &c.bySeq }},
 		expiries: newExpiryQueue(),
 		rand:     mathrand.New(mathrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 	}
-	c.id = []string{c.newID()}
+	c.id = c.newID()
+	c.fire = c.expireDue
 	sub, err := nc.Subscribe(c.inbox+"*", c.onReply)
 	if err != nil {
 		return nil, fmt.Errorf("rpcq: subscribe to replies: %w", err)
@@ -117,12 +122,12 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	return c, nil
 }
 
-// ID is the client's unique ID, as sent in the Rpcq-Client header. It
+// ID is the client's unique ID, as sent in the Rpcq header. It
 // changes when a server no longer knows the client (see Call).
 func (c *Client) ID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.id[0]
+	return c.id
 }
 
 // newID makes a client ID born now.
@@ -144,16 +149,14 @@ func WithMode(mode Mode) CallOption {
 // Call calls serviceMethod ("Service.Method") with args, decodes the reply
 // into reply (a pointer, or nil to discard it) and returns the error.
 func (c *Client) Call(ctx context.Context, serviceMethod string, args, reply any, opts ...CallOption) error {
-	done := make(chan struct{})
-	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply}
-	call.onDone = func(*Call) { close(done) }
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, wake: make(chan struct{})}
 	c.start(ctx, call, opts, false)
 	select {
-	case <-done:
+	case <-call.wake:
 	case <-ctx.Done():
 		c.expire(call)
 	}
-	<-done
+	<-call.wake
 	call.decode() // here, not on the reply goroutine every call shares
 	return call.Error
 }
@@ -170,13 +173,6 @@ func (c *Client) Go(ctx context.Context, serviceMethod string, args, reply any, 
 		panic("rpcq: done channel is unbuffered")
 	}
 	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, Done: done}
-	call.onDone = func(call *Call) {
-		call.decode()
-		select {
-		case call.Done <- call:
-		default:
-		}
-	}
 	c.start(ctx, call, opts, true)
 	return call
 }
@@ -184,11 +180,7 @@ func (c *Client) Go(ctx context.Context, serviceMethod string, args, reply any, 
 // GoFunc calls serviceMethod asynchronously and runs f with the completed
 // Call on a goroutine of its own: the callback style of RPC.
 func (c *Client) GoFunc(ctx context.Context, serviceMethod string, args, reply any, f func(*Call), opts ...CallOption) {
-	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply}
-	call.onDone = func(call *Call) {
-		call.decode()
-		go f(call)
-	}
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, fn: f}
 	c.start(ctx, call, opts, true)
 }
 
@@ -200,11 +192,12 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 	for _, opt := range opts {
 		opt(call)
 	}
-	service, method, err := splitServiceMethod(call.ServiceMethod)
+	name, err := c.methodName(call.ServiceMethod)
 	if err != nil {
 		c.complete(call, nil, err)
 		return
 	}
+	service, method := name.service, name.method
 	if !call.modeSet {
 		mode, ok := c.cfg.Modes[call.ServiceMethod]
 		if !ok {
@@ -213,7 +206,7 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		call.mode = mode
 	}
 	call.service = service
-	call.subject = c.cfg.SubjectPrefix + "." + service + "." + method
+	call.subject = name.subject
 	if call.body, err = call.codec.Marshal(call.Args); err != nil {
 		c.complete(call, nil, fmt.Errorf("rpcq: %s: encode arguments: %w", call.ServiceMethod, err))
 		return
@@ -237,7 +230,7 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		call.stopWatch = context.AfterFunc(ctx, func() { c.expire(call) })
 	}
 	if !ok {
-		c.expiries.push(call, c.expireDue)
+		c.expiries.push(call, c.fire)
 	}
 	c.mu.Unlock()
 	c.send(call)
@@ -283,9 +276,14 @@ func (c *Client) send(call *Call) {
 func (c *Client) numberLocked(call *Call) {
 	c.seq++
 	call.seq, call.client = c.seq, c.id
-	call.id = c.id[0] + "-" + strconv.FormatUint(call.seq, 10)
-	call.reply = c.inbox + call.id
-	c.pending[call.id] = call
+	// One string holds both, "<inbox><seq><client>-<seq>": one allocation.
+	var b [128]byte
+	s := strconv.AppendUint(append(b[:0], c.inbox...), call.seq, 10)
+	n := len(s)
+	s = strconv.AppendUint(append(append(s, c.id...), '-'), call.seq, 10)
+	both := string(s)
+	call.reply, call.id = both[:n], both[n:]
+	c.pending[call.seq] = call
 	c.inFlight.push(call)
 }
 
@@ -303,10 +301,10 @@ func (c *Client) watermarkLocked() uint64 {
 // client): the client takes a new ID, born now, and the call a new number.
 // Only a call that certainly never ran may be renewed.
 func (c *Client) renewLocked(call *Call) {
-	if call.client[0] == c.id[0] {
-		c.id = []string{c.newID()}
+	if call.client == c.id {
+		c.id = c.newID()
 	}
-	delete(c.pending, call.id)
+	delete(c.pending, call.seq)
 	c.inFlight.remove(call)
 	c.numberLocked(call)
 }
@@ -322,9 +320,15 @@ func (c *Client) armLocked(call *Call, d time.Duration) {
 
 // onReply runs on the reply subscription for every answer.
 func (c *Client) onReply(m *nats.Msg) {
-	id := m.Subject[len(c.inbox):]
+	if len(m.Subject) <= len(c.inbox) {
+		return
+	}
+	seq, err := strconv.ParseUint(m.Subject[len(c.inbox):], 10, 64)
+	if err != nil {
+		return // not a reply subject of ours
+	}
 	c.mu.Lock()
-	call := c.pending[id]
+	call := c.pending[seq]
 	if call == nil { // a late or duplicate reply to a finished call
 		c.mu.Unlock()
 		return
@@ -409,7 +413,7 @@ func (c *Client) expire(call *Call) {
 // expireDue ends the calls whose default deadline has come.
 func (c *Client) expireDue() {
 	c.mu.Lock()
-	calls := c.expiries.due(time.Now(), c.expireDue)
+	calls := c.expiries.due(time.Now(), c.fire)
 	c.mu.Unlock()
 	for _, call := range calls {
 		c.expire(call)
@@ -424,7 +428,7 @@ func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
 		return
 	}
 	call.finished = true
-	delete(c.pending, call.id)
+	delete(c.pending, call.seq)
 	c.inFlight.remove(call)
 	if call.timer != nil {
 		call.timer.Stop()
@@ -436,7 +440,44 @@ func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
 		stopWatch()
 	}
 	call.msg, call.Error = msg, err
-	call.onDone(call)
+	switch {
+	case call.wake != nil: // Call decodes on its own goroutine
+		close(call.wake)
+	case call.fn != nil:
+		call.decode()
+		go call.fn(call)
+	default:
+		call.decode()
+		select {
+		case call.Done <- call:
+		default:
+		}
+	}
+}
+
+// methodName is a "Service.Method" split and checked, with its subject.
+type methodName struct{ service, method, subject string }
+
+// maxCachedNames bounds the names a client remembers.
+const maxCachedNames = 1024
+
+// methodName splits and checks serviceMethod, once per name.
+func (c *Client) methodName(serviceMethod string) (methodName, error) {
+	if v, ok := c.subjects.Load(serviceMethod); ok {
+		return v.(methodName), nil
+	}
+	service, method, err := splitServiceMethod(serviceMethod)
+	if err != nil {
+		return methodName{}, err
+	}
+	name := methodName{service: service, method: method, subject: c.cfg.SubjectPrefix + "." + service + "." + method}
+	c.mu.Lock()
+	if c.names < maxCachedNames {
+		c.names++
+		c.subjects.Store(serviceMethod, name)
+	}
+	c.mu.Unlock()
+	return name, nil
 }
 
 // probeMethod asks the service, after "no responders", whether it has the

@@ -94,8 +94,10 @@ func (jsonCodec) Unmarshal(data []byte, v any) error {
 // no header, such as the nats CLI.
 func codecOf(h nats.Header, body []byte) Codec {
 	ct := h.Get(HeaderContentType)
-	if mt, _, err := mime.ParseMediaType(ct); err == nil {
-		ct = mt
+	if ct != ContentTypeJSON && ct != ContentTypeMsgpack && ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil {
+			ct = mt
+		}
 	}
 	switch ct {
 	case ContentTypeJSON:
@@ -112,7 +114,16 @@ func codecOf(h nats.Header, body []byte) Codec {
 
 func looksJSON(body []byte) bool {
 	start := bytes.TrimLeft(body, " \t\r\n")
+	if len(start) == 0 {
+		return true
+	}
 	// An object or array with a syntax error is still meant as JSON, and
 	// is better told so than read as msgpack.
-	return len(start) == 0 || start[0] == '{' || start[0] == '[' || json.Valid(start)
+	switch c := start[0]; {
+	case c == '{' || c == '[':
+		return true
+	case c == '"' || c == '-' || c == 't' || c == 'f' || c == 'n' || '0' <= c && c <= '9':
+		return json.Valid(start) // the only bytes JSON text can begin with
+	}
+	return false
 }

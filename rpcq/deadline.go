@@ -8,12 +8,16 @@ import (
 )
 
 // deadlineContext is a handler's context: the server's, with the caller's
-// deadline. Most handlers never wait on Done, so the timer that would close
-// it is made only when Done is first asked for; a server answering many
-// small calls saves a timer and a context per call.
+// deadline and the call's CallInfo. Most handlers never wait on Done, so
+// the timer that would close it is made only when Done is first asked
+// for; a server answering many small calls saves a timer and two contexts
+// per call.
 type deadlineContext struct {
 	context.Context // the server's: cancelled when Shutdown gives up
 	deadline        time.Time
+	hasDL           bool // else the caller gave no deadline
+	info            CallInfo
+	hasInfo         bool // the call runs through the duplicate table
 
 	once     sync.Once
 	timed    context.Context // made by the first Done
@@ -21,10 +25,23 @@ type deadlineContext struct {
 	released atomic.Bool // the handler returned: Done is closed, Err says why
 }
 
-func (c *deadlineContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *deadlineContext) Deadline() (time.Time, bool) { return c.deadline, c.hasDL }
+
+func (c *deadlineContext) Value(key any) any {
+	if _, ok := key.(callInfoKey); ok && c.hasInfo {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
 
 func (c *deadlineContext) Done() <-chan struct{} {
-	c.once.Do(func() { c.timed, c.cancel = context.WithDeadline(c.Context, c.deadline) })
+	c.once.Do(func() {
+		if c.hasDL {
+			c.timed, c.cancel = context.WithDeadline(c.Context, c.deadline)
+		} else {
+			c.timed, c.cancel = context.WithCancel(c.Context)
+		}
+	})
 	if c.timed == nil { // asked after the handler returned
 		return closedChan
 	}
@@ -35,7 +52,7 @@ func (c *deadlineContext) Err() error {
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	if c.hasDL && !time.Now().Before(c.deadline) {
 		return context.DeadlineExceeded
 	}
 	if c.released.Load() {

@@ -27,7 +27,7 @@ func (id clientID) String() string {
 	return hex.EncodeToString(b[:])
 }
 
-// parseClientID reads the 32 hex digits of an Rpcq-Client header.
+// parseClientID reads the 32 hex digits of a client ID.
 func parseClientID(s string) (clientID, error) {
 	var b [16]byte
 	if len(s) != 32 {
@@ -83,7 +83,10 @@ type Table interface {
 	// every reply up to seq ack, at time now. With Answered it returns the
 	// saved reply; with Running, a channel closed when the call finishes.
 	Begin(ctx context.Context, id RequestID, ack uint64, now time.Time) (Verdict, Reply, <-chan struct{}, error)
-	// Finish saves the reply of a call that Begin let run.
+	// Finish saves the reply of a call that Begin let run. ctx may have
+	// ended, as the call's deadline passed while it ran: the reply must be
+	// saved all the same, and a table that waits on I/O bounds the wait
+	// itself.
 	Finish(ctx context.Context, id RequestID, reply Reply) error
 }
 
@@ -120,6 +123,10 @@ type clientState struct {
 	lastSeen int64  // Unix nanoseconds
 	calls    []savedCall
 }
+
+// keptCalls is how many calls' room a client keeps once it has none in
+// flight: a client making one call at a time then allocates none.
+const keptCalls = 4
 
 type savedCall struct {
 	seq   uint64
@@ -313,9 +320,17 @@ func (cs *clientState) acknowledge(ack uint64) {
 		i++
 	}
 	if i > 0 {
-		cs.calls = slices.Delete(cs.calls, 0, i)
-		if len(cs.calls) == 0 {
+		// Dropped from the front without moving the rest: with many
+		// calls in flight, moving them on every acknowledgement would cost
+		// more than the calls. append reclaims the room when it grows.
+		clear(cs.calls[:i])
+		switch {
+		case i < len(cs.calls):
+			cs.calls = cs.calls[i:]
+		case cap(cs.calls) > keptCalls:
 			cs.calls = nil // give the memory back
+		default:
+			cs.calls = cs.calls[:0]
 		}
 	}
 }

@@ -81,7 +81,8 @@
 //
 //	nats request rpcq.WordCount.Compute '{"Input":"a b a"}'
 //
-// works from a shell. Requests carry Rpcq-Id, Rpcq-Client, Rpcq-Seq and
-// Rpcq-Deadline (the time left, as a Go duration), and Rpcq-Attempt on
-// resends; errors travel in micro's Nats-Service-Error headers.
+// works from a shell. A request from rpcq's client carries one header,
+// Rpcq, with its ID, the time its caller has left, the client's watermark,
+// its send time and its attempt (see HeaderRequest); errors travel in
+// micro's Nats-Service-Error headers.
 package rpcq

@@ -106,7 +106,7 @@ func TestDeadline(t *testing.T) {
 	t.Run("expired request is not run", func(t *testing.T) {
 		before := arith.calls.Load()
 		for _, left := range []string{"-5ms", "0s"} {
-			msg := &nats.Msg{Subject: "rpcq.Arith.Multiply", Header: nats.Header{rpcq.HeaderDeadline: {left}}, Data: []byte(`{"A":1,"B":1}`)}
+			msg := &nats.Msg{Subject: "rpcq.Arith.Multiply", Header: nats.Header{rpcq.HeaderRequest: {"d=" + left}}, Data: []byte(`{"A":1,"B":1}`)}
 			reply, err := nc.RequestMsg(msg, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -181,7 +181,7 @@ func flaky(t *testing.T, nc *nats.Conn) <-chan nats.Header {
 	seen := make(chan nats.Header, 100)
 	_, err := nc.Subscribe("rpcq.Flaky.Do", func(m *nats.Msg) {
 		seen <- m.Header
-		if m.Header.Get(rpcq.HeaderAttempt) != "" { // absent on the first attempt
+		if rpcq.RequestField(m.Header, "n") != "" { // absent on the first attempt
 			body, _ := rpcq.Msgpack.Marshal("ok")
 			m.Respond(body)
 		}
@@ -205,12 +205,10 @@ func TestRetryModes(t *testing.T) {
 		t.Fatalf("at-least-once through a lost request = %q, %v after %d attempts; want ok after 2", got, call.Error, call.Attempts)
 	}
 	first, second := <-seen, <-seen
-	for _, h := range []string{rpcq.HeaderID, rpcq.HeaderClient, rpcq.HeaderSeq} {
-		if first.Get(h) == "" || first.Get(h) != second.Get(h) {
-			t.Errorf("header %s = %q then %q, want the same on every attempt", h, first.Get(h), second.Get(h))
-		}
+	if id := rpcq.RequestField(first, "id"); id == "" || id != rpcq.RequestField(second, "id") {
+		t.Errorf("id = %q then %q, want the same on every attempt", id, rpcq.RequestField(second, "id"))
 	}
-	if first.Get(rpcq.HeaderClient) != c.ID() || first.Get(rpcq.HeaderDeadline) == "" {
+	if !strings.HasPrefix(rpcq.RequestField(first, "id"), c.ID()+"-") || rpcq.RequestField(first, "d") == "" {
 		t.Errorf("request headers %v", first)
 	}
 
@@ -219,8 +217,8 @@ func TestRetryModes(t *testing.T) {
 	if !errors.Is(call.Error, rpcq.ErrTimeout) || call.Attempts != 1 {
 		t.Errorf("at-most-once through a lost request = %v after %d attempts; want a timeout after 1", call.Error, call.Attempts)
 	}
-	if h := <-seen; h.Get(rpcq.HeaderSeq) == first.Get(rpcq.HeaderSeq) {
-		t.Errorf("a new call reused sequence number %s", h.Get(rpcq.HeaderSeq))
+	if h := <-seen; rpcq.RequestField(h, "id") == rpcq.RequestField(first, "id") {
+		t.Errorf("a new call reused id %s", rpcq.RequestField(h, "id"))
 	}
 
 	modes := rpcq.ClientConfig{RetryInterval: 20 * time.Millisecond, Modes: map[string]rpcq.Mode{"Flaky.Do": rpcq.ReadOnly}}

@@ -3,6 +3,7 @@ package rpcq
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -74,6 +75,36 @@ func FuzzReply(f *testing.F) {
 		}
 		if call.Error != nil && !errors.As(call.Error, &re) && !errors.As(call.Error, &de) {
 			t.Fatalf("unexpected error type %T: %v", call.Error, call.Error)
+		}
+	})
+}
+
+// FuzzRequestHeader feeds arbitrary Rpcq header values to the server's
+// parse: a header it accepts, or CodeBadRequest, never a panic; what the
+// client writes reads back as written.
+func FuzzRequestHeader(f *testing.F) {
+	f.Add("id=0189a3c5e7f9b2d48c0f3a9e5b7d2f41-7 d=9999123us a=6 t=1764910000123456789 n=2")
+	f.Add("id=0189a3c5e7f9b2d48c0f3a9e5b7d2f41-1 d=2s a=0")
+	f.Add("d=1.5s")
+	f.Add("d=-5ms")
+	f.Add("id=0189a3c5e7f9b2d48c0f3a9e5b7d2f41-18446744073709551615")
+	f.Add("id=x-1 id=y-2")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, v string) {
+		h, err := parseRequestHeader(v)
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("error %v is not a bad request", err)
+			}
+			return
+		}
+		if h.client == "" {
+			return
+		}
+		id := h.client + "-" + strconv.FormatUint(h.seq, 10)
+		again, err := parseRequestHeader(string(appendRequestHeader(nil, id, h.deadline, h.ack, true, h.sent, h.attempt)))
+		if err != nil || again.client != h.client || again.seq != h.seq || again.ack != h.ack || again.sent != h.sent {
+			t.Fatalf("%q written back reads %+v, %v", v, again, err)
 		}
 	})
 }

@@ -184,8 +184,8 @@ func TestKVTableForgottenReply(t *testing.T) {
 		for k, v := range first.Header {
 			h[k] = v
 		}
-		h.Set(rpcq.HeaderSeq, strconv.Itoa(seq))
-		h.Set(rpcq.HeaderID, c.ID()+"-"+strconv.Itoa(seq))
+		h[rpcq.HeaderRequest] = []string{first.Header.Get(rpcq.HeaderRequest)}
+		rpcq.SetRequestField(h, "id", c.ID()+"-"+strconv.Itoa(seq))
 		if reply := resend(t, raw, rpcqtest.Recorded{Subject: first.Subject, Header: h, Data: first.Data}); reply.Header.Get(rpcq.HeaderErrorCode) != "" {
 			t.Fatalf("call %d = %s", seq, reply.Header.Get(rpcq.HeaderError))
 		}

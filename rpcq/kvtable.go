@@ -40,30 +40,32 @@ type KVTableConfig struct {
 
 // KVTable is a duplicate table in a JetStream key/value bucket: every
 // replica of a service shares it, and it survives their crashes. A call is
-// claimed before it runs, in two writes: a KV create of the call's key
-// (the first replica to create it runs it; a duplicate elsewhere is
-// answered CodeDuplicateRunning and retried), then a compare-and-swap of
-// the client's record that adds the call's number to the calls it has
-// claimed. Its reply is written before the reply is sent.
+// claimed before it runs, by a compare-and-swap of its client's record
+// that adds the call's number, and the time of the claim, to the calls
+// the client has claimed: the first replica whose write lists the call
+// runs it, and a duplicate elsewhere is answered CodeDuplicateRunning and
+// retried. The claims of one client that arrive together share one write.
+// A call's reply is written, under a key of its own, before it is sent.
 //
 // What it guarantees: a call never runs twice, on any replica, across
 // crashes. What it cannot: a replica killed after the call's effect and
 // before its reply was written leaves the call claimed but unanswered;
-// duplicates are answered CodeDuplicateRunning until the lease ends, then
-// CodeOutcomeUnknown, and the caller sees a timeout or that code, an
-// outcome it must treat as unknown. For exactly-once across such a crash,
-// a handler stores its effect and its completion record atomically in its
-// own storage (see examples/kv).
+// duplicates are answered CodeDuplicateRunning until a lease has passed
+// since the claim, then CodeOutcomeUnknown, and the caller sees a timeout
+// or that code, an outcome it must treat as unknown. For exactly-once
+// across such a crash, a handler stores its effect and its completion
+// record atomically in its own storage (see examples/kv).
 //
 // Records expire a lease after their last write. The client's record, not
 // the call's, is what proves a call was claimed: it holds the client's
-// watermark and every claimed call above it, so a duplicate whose call
-// record has expired is answered CodeOutcomeUnknown (it ran, or may have)
-// and never run again, and one at or below the watermark gets CodeGone. A
+// watermark and every claimed call above it, so a duplicate whose reply
+// has expired is answered CodeOutcomeUnknown (it ran, or may have) and
+// never run again, and one at or below the watermark gets CodeGone. A
 // duplicate rewrites a client record or a saved reply older than a
 // quarter lease, so a client that keeps resending keeps both. A client
 // whose record has expired is judged by its birth, as MemoryTable judges
-// one it does not know.
+// one it does not know. Claim times are by the claiming replica's clock;
+// replicas' clocks are assumed to agree to well within the lease.
 type KVTable struct {
 	kv      jetstream.KeyValue
 	service string
@@ -73,6 +75,7 @@ type KVTable struct {
 
 	mu      sync.Mutex
 	clients map[clientID]knownClient // this replica's copy of each client's record
+	writers map[clientID]*clientWriter
 	stats   TableStats
 }
 
@@ -119,20 +122,23 @@ func NewKVTable(ctx context.Context, js jetstream.JetStream, service string, cfg
 		lease:   lease,
 		log:     cmp.Or(cfg.Logger, slog.Default()),
 		clients: map[clientID]knownClient{},
+		writers: map[clientID]*clientWriter{},
 	}, nil
 }
 
-// callRecord is a call's entry in the bucket.
+// callRecord is a call's entry in the bucket, written when it finishes.
 type callRecord struct {
 	Done  bool  `json:"d"`
 	Reply Reply `json:"r"`
 }
 
 // clientRecord is a client's entry in the bucket: its watermark, and the
-// calls above it that were claimed, in increasing order.
+// calls above it that were claimed, in increasing order, each with when
+// it was claimed (Unix milliseconds by the claiming replica's clock).
 type clientRecord struct {
 	Ack     uint64   `json:"a"`
 	Claimed []uint64 `json:"c,omitempty"`
+	At      []int64  `json:"t,omitempty"`
 }
 
 // claimed reports whether call seq was claimed: at or below the
@@ -142,21 +148,41 @@ func (r clientRecord) claimed(seq uint64) bool {
 	return seq <= r.Ack || found
 }
 
-// with is r with the watermark raised to ack and seq claimed (seq 0
-// claims nothing).
-func (r clientRecord) with(ack, seq uint64) clientRecord {
+// claimedAt is when listed call seq was claimed, or 0 if the record does
+// not say.
+func (r clientRecord) claimedAt(seq uint64) int64 {
+	i, found := slices.BinarySearch(r.Claimed, seq)
+	if !found || i >= len(r.At) {
+		return 0
+	}
+	return r.At[i]
+}
+
+// with is r with the watermark raised to ack and seqs, none of them
+// listed yet, claimed at at.
+func (r clientRecord) with(ack uint64, seqs []uint64, at int64) clientRecord {
 	out := clientRecord{Ack: max(r.Ack, ack)}
-	for _, s := range r.Claimed {
+	for i, s := range r.Claimed {
 		if s > out.Ack {
 			out.Claimed = append(out.Claimed, s)
+			out.At = append(out.At, r.claimedAtIndex(i))
 		}
 	}
-	if seq > out.Ack {
-		if i, found := slices.BinarySearch(out.Claimed, seq); !found {
+	for _, seq := range seqs {
+		if seq > out.Ack {
+			i, _ := slices.BinarySearch(out.Claimed, seq)
 			out.Claimed = slices.Insert(out.Claimed, i, seq)
+			out.At = slices.Insert(out.At, i, at)
 		}
 	}
 	return out
+}
+
+func (r clientRecord) claimedAtIndex(i int) int64 {
+	if i < len(r.At) {
+		return r.At[i]
+	}
+	return 0
 }
 
 func (t *KVTable) clientKey(c clientID) string { return t.service + "." + c.String() }
@@ -188,33 +214,28 @@ func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.
 	if id.Seq <= max(ack, c.rec.Ack) {
 		return t.stale()
 	}
-	if known && now.Sub(c.written) > t.lease/4 {
-		// The client is active: keep its record, and so its claims, alive.
-		if err := t.writeClient(ctx, cid, ack, 0, now); errors.Is(err, errAcknowledged) {
-			return t.stale()
-		} else if err != nil {
-			return 0, Reply{}, nil, err
-		}
-	}
 	key := t.callKey(cid, id.Seq)
 	if c.rec.claimed(id.Seq) {
-		return t.duplicate(ctx, key, true, now)
-	}
-	pending, _ := Msgpack.Marshal(callRecord{})
-	rev, err := t.kv.Create(ctx, key, pending)
-	if conflict(err) {
-		return t.duplicate(ctx, key, false, now)
-	}
-	if err != nil {
-		return 0, Reply{}, nil, fmt.Errorf("claim %s: %w", key, err)
-	}
-	// Only the client's record outlives the call's: the call runs once
-	// the record says it was claimed.
-	if err := t.writeClient(ctx, cid, ack, id.Seq, now); err != nil {
-		t.unclaim(key, rev)
-		if errors.Is(err, errAcknowledged) {
-			return t.stale()
+		if now.Sub(c.written) > t.lease/4 {
+			// The client is active: keep its record, and so its claims, alive.
+			if err := t.claim(ctx, cid, ack, 0, now); errors.Is(err, errAcknowledged) {
+				return t.stale()
+			} else if err != nil {
+				return 0, Reply{}, nil, err
+			}
 		}
+		return t.duplicate(ctx, key, c.rec.claimedAt(id.Seq), now)
+	}
+	switch err := t.claim(ctx, cid, ack, id.Seq, now); {
+	case errors.Is(err, errAcknowledged):
+		return t.stale()
+	case errors.Is(err, errClaimed):
+		c, _, err := t.client(ctx, cid, now, false) // as the claim left it
+		if err != nil {
+			return 0, Reply{}, nil, err
+		}
+		return t.duplicate(ctx, key, c.rec.claimedAt(id.Seq), now)
+	case err != nil:
 		return 0, Reply{}, nil, err
 	}
 	t.count(func(s *TableStats) { s.Executions++ })
@@ -227,23 +248,30 @@ func conflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 
-// errAcknowledged means the client's watermark passed a call being claimed.
-var errAcknowledged = errors.New("rpcq: call acknowledged while being claimed")
+var (
+	// errAcknowledged means the client's watermark passed a call being
+	// claimed, or the client expired meanwhile.
+	errAcknowledged = errors.New("rpcq: call acknowledged while being claimed")
+	// errClaimed means another arrival of the call claimed it first.
+	errClaimed = errors.New("rpcq: call claimed by another arrival")
+)
 
 func (t *KVTable) stale() (Verdict, Reply, <-chan struct{}, error) {
 	t.count(func(s *TableStats) { s.Stale++ })
 	return Stale, Reply{}, nil, nil
 }
 
-// duplicate answers a call whose key exists or, if claimed, existed: from
-// its record, or, if a claimed call's record has expired, Forgotten. An
-// unclaimed call whose key vanished was being claimed and did not run:
-// the client asks again.
-func (t *KVTable) duplicate(ctx context.Context, key string, claimed bool, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
+// duplicate answers a call that was claimed at claimedAt (Unix
+// milliseconds; 0 if unknown): from its record, else Running while the
+// claim is younger than a lease, else Forgotten. A call's record is
+// written when it finishes and expires a lease later, so a claim younger
+// than a lease without one is a call still running, or one whose replica
+// died while it ran.
+func (t *KVTable) duplicate(ctx context.Context, key string, claimedAt int64, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
 	entry, err := t.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		if !claimed {
-			return Running, Reply{}, nil, nil
+		if claimedAt == 0 || now.Sub(time.UnixMilli(claimedAt)) < t.lease {
+			return Running, Reply{}, nil, nil // on another replica, maybe: retry
 		}
 		t.count(func(s *TableStats) { s.Forgotten++ })
 		return Forgotten, Reply{}, nil, nil
@@ -256,7 +284,7 @@ func (t *KVTable) duplicate(ctx context.Context, key string, claimed bool, now t
 		return 0, Reply{}, nil, fmt.Errorf("decode %s: %w", key, err)
 	}
 	if !rec.Done {
-		return Running, Reply{}, nil, nil // on another replica, maybe: retry
+		return Running, Reply{}, nil, nil
 	}
 	if now.Sub(entry.Created()) > t.lease/4 {
 		// Its client still asks: keep the reply. A failure, or a newer
@@ -269,37 +297,115 @@ func (t *KVTable) duplicate(ctx context.Context, key string, claimed bool, now t
 	return Answered, rec.Reply, nil, nil
 }
 
-// unclaim deletes the call key of a claim that failed, so that a retry
-// need not wait for it to expire. The call did not run; if the delete
-// fails, duplicates are answered CodeDuplicateRunning until it expires.
-func (t *KVTable) unclaim(key string, rev uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	defer cancel()
-	if err := t.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
-		t.log.Warn("rpcq: releasing a failed claim failed", "key", key, "error", err)
+// claimBatch is the claims of one client that arrived while its record
+// was being written: the next write claims them all at once.
+type claimBatch struct {
+	ack     uint64
+	seqs    []uint64
+	results []error // for each of seqs: nil (claimed), errClaimed or errAcknowledged
+	err     error   // the write failed: none was claimed
+	done    chan struct{}
+}
+
+// clientWriter orders this replica's writes of one client's record: one
+// at a time, each with every claim that arrived meanwhile, so that calls
+// in flight share writes instead of failing each other's compare-and-swap.
+type clientWriter struct {
+	turn chan struct{} // holds a token while a write is under way
+	open *claimBatch   // the batch the next write takes; guarded by KVTable.mu
+}
+
+// claim raises the client's watermark to ack and claims call seq (seq 0
+// claims nothing), in a write of the client's record shared with the
+// other claims of the client that arrive meanwhile.
+func (t *KVTable) claim(ctx context.Context, cid clientID, ack, seq uint64, now time.Time) error {
+	t.mu.Lock()
+	w := t.writers[cid]
+	if w == nil {
+		w = &clientWriter{turn: make(chan struct{}, 1)}
+		t.writers[cid] = w
+	}
+	b := w.open
+	if b == nil {
+		b = &claimBatch{done: make(chan struct{})}
+		w.open = b
+	}
+	b.ack = max(b.ack, ack)
+	i := slices.Index(b.seqs, seq)
+	again := i >= 0 // the same call arrived twice: only the first may run it
+	if seq != 0 && !again {
+		i = len(b.seqs)
+		b.seqs = append(b.seqs, seq)
+	}
+	t.mu.Unlock()
+
+	select {
+	case <-b.done: // another arrival wrote the batch
+	case w.turn <- struct{}{}:
+		select {
+		case <-b.done: // written while this one waited
+		default:
+			t.mu.Lock()
+			if w.open == b {
+				w.open = nil // arrivals from now on go in the next batch
+			}
+			t.mu.Unlock()
+			t.writeBatch(ctx, cid, b, now)
+			close(b.done)
+		}
+		<-w.turn
+	}
+	switch {
+	case b.err != nil:
+		return b.err
+	case seq == 0:
+		return nil
+	case again && b.results[i] == nil:
+		return errClaimed
+	default:
+		return b.results[i]
 	}
 }
 
-// writeClient raises the client's watermark to ack and adds seq (unless
-// 0) to its claimed calls, by compare-and-swap on its record, rereading
-// the record when another replica wrote it meanwhile.
-func (t *KVTable) writeClient(ctx context.Context, cid clientID, ack, seq uint64, now time.Time) error {
+// writeBatch writes the client's record with b's claims by
+// compare-and-swap, rereading the record when another replica wrote it
+// meanwhile, and sets b's outcomes.
+func (t *KVTable) writeBatch(ctx context.Context, cid clientID, b *claimBatch, now time.Time) {
+	// Bounded on its own: the batch is every arrival's, not only this
+	// one's, whose caller may give up first.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	key := t.clientKey(cid)
+	b.results = make([]error, len(b.seqs))
 	for fresh := false; ; fresh = true {
 		c, known, err := t.client(ctx, cid, now, fresh)
 		if err != nil {
-			return err
-		}
-		if seq != 0 && seq <= c.rec.Ack {
-			return errAcknowledged
+			b.err = err
+			return
 		}
 		if !known && !mayBeNew(cid.born, t.since, now, t.lease) {
-			return errAcknowledged // expired meanwhile: refuse the call
+			b.err = errAcknowledged // expired meanwhile: refuse the calls
+			return
 		}
-		rec := c.rec.with(ack, seq)
+		ack := max(c.rec.Ack, b.ack)
+		var seqs []uint64
+		for i, seq := range b.seqs {
+			switch {
+			case seq <= ack:
+				b.results[i] = errAcknowledged
+			case c.rec.claimed(seq):
+				b.results[i] = errClaimed
+			default:
+				b.results[i] = nil
+				seqs = append(seqs, seq)
+			}
+		}
+		// Rounded up, so that a claim never looks older than it is.
+		rec := c.rec.with(ack, seqs, (now.UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond))
 		data, err := Msgpack.Marshal(rec)
 		if err != nil {
-			return err
+			b.err = err
+			return
 		}
 		var rev uint64
 		if known {
@@ -311,12 +417,13 @@ func (t *KVTable) writeClient(ctx context.Context, cid clientID, ack, seq uint64
 			continue // written by another replica, or expired: reread it
 		}
 		if err != nil {
-			return fmt.Errorf("write client %s: %w", cid, err)
+			b.err = fmt.Errorf("write client %s: %w", cid, err)
+			return
 		}
 		t.mu.Lock()
 		t.clients[cid] = knownClient{rec: rec, rev: rev, written: now, used: now}
 		t.mu.Unlock()
-		return nil
+		return
 	}
 }
 
@@ -365,7 +472,7 @@ func (t *KVTable) Finish(ctx context.Context, id RequestID, reply Reply) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	if _, err := t.kv.Put(ctx, t.callKey(cid, id.Seq), rec); err != nil {
 		return fmt.Errorf("rpcq: save reply: %w", err)
@@ -383,6 +490,11 @@ func (t *KVTable) Expire(now time.Time) int {
 		if now.Sub(c.used) > t.lease {
 			delete(t.clients, cid)
 			n++
+		}
+	}
+	for cid, w := range t.writers {
+		if _, ok := t.clients[cid]; !ok && w.open == nil {
+			delete(t.writers, cid)
 		}
 	}
 	return n

@@ -56,7 +56,7 @@ func TestServerMetrics(t *testing.T) {
 	}
 	// A request sent twice with one ID, as a client's retry is.
 	retry := &nats.Msg{Subject: rpcq.Subject("Arith", "Multiply"), Data: []byte(`{"A":2,"B":3}`), Header: nats.Header{
-		rpcq.HeaderClient: {fmt.Sprintf("%016x0123456789abcdef", time.Now().UnixNano())}, rpcq.HeaderSeq: {"1"}}}
+		rpcq.HeaderRequest: {fmt.Sprintf("id=%016x0123456789abcdef-1", time.Now().UnixNano())}}}
 	for range 2 {
 		if _, err := nc.RequestMsgWithContext(ctx, retry); err != nil {
 			t.Fatal(err)

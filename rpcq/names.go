@@ -12,31 +12,32 @@ import (
 const SubjectPrefix = "rpcq"
 
 // Request and reply headers. The Nats- prefix belongs to NATS itself, so
-// ours start with Rpcq-; errors use micro's Nats-Service-Error headers.
+// ours is Rpcq; errors use micro's Nats-Service-Error headers.
 const (
-	// HeaderID identifies a call; it is the same on every retry of it.
-	HeaderID = "Rpcq-Id"
-	// HeaderClient is the calling client's ID: 32 hex digits, its birth
-	// time (Unix nanoseconds by its clock, big-endian) then 64 random bits.
-	HeaderClient = "Rpcq-Client"
-	// HeaderSeq is the call's sequence number within its client, from 1.
-	HeaderSeq = "Rpcq-Seq"
-	// HeaderAck is the client's watermark: it has seen the outcome of
-	// every call up to this sequence number and will not send them again,
-	// so a duplicate table may forget them. Sent on calls that use one.
-	HeaderAck = "Rpcq-Ack"
-	// HeaderSent is when an at-most-once request was sent, in Unix
-	// nanoseconds by the client's clock, so that a server refuses one
-	// sent before it started: a restarted server does not run requests
-	// whose callers may have given up on them.
-	HeaderSent = "Rpcq-Sent"
-	// HeaderAttempt counts the sends of one call; absent on the first.
-	HeaderAttempt = "Rpcq-Attempt"
-	// HeaderDeadline is the time the caller has left, as a Go duration
-	// ("1.5s"), when the request was sent. It is relative, as gRPC's
-	// grpc-timeout is, so that clock skew between machines cannot make a
-	// server run work its caller gave up on, or refuse work still wanted.
-	HeaderDeadline = "Rpcq-Deadline"
+	// HeaderRequest says who sent a request and when it must be done by,
+	// in fields separated by spaces, each at most once:
+	//
+	//	id=<client>-<seq>  the call's identity, the same on every resend:
+	//	                   the client's ID (32 hex digits, its birth time in
+	//	                   Unix nanoseconds by its clock, big-endian, then 64
+	//	                   random bits) and the call's number within it, from 1
+	//	d=<duration>       the time the caller has left, as a Go duration
+	//	                   ("1.5s"); relative, as gRPC's grpc-timeout is, so
+	//	                   that clock skew between machines cannot make a
+	//	                   server run work its caller gave up on, or refuse
+	//	                   work still wanted
+	//	a=<ack>            the client's watermark: it has seen the outcome of
+	//	                   every call up to this number and will not send
+	//	                   them again, so a duplicate table may forget them;
+	//	                   sent on calls that use one
+	//	t=<sent>           when an at-most-once request was sent, in Unix
+	//	                   nanoseconds by the client's clock, so that a
+	//	                   restarted server refuses one sent before it started
+	//	n=<attempt>        the send number, on resends only
+	//
+	// A request without it (from a shell) runs without a deadline of its
+	// caller's and outside the duplicate table.
+	HeaderRequest = "Rpcq"
 	// HeaderContentType names the body's encoding (ContentTypeMsgpack or
 	// ContentTypeJSON). Without it, a body that is empty, is JSON text
 	// (any JSON value), or begins with '{' or '[' is read as JSON,

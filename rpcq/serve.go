@@ -29,7 +29,14 @@ func (s *Server) serve(m *method, req micro.Request) {
 	}
 	defer s.inflight.Done()
 
-	ctx, err := s.callContext(h)
+	rh, err := parseRequestHeader(h.Get(HeaderRequest))
+	if err == nil && m.mode == AtMostOnce {
+		err = s.sentSinceStart(rh.sent)
+	}
+	var ctx context.Context
+	if err == nil {
+		ctx, err = s.callContext(rh)
+	}
 	if err != nil {
 		answer(errorReply(codec, err))
 		return
@@ -37,38 +44,12 @@ func (s *Server) serve(m *method, req micro.Request) {
 	if dc, ok := ctx.(*deadlineContext); ok {
 		defer dc.release()
 	}
-	id, ack, ok, err := requestID(h)
-	if err == nil && m.mode == AtMostOnce {
-		err = s.sentSinceStart(h)
+	if rh.client != "" && m.once {
+		id := RequestID{Client: rh.client, Seq: rh.seq}
+		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack))
+		return
 	}
-	switch {
-	case err != nil:
-		answer(errorReply(codec, err))
-	case ok && m.once:
-		answer(s.runOnce(ctx, m, codec, req.Data(), id, ack))
-	default:
-		answer(s.run(ctx, m, codec, req.Data()))
-	}
-}
-
-// requestID reads a request's identity and its client's watermark; ok is
-// false for a request without one (from a shell, say), which no table can
-// recognise.
-func requestID(h nats.Header) (id RequestID, ack uint64, ok bool, err error) {
-	client, seq := h.Get(HeaderClient), h.Get(HeaderSeq)
-	if client == "" || seq == "" {
-		return RequestID{}, 0, false, nil
-	}
-	id.Client = client
-	if id.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
-		return RequestID{}, 0, false, Errorf(CodeBadRequest, "%s %q is not a number", HeaderSeq, seq)
-	}
-	if v := h.Get(HeaderAck); v != "" {
-		if ack, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return RequestID{}, 0, false, Errorf(CodeBadRequest, "%s %q is not a number", HeaderAck, v)
-		}
-	}
-	return id, ack, true, nil
+	answer(s.run(ctx, m, codec, req.Data()))
 }
 
 // sentSinceStart refuses an at-most-once request sent before the server
@@ -76,17 +57,10 @@ func requestID(h nats.Header) (id RequestID, ack uint64, ok bool, err error) {
 // long ago, and a restarted server must not run it. Clocks that disagree
 // by d let through requests sent up to d before the start, and refuse,
 // once, those sent up to d after it; the client then resends under a new
-// ID. A request without the header (from a shell) is not judged.
-func (s *Server) sentSinceStart(h nats.Header) error {
-	v := h.Get(HeaderSent)
-	if v == "" {
-		return nil
-	}
-	sent, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return Errorf(CodeBadRequest, "%s %q is not a number", HeaderSent, v)
-	}
-	if sent < s.started {
+// ID. A request that does not say when it was sent (from a shell) is not
+// judged.
+func (s *Server) sentSinceStart(sent int64) error {
+	if sent != 0 && sent < s.started {
 		return Errorf(CodeGone, "request sent %v before service %s started; not run", time.Duration(s.started-sent), s.cfg.Name)
 	}
 	return nil
@@ -132,7 +106,12 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 		switch verdict {
 		case Run:
 			info := CallInfo{ID: id, Ack: ack, Codec: codec}
-			r := s.run(context.WithValue(ctx, callInfoKey{}, info), m, codec, body)
+			if dc, ok := ctx.(*deadlineContext); ok {
+				dc.info, dc.hasInfo = info, true // saves a context per call
+			} else {
+				ctx = context.WithValue(ctx, callInfoKey{}, info)
+			}
+			r := s.run(ctx, m, codec, body)
 			s.finish(ctx, id, r)
 			return r
 		case Answered:
@@ -156,10 +135,9 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 }
 
 // finish saves a reply before it is sent. The call's context may have
-// ended, and the record must be written all the same: the table gets one
-// that does not end (a table that waits on I/O bounds it, see KVTable).
+// ended, and the record must be written all the same (see Table.Finish).
 func (s *Server) finish(ctx context.Context, id RequestID, r Reply) {
-	if err := s.table.Finish(context.WithoutCancel(ctx), id, r); err != nil {
+	if err := s.table.Finish(ctx, id, r); err != nil {
 		s.cfg.Logger.Error("rpcq: saving a reply failed; a duplicate would run again", "service", s.cfg.Name,
 			"client", id.Client, "seq", id.Seq, "error", err)
 	}
@@ -169,20 +147,19 @@ func (s *Server) finish(ctx context.Context, id RequestID, r Reply) {
 const finishTimeout = 5 * time.Second
 
 // callContext is the handler's context: the server's, ending at the
-// caller's deadline. A request whose deadline has passed is refused.
-func (s *Server) callContext(h nats.Header) (context.Context, error) {
-	v := h.Get(HeaderDeadline)
-	if v == "" {
-		return s.base, nil
+// caller's deadline if the request gives one. A request whose deadline
+// has passed is refused.
+func (s *Server) callContext(rh requestHeader) (context.Context, error) {
+	if !rh.hasDL {
+		if rh.client == "" {
+			return s.base, nil
+		}
+		return &deadlineContext{Context: s.base}, nil // to carry its CallInfo
 	}
-	left, err := time.ParseDuration(v)
-	if err != nil {
-		return nil, Errorf(CodeBadRequest, "%s %q: %v", HeaderDeadline, v, err)
+	if rh.deadline <= 0 {
+		return nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -rh.deadline)
 	}
-	if left <= 0 {
-		return nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -left)
-	}
-	return &deadlineContext{Context: s.base, deadline: time.Now().Add(left)}, nil
+	return &deadlineContext{Context: s.base, deadline: time.Now().Add(rh.deadline), hasDL: true}, nil
 }
 
 // invoke runs the method, turning a panic into a CodeInternal error.

@@ -54,8 +54,9 @@ func run(in io.Reader, out io.Writer) error {
 	for sc.Scan() {
 		line := sc.Text()
 		for _, key := range []string{"goos:", "goarch:", "cpu:"} {
-			if strings.HasPrefix(line, key) {
-				machine = append(machine, strings.TrimSpace(strings.TrimPrefix(line, key)))
+			// Said again by each of several runs fed in one after another.
+			if v := strings.TrimSpace(strings.TrimPrefix(line, key)); strings.HasPrefix(line, key) && !slices.Contains(machine, v) {
+				machine = append(machine, v)
 			}
 		}
 		full, ns, metrics, ok := parseLine(line)
@@ -95,8 +96,8 @@ func run(in io.Reader, out io.Writer) error {
 }
 
 // parseLine reads "BenchmarkX/y-2  1000  1234 ns/op  5 tasks/s ..." into
-// "X/y", 1234 and the custom metrics ({"tasks/s": 5}); B/op and allocs/op
-// are left out.
+// "X/y", 1234 and the other metrics ({"tasks/s": 5, "allocs/op": 20});
+// B/op is left out, as allocations count for more than their bytes.
 func parseLine(line string) (name string, nsPerOp float64, metrics map[string]float64, ok bool) {
 	f := strings.Fields(line)
 	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
@@ -111,7 +112,7 @@ func parseLine(line string) (name string, nsPerOp float64, metrics map[string]fl
 		switch unit := f[i+1]; unit {
 		case "ns/op":
 			nsPerOp, ok = v, true
-		case "B/op", "allocs/op":
+		case "B/op":
 		default:
 			metrics[unit] = v
 		}
@@ -152,6 +153,10 @@ func writeGroup(out io.Writer, rows []*result) {
 			fmt.Fprintf(out, " %.2f× |", ns/b.median())
 		}
 		for _, unit := range extra {
+			if len(r.metrics[unit]) == 0 {
+				fmt.Fprint(out, " — |") // not measured for this row
+				continue
+			}
 			fmt.Fprintf(out, " %s |", number(median(r.metrics[unit])))
 		}
 		fmt.Fprintln(out)

@@ -20,6 +20,10 @@ BenchmarkInFlight64/baseline-netrpc-2 	  322489	      8000 ns/op
 BenchmarkInFlight64/rpcq-2            	  201693	      4000 ns/op
 BenchmarkEmpty-2   	       1	 720287981 ns/op	      2778 tasks/s
 PASS
+goos: linux
+goarch: amd64
+cpu: Test CPU
+PASS
 `
 
 func TestRun(t *testing.T) {
@@ -31,8 +35,9 @@ func TestRun(t *testing.T) {
 		"| rpcq | 46500 | 21505 | 1.50× |", // medians 46500 / 31000
 		"| baseline-nats | 31000 | 32258 | 1.00× |",
 		"| ÷ nats | ÷ netrpc |",
-		"| rpcq | 4000 | 250000 | 0.67× | 0.50× |",
-		"Machine: linux, amd64, Test CPU",
+		"| rpcq | 4000 | 250000 | 0.67× | 0.50× | — |",
+		"| baseline-nats | 6000 | 166667 | 1.00× | 0.75× | 16 |", // allocs/op
+		"Machine: linux, amd64, Test CPU, ",                      // once, though two runs say it
 		"| Empty | 720287981 | 1.39 | 2778 |",
 	} {
 		if !strings.Contains(out.String(), want) {

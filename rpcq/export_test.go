@@ -1,0 +1,28 @@
+package rpcq
+
+import (
+	"strings"
+
+	"github.com/nats-io/nats.go"
+)
+
+// RequestField is field key of the request's Rpcq header, or "".
+func RequestField(h nats.Header, key string) string {
+	for field := range strings.FieldsSeq(h.Get(HeaderRequest)) {
+		if k, v, _ := strings.Cut(field, "="); k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// SetRequestField sets field key of the request's Rpcq header to v.
+func SetRequestField(h nats.Header, key, v string) {
+	var out []string
+	for field := range strings.FieldsSeq(h.Get(HeaderRequest)) {
+		if k, _, _ := strings.Cut(field, "="); k != key {
+			out = append(out, field)
+		}
+	}
+	h.Set(HeaderRequest, strings.Join(append(out, key+"="+v), " "))
+}
