@@ -115,6 +115,9 @@ func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) {
 // DefaultAwaitPoll is how often Await and OpenWait try again.
 const DefaultAwaitPoll = time.Second
 
+// openTryTimeout bounds one try of OpenWait.
+const openTryTimeout = 15 * time.Second
+
 // placementWait is how long OpenWait lets a cluster that cannot place the
 // replicas asked for come up before it judges it too small.
 var placementWait = 30 * time.Second
@@ -141,7 +144,12 @@ func OpenWait(ctx context.Context, nc *nats.Conn, cfg StoreConfig, poll time.Dur
 	poll = cmp.Or(poll, DefaultAwaitPoll)
 	start := time.Now()
 	for {
-		s, err := Open(ctx, nc, cfg)
+		// Each try is bounded: a JetStream request lost to a leader
+		// election gets no answer at all, and must not hold the start
+		// for as long as ctx lasts.
+		tryCtx, cancel := context.WithTimeout(ctx, openTryTimeout)
+		s, err := Open(tryCtx, nc, cfg)
+		cancel()
 		if err == nil {
 			return s, nil
 		}
