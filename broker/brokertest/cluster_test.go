@@ -17,20 +17,30 @@ func streamLeader(t *testing.T, c *brokertest.Cluster, js jetstream.JetStream) i
 	t.Helper()
 	leader := -1
 	brokertest.WaitFor(t, brokertest.Timeout, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, "S")
-		if err != nil {
-			return false
-		}
-		info, err := s.Info(ctx)
-		if err != nil || info.Cluster == nil {
+		info := streamInfo(js)
+		if info == nil || info.Cluster == nil {
 			return false
 		}
 		leader = c.Index(info.Cluster.Leader)
 		return leader >= 0
 	}, "a leader of stream S")
 	return leader
+}
+
+// streamInfo is stream S's info, through whichever node answers within a
+// second, or nil.
+func streamInfo(js jetstream.JetStream) *jetstream.StreamInfo {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "S")
+	if err != nil {
+		return nil
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil
+	}
+	return info
 }
 
 // publish publishes to s.x, retrying while the cluster elects, and fails t
@@ -70,17 +80,11 @@ func TestClusterReplicates(t *testing.T) {
 	// node answers.
 	var msgs uint64
 	brokertest.WaitFor(t, brokertest.Timeout, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, "S")
-		if err != nil {
-			return false
-		}
-		info, err := s.Info(ctx)
-		if err == nil {
+		info := streamInfo(js)
+		if info != nil {
 			msgs = info.State.Msgs
 		}
-		return err == nil
+		return info != nil
 	}, "stream S's info")
 	if msgs != 2 {
 		t.Errorf("stream S holds %d messages, want 2", msgs)
