@@ -115,9 +115,17 @@ func TestRoleSubjects(t *testing.T) {
 		{Worker, sub, "rpcq.Time.Now", false},
 		{Worker, sub, "$SRV.INFO.Time", false},
 
-		{Submitter, pub, "rpcq.Master.Submit", true},
-		{Submitter, pub, "rpcq.Master.Status", true},
-		{Submitter, pub, "rpcq.Master.Cancel", true},
+		{Submitter, pub, "rpcq.Master.Cancel.alice", true},
+		{Submitter, pub, "rpcq.Master.Cancel.bob", false},
+		{Submitter, pub, "rpcq.Master.Cancel", false},
+		{Submitter, pub, "rpcq.Master.Submit.alice", true},
+		{Submitter, pub, "rpcq.Master.Submit.bob", false},
+		{Submitter, pub, "rpcq.Master.Submit.*", false},
+		{Submitter, pub, "rpcq.Master.Submit", false},
+		{Submitter, pub, "rpcq.Master.Status.alice", true},
+		{Submitter, pub, "rpcq.Master.ListPage.alice", true},
+		{Submitter, pub, "rpcq.Master.Status", false},
+		{Submitter, pub, "rpcq.Master.List", false},
 		{Submitter, pub, "$SRV.PING.Master", true},
 		{Submitter, pub, "$O.drover-inputs.M.aW5wdXRzL2E", true},
 		{Submitter, pub, "$O.drover-inputs.C.abc", true},
@@ -128,7 +136,7 @@ func TestRoleSubjects(t *testing.T) {
 		{Worker, pub, "$JS.API.CONSUMER.CREATE.OBJ_drover-inputs.abc.$O.drover-inputs.C.nuid", true},
 		{Reader, pub, "$JS.API.CONSUMER.CREATE.OBJ_drover-inputs.abc.$O.drover-inputs.C.nuid", false},
 		{Submitter, pub, "$JS.API.CONSUMER.CREATE.OBJ_drover-data.abc.$O.drover-data.C.nuid", true},
-		{Submitter, pub, "rpcq.Master.SubmitExec", false},
+		{Submitter, pub, "rpcq.Master.SubmitExec.alice", false},
 		{Submitter, pub, "drover.task.x.map.0", false},
 		{Submitter, pub, "$KV.drover-commits.x.map.0", false},
 		{Submitter, pub, "$KV.drover-jobs.x", false},
@@ -140,8 +148,10 @@ func TestRoleSubjects(t *testing.T) {
 		{Submitter, sub, "rpcq.Master.Submit", false},
 		{Submitter, sub, "$SRV.PING", false},
 
-		{ExecSubmitter, pub, "rpcq.Master.SubmitExec", true},
-		{ExecSubmitter, pub, "rpcq.Master.Submit", true},
+		{ExecSubmitter, pub, "rpcq.Master.SubmitExec.alice", true},
+		{ExecSubmitter, pub, "rpcq.Master.Submit.alice", true},
+		{ExecSubmitter, pub, "rpcq.Master.SubmitExec.bob", false},
+		{ExecSubmitter, pub, "rpcq.Master.SubmitExec", false},
 		{ExecSubmitter, pub, "drover.task.x.map.0", false},
 
 		{Reader, pub, "rpcq.Master.Status", true},
@@ -149,6 +159,8 @@ func TestRoleSubjects(t *testing.T) {
 		{Reader, pub, "rpcq.Master.ListPage", true},
 		{Reader, pub, "$JS.API.DIRECT.GET.OBJ_drover-data.$O.drover-data.M.abc", true},
 		{Reader, pub, "rpcq.Master.Submit", false},
+		{Reader, pub, "rpcq.Master.Submit.alice", false},
+		{Reader, pub, "rpcq.Master.Cancel.alice", false},
 		{Reader, pub, "rpcq.Master.Cancel", false},
 		{Reader, pub, "$O.drover-data.C.abc", false},
 		{Reader, pub, "$O.drover-data.M.abc", false},
@@ -172,6 +184,7 @@ func TestRoleSubjects(t *testing.T) {
 		{Master, pub, "$JS.API.CONSUMER.MSG.NEXT.DROVER_EVENTS.x", true},
 		{Master, pub, "$JS.API.STREAM.PURGE.DROVER_TASKS", true},
 		{Master, sub, "rpcq.Master.Submit", true},
+		{Master, sub, "rpcq.Master.Submit.alice", true},
 		{Master, sub, "rpcq.Time.Now", true},
 		{Master, sub, "$SRV.PING", true},
 		{Master, sub, "$SRV.INFO.Master.abc", true},
@@ -185,7 +198,7 @@ func TestRoleSubjects(t *testing.T) {
 		{Admin, sub, "rpcq.Time.Now", true},
 	}
 	for _, tt := range tests {
-		p := UserPermissions(User{Role: tt.role, PublicKey: "U" + strings.ToUpper(strings.ReplaceAll(string(tt.role), "-", ""))})
+		p := UserPermissions(User{Name: "alice", Role: tt.role, PublicKey: "U" + strings.ToUpper(strings.ReplaceAll(string(tt.role), "-", ""))})
 		list := p.Publish
 		if tt.op == sub {
 			list = p.Subscribe

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // Names of what Init writes.
@@ -30,12 +32,20 @@ const (
 	SeedSuffix = ".nk"
 )
 
-// SeedFile is the name of role's seed file.
-func SeedFile(role Role) string { return string(role) + SeedSuffix }
+// SeedFile is the name of the seed file of the user of role that Init
+// makes, named after the role.
+func SeedFile(role Role) string { return UserSeedFile(string(role)) }
+
+// UserSeedFile is the name of the seed file of the user named name.
+func UserSeedFile(name string) string { return name + SeedSuffix }
 
 // User is one NATS user of a deployment, authenticated by an nkey: the
 // server knows its public key, the user alone its seed.
 type User struct {
+	// Name names the user, in the configuration's comments and its seed
+	// file's name; for a role that sees its own jobs alone, it is also
+	// the name its calls to the master carry (see OwnJobsOnly).
+	Name string
 	Role Role
 	// PublicKey is the user's public nkey, U followed by 55 characters.
 	PublicKey string
@@ -44,10 +54,17 @@ type User struct {
 	Seed []byte
 }
 
-// NewUser makes a user of role with a fresh nkey.
-func NewUser(role Role) (User, error) {
+// NewUser makes a user of role, named after it, with a fresh nkey.
+func NewUser(role Role) (User, error) { return NewNamedUser(string(role), role) }
+
+// NewNamedUser makes a user called name, of role, with a fresh nkey. A
+// name is 1 to rpcq.MaxCallerLen letters, digits, '-' and '_'.
+func NewNamedUser(name string, role Role) (User, error) {
 	if _, err := ParseRole(string(role)); err != nil {
 		return User{}, err
+	}
+	if !rpcq.ValidCaller(name) {
+		return User{}, fmt.Errorf("auth: user name %q: want 1 to %d letters, digits, '-' and '_'", name, rpcq.MaxCallerLen)
 	}
 	kp, err := nkeys.CreateUser()
 	if err != nil {
@@ -63,7 +80,36 @@ func NewUser(role Role) (User, error) {
 		return User{}, fmt.Errorf("auth: nkey: %w", err)
 	}
 	// A copy: Wipe overwrites the key pair's own.
-	return User{Role: role, PublicKey: pub, Seed: bytes.Clone(seed)}, nil
+	return User{Name: name, Role: role, PublicKey: pub, Seed: bytes.Clone(seed)}, nil
+}
+
+// seedFileContent is what u's seed file holds: its seed and, for a user
+// that sees its own jobs alone, a first line naming it (see CallerIn).
+// nats.go and the nats CLI read the seed and skip the comment.
+func seedFileContent(u User) []byte {
+	var b bytes.Buffer
+	if u.Role.OwnJobsOnly() {
+		fmt.Fprintf(&b, "%s%s\n", callerLinePrefix, u.Name)
+	}
+	b.Write(u.Seed)
+	b.WriteByte('\n')
+	return b.Bytes()
+}
+
+// callerLinePrefix starts the line of a seed file that names its user.
+const callerLinePrefix = "# drover-as: "
+
+// CallerIn returns the name a seed file written by Init gives its user,
+// if it is one that sees its own jobs alone: drover --nkey FILE acts as
+// that user without being told. A file without such a line, or with a
+// name that cannot be one, gives "".
+func CallerIn(seedFile []byte) string {
+	for line := range bytes.Lines(seedFile) {
+		if name, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r\n"), []byte(callerLinePrefix)); ok && rpcq.ValidCaller(string(name)) {
+			return string(name)
+		}
+	}
+	return ""
 }
 
 var accountName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -86,13 +132,20 @@ accounts {
 	fmt.Fprintf(&b, "  %s: {\n    jetstream: enabled\n    users: [\n", account)
 	for _, u := range users {
 		if _, err := nkeys.FromPublicKey(u.PublicKey); err != nil || !strings.HasPrefix(u.PublicKey, "U") {
-			return nil, fmt.Errorf("auth: user %s: public key %q is not a user nkey", u.Role, u.PublicKey)
+			return nil, fmt.Errorf("auth: user %s: public key %q is not a user nkey", u.Name, u.PublicKey)
+		}
+		if !rpcq.ValidCaller(u.Name) {
+			return nil, fmt.Errorf("auth: user name %q: want 1 to %d letters, digits, '-' and '_'", u.Name, rpcq.MaxCallerLen)
 		}
 		grants := Grants(u.Role)
 		if grants == nil {
 			return nil, fmt.Errorf("%w %q", ErrUnknownRole, u.Role)
 		}
-		fmt.Fprintf(&b, "      # %s may:\n", u.Role)
+		if u.Name == string(u.Role) {
+			fmt.Fprintf(&b, "      # %s may:\n", u.Role)
+		} else {
+			fmt.Fprintf(&b, "      # %s, a %s, may:\n", u.Name, u.Role)
+		}
 		for _, g := range grants {
 			fmt.Fprintf(&b, "      #   %s\n", g.What)
 		}
@@ -141,16 +194,26 @@ type InitConfig struct {
 	Dir string
 	// Account names the account (default DefaultAccount).
 	Account string
-	// Roles are the users to make, one per role (default Roles()).
+	// Roles are the users to make, one per role and named after it
+	// (default Roles()).
 	Roles []Role
+	// Users are more users, each with a name of its own: for example one
+	// submitter per person or team, each of whom sees its own jobs alone.
+	Users []UserSpec
 	// Force overwrites files there are; without it, a file of Init's
 	// already in Dir is an error wrapping ErrExists, and nothing is
 	// written.
 	Force bool
 }
 
+// UserSpec is a user for Init to make.
+type UserSpec struct {
+	Name string
+	Role Role
+}
+
 // Init writes a deployment's credentials into cfg.Dir: AuthFile,
-// BrokerFile, and a seed file per role (SeedFile), each readable by its
+// BrokerFile, and a seed file per user (UserSeedFile), each readable by its
 // owner alone (0600). It returns the paths it wrote, in that order.
 func Init(cfg InitConfig) ([]string, error) {
 	if cfg.Dir == "" {
@@ -164,18 +227,23 @@ func Init(cfg InitConfig) ([]string, error) {
 	}
 	files := map[string][]byte{}
 	names := []string{AuthFile, BrokerFile}
-	users := make([]User, 0, len(cfg.Roles))
+	specs := make([]UserSpec, 0, len(cfg.Roles)+len(cfg.Users))
 	for _, role := range cfg.Roles {
-		if slices.ContainsFunc(users, func(u User) bool { return u.Role == role }) {
-			return nil, fmt.Errorf("auth: role %s given twice", role)
+		specs = append(specs, UserSpec{Name: string(role), Role: role})
+	}
+	specs = append(specs, cfg.Users...)
+	users := make([]User, 0, len(specs))
+	for _, spec := range specs {
+		if slices.ContainsFunc(users, func(u User) bool { return u.Name == spec.Name }) {
+			return nil, fmt.Errorf("auth: user %s given twice", spec.Name)
 		}
-		u, err := NewUser(role)
+		u, err := NewNamedUser(spec.Name, spec.Role)
 		if err != nil {
 			return nil, err
 		}
 		users = append(users, u)
-		names = append(names, SeedFile(role))
-		files[SeedFile(role)] = append(u.Seed, '\n')
+		names = append(names, UserSeedFile(u.Name))
+		files[UserSeedFile(u.Name)] = seedFileContent(u)
 	}
 	conf, err := ServerConfig(cfg.Account, users)
 	if err != nil {

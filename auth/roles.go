@@ -28,7 +28,9 @@ const (
 	// events, and asks the master's time. It cannot publish tasks.
 	Worker Role = "worker"
 	// Submitter submits jobs that run no commands, follows and cancels
-	// jobs, uploads inputs and reads outputs.
+	// them, uploads inputs and reads outputs. Its calls to the master carry
+	// its user's name, which NATS lets it send and no other: the master
+	// shows it and lets it cancel its own jobs alone.
 	Submitter Role = "submitter"
 	// ExecSubmitter is Submitter and rpcq.Master.SubmitExec: jobs that run
 	// commands on workers started with --allow-exec.
@@ -42,6 +44,11 @@ const (
 	// CLI does.
 	Admin Role = "admin"
 )
+
+// OwnJobsOnly reports whether r's users see and cancel their own jobs
+// alone: their calls to the master carry their user's name
+// (rpcq.CallerSubject), the only name their permissions let them send.
+func (r Role) OwnJobsOnly() bool { return r == Submitter || r == ExecSubmitter }
 
 // Roles are every role, in the order configurations list them.
 func Roles() []Role { return []Role{Master, Worker, Submitter, ExecSubmitter, Reader, KVServer, Admin} }
@@ -110,21 +117,27 @@ var (
 			return []string{all, all + ".>"}
 		}),
 	}
+	// The master's methods a submitter calls, as its own user
+	// (rpcq.CallerSubject with {user}, which UserPermissions fills in).
 	submit = Grant{
-		What:    "submit jobs that run no commands (rpcq.Master.Submit)",
-		Publish: []string{mr.MasterSubject(mr.MethodSubmit)},
+		What:    "submit jobs that run no commands, as itself (rpcq.Master.Submit.<user>)",
+		Publish: ownCalls(mr.MethodSubmit),
 	}
 	submitExec = Grant{
-		What:    "submit jobs that run commands (rpcq.Master.SubmitExec)",
-		Publish: []string{mr.MasterSubject(mr.MethodSubmitExec)},
+		What:    "submit jobs that run commands, as itself (rpcq.Master.SubmitExec.<user>)",
+		Publish: ownCalls(mr.MethodSubmitExec),
 	}
-	cancelJobs = Grant{
-		What:    "cancel and delete jobs (rpcq.Master.Cancel, Delete)",
-		Publish: []string{mr.MasterSubject(mr.MethodCancel), mr.MasterSubject(mr.MethodDelete)},
+	cancelOwnJobs = Grant{
+		What:    "cancel and delete its own jobs (rpcq.Master.Cancel.<user>, Delete.<user>)",
+		Publish: ownCalls(mr.MethodCancel, mr.MethodDelete),
+	}
+	seeOwnJobs = Grant{
+		What:    "see its own jobs (rpcq.Master.Status.<user>, List.<user>, ListPage.<user>)",
+		Publish: ownCalls(mr.MethodStatus, mr.MethodList, mr.MethodListPage),
 	}
 	seeJobs = Grant{
-		What:    "see jobs (rpcq.Master.Status, List, ListPage)",
-		Publish: []string{mr.MasterSubject(mr.MethodStatus), mr.MasterSubject(mr.MethodList), mr.MasterSubject(mr.MethodListPage)},
+		What:    "see every job (rpcq.Master.Status, List, ListPage)",
+		Publish: mapped([]string{mr.MethodStatus, mr.MethodList, mr.MethodListPage}, mr.MasterSubject),
 	}
 	// readData is an object store Get: the object's metadata by direct
 	// get, then an ordered push consumer of its chunks, which answers
@@ -253,8 +266,8 @@ var (
 		Publish: []string{mr.TaskSubjects(), mr.EventSubjects()},
 	}
 	serve = Grant{
-		What:      "serve rpcq.Master.* and rpcq.Time.Now, with their $SRV discovery, and answer them",
-		Subscribe: append(append([]string{rpcqService(mr.MasterService), rpcqService(timesvc.Service)}, serviceSubjects(mr.MasterService)...), serviceSubjects(timesvc.Service)...),
+		What:      "serve rpcq.Master.* (from anyone and as its callers) and rpcq.Time.Now, with their $SRV discovery, and answer them",
+		Subscribe: append(append([]string{rpcqService(mr.MasterService), rpcqCallers(mr.MasterService), rpcqService(timesvc.Service)}, serviceSubjects(mr.MasterService)...), serviceSubjects(timesvc.Service)...),
 		Responses: true,
 	}
 	everything = Grant{
@@ -296,9 +309,9 @@ func Grants(role Role) []Grant {
 	case Worker:
 		return []Grant{bind, pullTasks, readInputs, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeJobs, cancelJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
+		return []Grant{bind, discover, submit, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeJobs, cancelJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
+		return []Grant{bind, discover, submit, submitExec, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
 	case Reader:
 		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns, readKV}
 	case KVServer:
@@ -311,8 +324,8 @@ func Grants(role Role) []Grant {
 
 // PermissionsOf are the NATS permissions of role: the subjects of its
 // Grants, each once, in their order, with {nkey} standing for the
-// user's public key in its inboxes (UserPermissions fills it in). An
-// unknown role has none.
+// user's public key in its inboxes and {user} for its name in its calls
+// to the master (UserPermissions fills them in). An unknown role has none.
 func PermissionsOf(role Role) Permissions {
 	var p Permissions
 	for _, g := range Grants(role) {
@@ -324,13 +337,13 @@ func PermissionsOf(role Role) Permissions {
 }
 
 // UserPermissions are the NATS permissions of u: those of its role, with
-// its own inboxes (InboxPrefix) as the only ones it may subscribe to.
+// its own inboxes (InboxPrefix) as the only ones it may subscribe to, and
+// its own name as the only one it may call the master as.
 func UserPermissions(u User) Permissions {
 	p := PermissionsOf(u.Role)
-	p.Subscribe = slices.Clone(p.Subscribe)
-	for i, s := range p.Subscribe {
-		p.Subscribe[i] = strings.ReplaceAll(s, nkeyPlaceholder, u.PublicKey)
-	}
+	fill := strings.NewReplacer(nkeyPlaceholder, u.PublicKey, userPlaceholder, u.Name)
+	p.Publish = mapped(p.Publish, fill.Replace)
+	p.Subscribe = mapped(p.Subscribe, fill.Replace)
 	return p
 }
 

@@ -22,6 +22,9 @@ const (
 	// inboxPrefix starts every user's inbox prefix.
 	inboxPrefix     = "_INBOX_"
 	nkeyPlaceholder = "{nkey}"
+	// userPlaceholder stands for the user's name in the subjects of its
+	// calls to the master (see ownCalls).
+	userPlaceholder = "{user}"
 	// jsAccountInfo is the JetStream account information request.
 	jsAccountInfo = jsAPI + ".INFO"
 )
@@ -88,6 +91,15 @@ func serviceSubjects(service string) []string {
 
 // rpcqService is every method subject of an rpcq service.
 func rpcqService(service string) string { return rpcq.Subject(service, "*") }
+
+// rpcqCallers is every method subject of an rpcq service, called as anyone
+// (rpcq.CallerSubject).
+func rpcqCallers(service string) string { return rpcq.CallerSubject(service, "*", "*") }
+
+// ownCalls are the master's methods called as the user, {user}.
+func ownCalls(methods ...string) []string {
+	return mapped(methods, func(m string) string { return rpcq.CallerSubject(mr.MasterService, m, userPlaceholder) })
+}
 
 // kvService is the key/value example's service name (examples/kv's
 // ServiceName; a test keeps them the same).

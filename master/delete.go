@@ -35,7 +35,7 @@ func (m *Master) Delete(ctx context.Context, id string) (DeleteReply, error) {
 	m.mu.Unlock()
 	switch {
 	case v == nil:
-		return del, rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(id, maxNameLen))
+		return del, noJob(id)
 	case !state.Ended():
 		return del, rpcq.Errorf(rpcq.CodeBadRequest, "job %s is %s: cancel it first", id, state)
 	}

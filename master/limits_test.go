@@ -129,6 +129,7 @@ func TestSubmitExec(t *testing.T) {
 // record is a job record as the master stores it.
 type record struct {
 	Spec      mr.JobSpec      `json:"spec"`
+	Owner     string          `json:"owner,omitempty"`
 	State     master.JobState `json:"state"`
 	Error     string          `json:"error,omitempty"`
 	Submitted int64           `json:"submitted"`
@@ -241,8 +242,8 @@ func (s *syncBuffer) String() string {
 
 // TestQuarantine: job records a master cannot load (garbage, a spec
 // with R of a billion, one with a negative split size, one whose app's
-// constructor panics, one stored under another job's key) are set aside
-// with a warning; the master serves, reports them failed as quarantined,
+// constructor panics, one stored under another job's key, one whose
+// owner is no user name) are set aside with a warning; the master serves, reports them failed as quarantined,
 // runs the other jobs, and does the same after a restart, from what it
 // set aside.
 func TestQuarantine(t *testing.T) {
@@ -258,6 +259,7 @@ func TestQuarantine(t *testing.T) {
 		"neg-split": "split_size is -1",
 		"panicky":   "panic: cannot make this app",
 		"elsewhere": "stored under elsewhere, the record names job good",
+		"bad-owner": `owner "a.b" is not a user name`,
 	}
 	c.plant(t, "garbage", []byte("\x00\xffnot a record"))
 	huge := good
@@ -270,6 +272,9 @@ func TestQuarantine(t *testing.T) {
 	panicky.ID, panicky.App = "panicky", "panicky"
 	c.plant(t, "panicky", record{Spec: panicky, State: JobMapping, Submitted: 4})
 	c.plant(t, "elsewhere", record{Spec: good, State: JobMapping, Submitted: 5})
+	badOwner := good
+	badOwner.ID = "bad-owner"
+	c.plant(t, "bad-owner", record{Spec: badOwner, Owner: "a.b", State: master.JobDone, Submitted: 6})
 
 	var logs syncBuffer
 	stop := c.startMaster(t, 1, master.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})

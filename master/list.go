@@ -33,6 +33,9 @@ type ListArgs struct {
 	// After is the ID of the last job of the previous page (its Next);
 	// empty for the first page.
 	After string `json:"after,omitempty"`
+	// Owner, if set, lists the jobs of that owner alone (JobStatus.Owner).
+	// A call that names its caller lists the caller's, whatever it says.
+	Owner string `json:"owner,omitempty"`
 }
 
 // ListPage is a page of jobs, newest first, as ListPage answers it.
@@ -56,6 +59,8 @@ func (m *Master) ListPage(args ListArgs) (ListPage, error) {
 		return ListPage{}, rpcq.Errorf(rpcq.CodeBadRequest, "limit is %d: want 1 to %d jobs a page (or 0 for %d)", args.Limit, MaxListLimit, DefaultListLimit)
 	case len(args.After) > mr.MaxJobIDLen+len(quarantinePrefix)+256:
 		return ListPage{}, rpcq.Errorf(rpcq.CodeBadRequest, "after is %d bytes: want a job ID", len(args.After))
+	case len(args.Owner) > rpcq.MaxCallerLen:
+		return ListPage{}, rpcq.Errorf(rpcq.CodeBadRequest, "owner is %d bytes: want at most %d", len(args.Owner), rpcq.MaxCallerLen)
 	}
 	type entry struct {
 		id        string
@@ -64,7 +69,9 @@ func (m *Master) ListPage(args ListArgs) (ListPage, error) {
 	m.mu.Lock()
 	all := make([]entry, 0, len(m.jobs))
 	for id, v := range m.jobs {
-		all = append(all, entry{id, v.rec.Submitted})
+		if args.Owner == "" || v.rec.Owner == args.Owner {
+			all = append(all, entry{id, v.rec.Submitted})
+		}
 	}
 	m.mu.Unlock()
 	slices.SortFunc(all, func(a, b entry) int { return cmp.Or(cmp.Compare(b.submitted, a.submitted), cmp.Compare(b.id, a.id)) })

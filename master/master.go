@@ -22,7 +22,6 @@ import (
 
 	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
-	"github.com/drover-dev/drover/rpcq"
 	"github.com/drover-dev/drover/timesvc"
 )
 
@@ -625,7 +624,7 @@ func (m *Master) Status(id string) (JobStatus, bool) {
 	}
 	st := JobStatus{
 		ID: id, App: v.rec.Spec.App, Maps: len(v.splits), Reduces: v.rec.Spec.R, Counters: v.counters,
-		Submitted: v.rec.Submitted, Ended: v.rec.Ended, Notes: slices.Clone(v.notes),
+		Submitted: v.rec.Submitted, Ended: v.rec.Ended, Notes: slices.Clone(v.notes), Owner: v.rec.Owner,
 	}
 	if v.unnoted > 0 {
 		st.Notes = append(st.Notes, fmt.Sprintf("and %d more notes", v.unnoted))
@@ -674,7 +673,7 @@ func (m *Master) stateLocked(id string, v *jobView) (JobState, string) {
 // Cancel stops a job: its tasks leave the queue and it ends cancelled.
 func (m *Master) Cancel(id string) error {
 	if !m.known(id) {
-		return rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(id, maxNameLen))
+		return noJob(id)
 	}
 	ctx, cancel := context.WithTimeout(m.term, 10*time.Second)
 	defer cancel()

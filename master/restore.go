@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // quarantinePrefix starts the key under which the jobs bucket keeps a job
@@ -97,6 +98,8 @@ func loadJob(key string, data []byte, apps *mr.Registry) (rec jobRecord, splits 
 		return jobRecord{}, nil, err
 	case rec.Spec.ID != key:
 		return jobRecord{}, nil, fmt.Errorf("stored under %s, the record names job %s", key, rec.Spec.ID)
+	case rec.Owner != "" && !rpcq.ValidCaller(rec.Owner):
+		return jobRecord{}, nil, fmt.Errorf("owner %.80q is not a user name", rec.Owner)
 	}
 	rec.Error = clip(rec.Error, maxErrorLen)
 	return rec, rec.Spec.MapSplits(), nil

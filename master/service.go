@@ -8,7 +8,8 @@ import (
 )
 
 // serve starts the Master rpcq service: one method per subject (see
-// mr.MasterSubject), so that NATS permissions can grant each to a role.
+// mr.MasterSubject), so that NATS permissions can grant each to a role,
+// each also served as its callers (see owner.go).
 func (m *Master) serve() (*rpcq.Server, error) {
 	srv, err := rpcq.NewServer(m.nc, rpcq.ServerConfig{
 		Name:        mr.MasterService,
@@ -21,6 +22,7 @@ func (m *Master) serve() (*rpcq.Server, error) {
 		},
 		Logger:  m.log,
 		Metrics: m.cfg.Registerer,
+		Callers: true,
 	})
 	if err != nil {
 		return nil, err
@@ -39,25 +41,39 @@ func (m *Master) serve() (*rpcq.Server, error) {
 			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, mr.MethodStatus, func(_ context.Context, a JobArgs) (JobStatus, error) {
+			return rpcq.HandleFunc(srv, mr.MethodStatus, func(ctx context.Context, a JobArgs) (JobStatus, error) {
 				st, ok := m.Status(a.ID)
-				if !ok {
-					return st, rpcq.Errorf(rpcq.CodeUnknownMethod, "no job %s", clip(a.ID, maxNameLen))
+				if !ok || !m.sees(callerOf(ctx), a.ID) {
+					return JobStatus{}, noJob(a.ID)
 				}
 				return st, nil
 			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, mr.MethodList, func(_ context.Context, a ListArgs) ([]JobStatus, error) { return m.List(a) })
+			return rpcq.HandleFunc(srv, mr.MethodList, func(ctx context.Context, a ListArgs) ([]JobStatus, error) {
+				return m.List(ownJobs(ctx, a))
+			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, mr.MethodListPage, func(_ context.Context, a ListArgs) (ListPage, error) { return m.ListPage(a) })
+			return rpcq.HandleFunc(srv, mr.MethodListPage, func(ctx context.Context, a ListArgs) (ListPage, error) {
+				return m.ListPage(ownJobs(ctx, a))
+			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, mr.MethodCancel, func(_ context.Context, a JobArgs) (struct{}, error) { return struct{}{}, m.Cancel(a.ID) })
+			return rpcq.HandleFunc(srv, mr.MethodCancel, func(ctx context.Context, a JobArgs) (struct{}, error) {
+				if !m.sees(callerOf(ctx), a.ID) {
+					return struct{}{}, noJob(a.ID)
+				}
+				return struct{}{}, m.Cancel(a.ID)
+			})
 		},
 		func() error {
-			return rpcq.HandleFunc(srv, mr.MethodDelete, func(ctx context.Context, a JobArgs) (DeleteReply, error) { return m.Delete(ctx, a.ID) })
+			return rpcq.HandleFunc(srv, mr.MethodDelete, func(ctx context.Context, a JobArgs) (DeleteReply, error) {
+				if !m.sees(callerOf(ctx), a.ID) {
+					return DeleteReply{}, noJob(a.ID)
+				}
+				return m.Delete(ctx, a.ID)
+			})
 		},
 	} {
 		if err := add(); err != nil {
@@ -65,4 +81,12 @@ func (m *Master) serve() (*rpcq.Server, error) {
 		}
 	}
 	return srv, srv.Start()
+}
+
+// ownJobs are a's for a call from ctx: a caller lists its own jobs alone.
+func ownJobs(ctx context.Context, a ListArgs) ListArgs {
+	if caller := callerOf(ctx); caller != "" {
+		a.Owner = caller
+	}
+	return a
 }

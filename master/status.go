@@ -23,7 +23,10 @@ type JobStatus struct {
 	Notes         []string `json:"notes,omitempty"` // bad records skipped, recomputations and their reasons
 	// Waiting says what a job in state JobWaiting waits for: a worker
 	// that can run it (see Config.HoldJobs).
-	Waiting   string      `json:"waiting,omitempty"`
+	Waiting string `json:"waiting,omitempty"`
+	// Owner is the user who submitted the job, as its call to the master
+	// named it (see SubmitAs); empty for a job submitted without a name.
+	Owner     string      `json:"owner,omitempty"`
 	Backups   BackupStats `json:"backups"`         // backup attempts of stragglers
 	Submitted int64       `json:"submitted"`       // Unix nanoseconds
 	Ended     int64       `json:"ended,omitempty"` // Unix nanoseconds
@@ -32,6 +35,7 @@ type JobStatus struct {
 // jobRecord is a job's entry in the jobs bucket: its spec and how it ended.
 type jobRecord struct {
 	Spec      mr.JobSpec `json:"spec"`
+	Owner     string     `json:"owner,omitempty"` // see JobStatus.Owner
 	State     JobState   `json:"state"`
 	Error     string     `json:"error,omitempty"`
 	Submitted int64      `json:"submitted"`

@@ -25,7 +25,8 @@ var ErrForbidden = &rpcq.RemoteError{Code: CodeForbidden}
 // outside the limits of package mr, or otherwise invalid, is refused with
 // rpcq.CodeBadRequest and one line naming the field and its bound, before
 // anything is stored. A job whose app runs commands (mr.RunsCommands) is
-// refused with CodeForbidden: it needs SubmitExec.
+// refused with CodeForbidden: it needs SubmitExec. A call that names its
+// caller (rpcq.CallerFrom) makes the caller the job's owner.
 func (m *Master) Submit(ctx context.Context, spec mr.JobSpec) (string, error) {
 	return m.submit(ctx, spec, false)
 }
@@ -54,7 +55,8 @@ func (m *Master) submit(ctx context.Context, spec mr.JobSpec, exec bool) (string
 		return "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s exists", spec.ID)
 	}
 	splits := spec.MapSplits()
-	rec := jobRecord{Spec: spec, State: JobMapping, Submitted: m.cfg.Clock().UnixNano()}
+	owner, _ := rpcq.CallerFrom(ctx)
+	rec := jobRecord{Spec: spec, Owner: owner, State: JobMapping, Submitted: m.cfg.Clock().UnixNano()}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return "", rpcq.Errorf(rpcq.CodeBadRequest, "job spec: %v", err)

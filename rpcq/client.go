@@ -47,6 +47,10 @@ type ClientConfig struct {
 	// SubjectPrefix replaces "rpcq" in the subjects the client sends to,
 	// for a relay in between (see rpcqtest) or a subject mapping.
 	SubjectPrefix string
+	// Caller, if set, is sent with every call as its subject's last
+	// token, to a service that serves callers (ServerConfig.Callers):
+	// 1 to MaxCallerLen letters, digits, '-' and '_'.
+	Caller string
 }
 
 // Client calls methods of rpcq services. One client is safe for concurrent
@@ -84,6 +88,9 @@ type Client struct {
 func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout < 0 || cfg.RetryInterval < 0 {
 		return nil, fmt.Errorf("%w: negative Timeout or RetryInterval", ErrInvalidConfig)
+	}
+	if err := checkCaller(cfg.Caller); err != nil {
+		return nil, err
 	}
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	cfg.RetryInterval = cmp.Or(cfg.RetryInterval, DefaultRetryInterval)
@@ -471,6 +478,9 @@ func (c *Client) methodName(serviceMethod string) (methodName, error) {
 		return methodName{}, err
 	}
 	name := methodName{service: service, method: method, subject: c.cfg.SubjectPrefix + "." + service + "." + method}
+	if c.cfg.Caller != "" {
+		name.subject += "." + c.cfg.Caller
+	}
 	c.mu.Lock()
 	if c.names < maxCachedNames {
 		c.names++

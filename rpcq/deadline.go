@@ -8,7 +8,7 @@ import (
 )
 
 // deadlineContext is a handler's context: the server's, with the caller's
-// deadline and the call's CallInfo. Most handlers never wait on Done, so
+// deadline, the call's CallInfo and its caller. Most handlers never wait on Done, so
 // the timer that would close it is made only when Done is first asked
 // for; a server answering many small calls saves a timer and two contexts
 // per call.
@@ -17,7 +17,8 @@ type deadlineContext struct {
 	deadline        time.Time
 	hasDL           bool // else the caller gave no deadline
 	info            CallInfo
-	hasInfo         bool // the call runs through the duplicate table
+	hasInfo         bool   // the call runs through the duplicate table
+	caller          string // see CallerFrom; "" for none
 
 	once     sync.Once
 	timed    context.Context // made by the first Done
@@ -28,8 +29,15 @@ type deadlineContext struct {
 func (c *deadlineContext) Deadline() (time.Time, bool) { return c.deadline, c.hasDL }
 
 func (c *deadlineContext) Value(key any) any {
-	if _, ok := key.(callInfoKey); ok && c.hasInfo {
-		return c.info
+	switch key.(type) {
+	case callInfoKey:
+		if c.hasInfo {
+			return c.info
+		}
+	case callerKey:
+		if c.caller != "" {
+			return c.caller
+		}
 	}
 	return c.Context.Value(key)
 }

@@ -14,8 +14,10 @@ import (
 )
 
 // serve runs one request to m and answers it. It runs on the endpoint's
-// subscription goroutine, so micro's stats time the whole call.
-func (s *Server) serve(m *method, req micro.Request) {
+// subscription goroutine, so micro's stats time the whole call. A request
+// to the method's caller endpoint names its caller after methodSubject;
+// methodSubject is empty for the method's own endpoint.
+func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	start := time.Now()
 	answer := func(r Reply) {
 		s.answer(req, r)
@@ -33,9 +35,13 @@ func (s *Server) serve(m *method, req micro.Request) {
 	if err == nil && m.mode == AtMostOnce {
 		err = s.sentSinceStart(rh.sent)
 	}
+	var caller string
+	if err == nil && methodSubject != "" {
+		caller, err = callerOf(req.Subject(), methodSubject)
+	}
 	var ctx context.Context
 	if err == nil {
-		ctx, err = s.callContext(rh)
+		ctx, err = s.callContext(rh, caller)
 	}
 	if err != nil {
 		answer(errorReply(codec, err))
@@ -149,17 +155,17 @@ const finishTimeout = 5 * time.Second
 // callContext is the handler's context: the server's, ending at the
 // caller's deadline if the request gives one. A request whose deadline
 // has passed is refused.
-func (s *Server) callContext(rh requestHeader) (context.Context, error) {
+func (s *Server) callContext(rh requestHeader, caller string) (context.Context, error) {
 	if !rh.hasDL {
-		if rh.client == "" {
+		if rh.client == "" && caller == "" {
 			return s.base, nil
 		}
-		return &deadlineContext{Context: s.base}, nil // to carry its CallInfo
+		return &deadlineContext{Context: s.base, caller: caller}, nil // to carry its CallInfo or caller
 	}
 	if rh.deadline <= 0 {
 		return nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -rh.deadline)
 	}
-	return &deadlineContext{Context: s.base, deadline: time.Now().Add(rh.deadline), hasDL: true}, nil
+	return &deadlineContext{Context: s.base, deadline: time.Now().Add(rh.deadline), hasDL: true, caller: caller}, nil
 }
 
 // invoke runs the method, turning a panic into a CodeInternal error.

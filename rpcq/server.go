@@ -69,6 +69,10 @@ type ServerConfig struct {
 	// servers of distinct services may share one registry, and one of a
 	// service after another of it has shut down.
 	Metrics prometheus.Registerer
+	// Callers serves each method at rpcq.<Name>.<Method>.<caller> as
+	// well, where a handler learns the caller with CallerFrom (see
+	// CallerSubject).
+	Callers bool
 }
 
 func (c *ServerConfig) validate() error {
@@ -246,10 +250,14 @@ func (s *Server) addService() (micro.Service, error) {
 	group := svc.AddGroup(serviceSubject(s.cfg.Name))
 	for _, name := range names {
 		m := s.methods[name]
-		mode := s.cfg.Modes[name]
-		err := group.AddEndpoint(name,
-			micro.HandlerFunc(func(req micro.Request) { s.serve(m, req) }),
-			micro.WithEndpointMetadata(map[string]string{MetadataMode: mode.String()}))
+		metadata := micro.WithEndpointMetadata(map[string]string{MetadataMode: s.cfg.Modes[name].String()})
+		err := group.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.serve(m, req, "") }), metadata)
+		if err == nil && s.cfg.Callers {
+			subject := Subject(s.cfg.Name, name)
+			err = group.AddEndpoint(name+callerEndpointSuffix,
+				micro.HandlerFunc(func(req micro.Request) { s.serve(m, req, subject) }),
+				micro.WithEndpointSubject(name+".*"), metadata)
+		}
 		if err != nil {
 			svc.Stop()
 			return nil, fmt.Errorf("rpcq: add endpoint %s.%s: %w", s.cfg.Name, name, err)
