@@ -417,3 +417,42 @@ func TestKVServiceName(t *testing.T) {
 		t.Errorf("kvService = %q, want examples/kv's ServiceName %q", kvService, kv.ServiceName)
 	}
 }
+
+// TestInitNamedUsers: --user's users get seed files of their names; a
+// submitter's names it, so that drover --nkey calls the master as it, and
+// its permissions name it too; a role that sees every job names no one.
+func TestInitNamedUsers(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Init(InitConfig{Dir: dir, Users: []UserSpec{{"alice", Submitter}, {"bob", ExecSubmitter}, {"ops", Reader}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, _ := os.ReadFile(filepath.Join(dir, AuthFile))
+	for name, want := range map[string]string{"alice": "alice", "bob": "bob", "ops": "", "submitter": "submitter", "reader": "", "admin": ""} {
+		seed, err := os.ReadFile(filepath.Join(dir, UserSeedFile(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := CallerIn(seed); got != want {
+			t.Errorf("%s's seed file names %q, want %q", name, got, want)
+		}
+		if _, err := nkeys.ParseDecoratedUserNKey(seed); err != nil {
+			t.Errorf("%s's seed file: %v", name, err)
+		}
+	}
+	for _, want := range []string{`"rpcq.Master.Submit.alice"`, `"rpcq.Master.SubmitExec.bob"`, "# alice, a submitter, may:"} {
+		if !bytes.Contains(conf, []byte(want)) {
+			t.Errorf("%s lacks %s", AuthFile, want)
+		}
+	}
+	for _, bad := range [][]UserSpec{{{"alice", Submitter}, {"alice", Reader}}, {{"reader", Submitter}}, {{"a.b", Submitter}}, {{"x", "root"}}} {
+		if _, err := Init(InitConfig{Dir: t.TempDir(), Users: bad}); err == nil {
+			t.Errorf("Init with users %v: no error", bad)
+		}
+	}
+	for _, content := range []string{"SUABC\n", "# drover-as: a.b\nSU\n", "# drover-as: \n"} {
+		if got := CallerIn([]byte(content)); got != "" {
+			t.Errorf("CallerIn(%q) = %q, want none", content, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,10 +48,16 @@ type secured struct {
 	admin  *rpcq.Client // made by status
 }
 
-func newSecured(t *testing.T) *secured {
+// newSecured starts a secured deployment; users are more users for
+// drover auth init, as --user NAME=ROLE takes them.
+func newSecured(t *testing.T, users ...string) *secured {
 	t.Helper()
 	s := &secured{t: t, auth: filepath.Join(t.TempDir(), "auth"), certs: brokertest.NewCerts(t)}
-	if code, out, errOut := exitOf(t, "drover", "auth", "init", "--dir", s.auth); code != 0 {
+	args := []string{"auth", "init", "--dir", s.auth}
+	for _, u := range users {
+		args = append(args, "--user", u)
+	}
+	if code, out, errOut := exitOf(t, "drover", args...); code != 0 {
 		t.Fatalf("drover auth init: exit %d: %s%s", code, out, errOut)
 	}
 	s.addr = "127.0.0.1:" + strconv.Itoa(freePort(t))
@@ -73,7 +80,10 @@ func newSecured(t *testing.T) *secured {
 
 func (s *secured) url() string { return "tls://" + s.addr }
 
-func (s *secured) seed(role auth.Role) string { return filepath.Join(s.auth, auth.SeedFile(role)) }
+func (s *secured) seed(role auth.Role) string { return s.seedOf(string(role)) }
+
+// seedOf is the seed file of the user named name.
+func (s *secured) seedOf(name string) string { return filepath.Join(s.auth, auth.UserSeedFile(name)) }
 
 // inboxes are every inbox of role's user, as a subject filter.
 func (s *secured) inboxes(role auth.Role) string {
@@ -82,7 +92,7 @@ func (s *secured) inboxes(role auth.Role) string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	kp, err := nkeys.FromSeed(bytes.TrimSpace(seed))
+	kp, err := nkeys.ParseDecoratedNKey(seed)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -91,8 +101,11 @@ func (s *secured) inboxes(role auth.Role) string {
 }
 
 // flags are the connection flags of a process of role.
-func (s *secured) flags(role auth.Role) []string {
-	return []string{"--nats", s.url(), "--nkey", s.seed(role), "--tls-ca", s.certs.CA, "--tls-cert", s.certs.ClientCert, "--tls-key", s.certs.ClientKey}
+func (s *secured) flags(role auth.Role) []string { return s.flagsOf(string(role)) }
+
+// flagsOf are the connection flags of the user named name.
+func (s *secured) flagsOf(name string) []string {
+	return []string{"--nats", s.url(), "--nkey", s.seedOf(name), "--tls-ca", s.certs.CA, "--tls-cert", s.certs.ClientCert, "--tls-key", s.certs.ClientKey}
 }
 
 // checkDaemons fails the test if the master or the worker was refused
@@ -215,7 +228,13 @@ func subscribes(subject, queue string) func(context.Context, *nats.Conn, jetstre
 // may answer): its first violation, which nats.go prints, ends it.
 func (s *secured) tryDrover(role auth.Role, args ...string) outcome {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "drover"), append(args, s.flags(role)...)...)
+	return s.tryDroverAs(string(role), args...)
+}
+
+// tryDroverAs is tryDrover as the user named user.
+func (s *secured) tryDroverAs(user string, args ...string) outcome {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "drover"), append(args, s.flagsOf(user)...)...)
 	var stdout, stderr testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -233,7 +252,7 @@ func (s *secured) tryDrover(role auth.Role, args ...string) outcome {
 		default:
 		}
 		return strings.Contains(stderr.String(), "Permissions Violation")
-	}, "drover %q as %s to end or be refused (output: %s)", args, role, &stderr)
+	}, "drover %q as %s to end or be refused (output: %s)", args, user, &stderr)
 	if !ended {
 		cmd.Process.Kill()
 		<-exited
@@ -315,6 +334,16 @@ func TestRolesAndPermissions(t *testing.T) {
 		t.Fatalf("admin's drover submit --wait: %v", done)
 	}
 	job := strings.TrimSpace(done.stdout)
+	// A submitter sees its own jobs alone: it is shown one of its own.
+	jobOf := map[auth.Role]string{}
+	for _, role := range []auth.Role{auth.Submitter, auth.ExecSubmitter} {
+		own := s.tryDrover(role, "submit", "--app", "wordcount", "--wait", s.input)
+		if own.refused != "" || own.err != nil {
+			t.Fatalf("%s's drover submit --wait: %v", role, own)
+		}
+		jobOf[role] = strings.TrimSpace(own.stdout)
+	}
+	shown := func(role auth.Role) string { return cmp.Or(jobOf[role], job) }
 	var uploaded mr.Input // the input of job, as a hostile task would name it
 	if inputs, err := mr.Upload(timeout(t, time.Minute), s.bind(auth.Admin), s.input, mr.DefaultSplitSize); err != nil {
 		t.Fatal(err)
@@ -359,24 +388,34 @@ func TestRolesAndPermissions(t *testing.T) {
 			}
 			return o
 		}},
-		{"drover status", clients, func(role auth.Role) outcome { return s.tryDrover(role, "status", job) }},
+		{"drover status", clients, func(role auth.Role) outcome { return s.tryDrover(role, "status", shown(role)) }},
 		{"drover jobs", clients, func(role auth.Role) outcome { return s.tryDrover(role, "jobs") }},
 		{"drover get", clients, func(role auth.Role) outcome {
-			return s.tryDrover(role, "get", job, "-o", filepath.Join(t.TempDir(), "out"))
+			return s.tryDrover(role, "get", shown(role), "-o", filepath.Join(t.TempDir(), "out"))
 		}},
 		{"drover cancel", submitters, func(role auth.Role) outcome {
-			// A job that runs until cancelled, for each role to try.
-			held := s.tryDrover(auth.Admin, "submit", "--app", "streaming", "--arg", held("true", filepath.Join(marks, "never"), "sed 's/$/\t1/'"), "--arg", "cat", "-r", "1", s.input)
+			// A job that runs until cancelled holds the worker's one
+			// slot; a submitter tries its own job, queued behind it.
+			started := filepath.Join(marks, "started-"+string(role))
+			held := s.tryDrover(auth.Admin, "submit", "--app", "streaming", "--arg", held("touch '"+started+"'", filepath.Join(marks, "never"), "sed 's/$/\t1/'"), "--arg", "cat", "-r", "1", s.input)
 			if held.refused != "" || held.err != nil {
 				t.Fatalf("admin's drover submit of a held job: %v", held)
 			}
 			id := strings.TrimSpace(held.stdout)
+			if role.OwnJobsOnly() {
+				brokertest.WaitFor(t, time.Minute, func() bool { _, err := os.Stat(started); return err == nil }, "the held job to start")
+				own := s.tryDrover(role, "submit", "--app", "wordcount", s.input)
+				if own.refused != "" || own.err != nil {
+					t.Fatalf("%s's drover submit: %v", role, own)
+				}
+				id = strings.TrimSpace(own.stdout)
+			}
 			o := s.tryDrover(role, "cancel", id)
 			if o.refused == "" && o.err == nil && !strings.Contains(o.stdout, "cancelled") {
 				o.err = fmt.Errorf("drover cancel said %q", o.stdout)
 			}
-			if o.refused != "" {
-				if c := s.tryDrover(auth.Admin, "cancel", id); c.refused != "" || c.err != nil {
+			if o.refused != "" || id != strings.TrimSpace(held.stdout) {
+				if c := s.tryDrover(auth.Admin, "cancel", strings.TrimSpace(held.stdout)); c.refused != "" || c.err != nil {
 					t.Fatalf("admin's drover cancel: %v", c)
 				}
 			}
@@ -384,14 +423,23 @@ func TestRolesAndPermissions(t *testing.T) {
 		}},
 		{"a job's page in drover ui", clients, func(role auth.Role) outcome {
 			return s.tryGo(role, func(ctx context.Context, nc *nats.Conn, _ jetstream.JetStream) error {
-				src, err := dashboard.NewJetStream(dashboard.JetStreamConfig{Conn: nc})
+				cfg := dashboard.JetStreamConfig{Conn: nc}
+				if role.OwnJobsOnly() { // as drover ui calls the master for it
+					client, err := rpcq.NewClient(nc, rpcq.ClientConfig{Caller: string(role)})
+					if err != nil {
+						return err
+					}
+					defer client.Close()
+					cfg.Client = client
+				}
+				src, err := dashboard.NewJetStream(cfg)
 				if err != nil {
 					return err
 				}
 				defer src.Close()
-				d, err := src.Job(ctx, job)
+				d, err := src.Job(ctx, shown(role))
 				if err == nil && (d.Spec == nil || len(d.Records) == 0 || len(d.Commits) == 0) {
-					err = fmt.Errorf("job page of %s: spec %v, %d events, %d commits: want all", job, d.Spec != nil, len(d.Records), len(d.Commits))
+					err = fmt.Errorf("job page of %s: spec %v, %d events, %d commits: want all", shown(role), d.Spec != nil, len(d.Records), len(d.Commits))
 				}
 				return err
 			})
@@ -613,7 +661,7 @@ func TestHostileSubmitterRunsNoCommand(t *testing.T) {
 		t.Fatalf("upload as submitter: %v", err)
 	}
 	nc, _ := s.connect(auth.Submitter)
-	client, err := rpcq.NewClient(nc, rpcq.ClientConfig{})
+	client, err := rpcq.NewClient(nc, rpcq.ClientConfig{Caller: string(auth.Submitter)}) // as its permissions let it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -745,4 +793,59 @@ func TestBeforeTheMaster(t *testing.T) {
 	if strings.Contains(m.String(), "Violation") || strings.Contains(w.String(), "Violation") {
 		t.Errorf("a daemon was refused something:\nmaster: %s\nworker: %s", m, w)
 	}
+}
+
+// TestSubmittersSeeTheirOwnJobs: with one submitter user each, as drover
+// auth init --user makes them, alice and bob see, list and cancel their
+// own jobs alone; another's job is to them a job that does not exist,
+// and calling the master in the other's name is refused by NATS. A
+// reader sees every job, with who submitted it.
+func TestSubmittersSeeTheirOwnJobs(t *testing.T) {
+	s := newSecured(t, "alice=submitter", "bob=exec-submitter")
+	ok := func(o outcome, what string) string {
+		t.Helper()
+		if o.refused != "" || o.err != nil {
+			t.Fatalf("%s: %v", what, o)
+		}
+		return o.stdout
+	}
+	release := filepath.Join(t.TempDir(), "release")
+	bobs := strings.TrimSpace(ok(s.tryDroverAs("bob", "submit", "--app", "streaming", "--arg", held("true", release, "sed 's/$/\t1/'"), "--arg", "cat", "-r", "1", s.input), "bob's submit"))
+	alices := strings.TrimSpace(ok(s.tryDroverAs("alice", "submit", "--app", "wordcount", s.input), "alice's submit"))
+
+	for user, own := range map[string]string{"alice": alices, "bob": bobs} {
+		list := ok(s.tryDroverAs(user, "jobs"), user+"'s drover jobs")
+		if got := strings.Count(list, "\n"); got != 2 || !strings.Contains(list, own) || !strings.HasSuffix(list, user+"\n") {
+			t.Errorf("%s's drover jobs:\n%s\nwant the header and %s, by %s, alone", user, list, own, user)
+		}
+	}
+	list := ok(s.tryDrover(auth.Reader, "jobs"), "the reader's drover jobs")
+	for _, want := range []string{alices, bobs, " alice\n", " bob\n"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the reader's drover jobs:\n%s\nwant %q in it", list, want)
+		}
+	}
+	if st := ok(s.tryDroverAs("alice", "status", alices), "alice's status"); !strings.Contains(st, "by alice") {
+		t.Errorf("alice's status of her job:\n%s\nwant it submitted by alice", st)
+	}
+
+	for _, op := range []string{"status", "cancel", "delete"} {
+		o := s.tryDroverAs("alice", op, bobs)
+		if o.err == nil || !strings.Contains(o.err.Error(), "no job "+bobs) {
+			t.Errorf("alice's drover %s of bob's job: %v; want: no job %s", op, o, bobs)
+		}
+	}
+	if o := s.tryDroverAs("alice", "get", bobs, "-o", filepath.Join(t.TempDir(), "out")); o.err == nil || !strings.Contains(o.err.Error(), "no job "+bobs) {
+		t.Errorf("alice's drover get of bob's job: %v; want: no job %s", o, bobs)
+	}
+	if o := s.tryDroverAs("alice", "cancel", bobs, "--as", "bob"); o.refused == "" {
+		t.Errorf("alice's drover cancel --as bob: %v; want it refused by NATS", o)
+	}
+	if st := s.status(bobs); st.State.Ended() || st.Owner != "bob" {
+		t.Errorf("bob's job after alice's tries: %s, owner %q; want it running, bob's", st.State, st.Owner)
+	}
+	if out := ok(s.tryDroverAs("bob", "cancel", bobs), "bob's cancel"); !strings.Contains(out, "cancelled") {
+		t.Errorf("bob's drover cancel said %q", out)
+	}
+	s.waitDone(alices)
 }

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -397,13 +399,12 @@ func TestSpeculation(t *testing.T) {
 // times; the progress stream keeps the last report of each task alone,
 // and the event log, which a starting master reads whole, none.
 func TestProgressKeepsTheLastReport(t *testing.T) {
-	c := start(t, 0)
-	c.addWorker(t, worker.Config{ID: "slow", SlowFactor: 100})
+	c := start(t, 1, pausing{4 * mr.ProgressEvery})
 	dir := t.TempDir()
-	spec := mr.JobSpec{App: "wordcount", R: 1}
+	spec := mr.JobSpec{App: pausing{}.Name(), R: 1}
 	for i := range 2 {
 		name := fmt.Sprintf("in%d.txt", i)
-		text := strings.Repeat(fmt.Sprintf("word%d ", i), 2000) + "\n"
+		text := fmt.Sprintf("word%d\n", i)
 		os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644)
 		spec.Inputs = append(spec.Inputs, mr.Input{Name: name, Path: filepath.Join(dir, name), Size: int64(len(text))})
 	}
@@ -429,4 +430,25 @@ func TestProgressKeepsTheLastReport(t *testing.T) {
 	if n := len(events.State.Subjects); n != 0 {
 		t.Errorf("event log holds progress of job %s on %d subjects, want none", id, n)
 	}
+}
+
+// pausing is an app whose map takes its time over each record.
+type pausing struct{ pause time.Duration }
+
+func (pausing) Name() string    { return "pausing" }
+func (pausing) Version() string { return "1" }
+func (p pausing) Map(ctx context.Context, rec mr.Record, emit mr.Emit) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(p.pause):
+	}
+	return emit(rec.Text, "1")
+}
+func (pausing) Reduce(_ context.Context, _ string, values iter.Seq[string]) (string, error) {
+	n := 0
+	for range values {
+		n++
+	}
+	return strconv.Itoa(n), nil
 }

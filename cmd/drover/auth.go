@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-dev/drover/auth"
 	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // authCommands are the subcommands of drover auth, filled by init: each
@@ -58,6 +59,7 @@ to overwrite any unless --force:
   broker.conf    a complete configuration around auth.conf
   <role>.nk      each role's nkey seed, the user's secret: give each file only
                  to the processes of its role
+  <name>.nk      the seed of each user --user NAME=ROLE makes
 
 The roles: master (creates the streams, publishes tasks, serves rpcq.Master.*
 and rpcq.Time.Now), worker (runs tasks, commits, asks the time), submitter
@@ -65,6 +67,11 @@ and rpcq.Time.Now), worker (runs tasks, commits, asks the time), submitter
 exec-submitter (submitter, and jobs that run commands: rpcq.Master.SubmitExec),
 reader (status, jobs, get), admin (anything). 'drover auth roles --subjects'
 lists their permissions.
+
+A submitter or exec-submitter sees, lists, cancels and deletes its own jobs
+alone: its calls to the master carry its user's name, the only one NATS
+lets it send. Make one per person or team with --user alice=submitter;
+drover --nkey DIR/alice.nk acts as alice (the file names her).
 
 Then run, for example:
 
@@ -87,6 +94,8 @@ func runAuthInit(_ context.Context, args []string, stdout, stderr io.Writer) err
 	account := fs.String("account", auth.DefaultAccount, "NATS account of the users")
 	var roles roleList
 	fs.Var(&roles, "role", "make a user of this `role` only (repeat for more; default: every role)")
+	var users userList
+	fs.Var(&users, "user", "also make a user of this name and role, as alice=submitter, with its seed in NAME.nk (repeat for more)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -97,7 +106,7 @@ func runAuthInit(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if *dir == "" {
 		return usagef("auth init needs --dir")
 	}
-	paths, err := auth.Init(auth.InitConfig{Dir: *dir, Account: *account, Roles: roles, Force: *force})
+	paths, err := auth.Init(auth.InitConfig{Dir: *dir, Account: *account, Roles: roles, Users: users, Force: *force})
 	if errors.Is(err, auth.ErrExists) {
 		return fmt.Errorf("%s exists; --force overwrites it, and the old seeds stop working", strings.TrimPrefix(err.Error(), auth.ErrExists.Error()+": "))
 	}
@@ -189,5 +198,32 @@ func (l *roleList) Set(s string) error {
 		return errors.New(strings.TrimPrefix(err.Error(), "auth: "))
 	}
 	*l = append(*l, r)
+	return nil
+}
+
+// userList is --user NAME=ROLE, repeated.
+type userList []auth.UserSpec
+
+func (l *userList) String() string {
+	names := make([]string, len(*l))
+	for i, u := range *l {
+		names[i] = u.Name + "=" + string(u.Role)
+	}
+	return strings.Join(names, ",")
+}
+
+func (l *userList) Set(s string) error {
+	name, role, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("%q: want NAME=ROLE, as alice=submitter", s)
+	}
+	if !rpcq.ValidCaller(name) {
+		return fmt.Errorf("user name %.80q: want 1 to %d letters, digits, '-' and '_'", name, rpcq.MaxCallerLen)
+	}
+	r, err := auth.ParseRole(role)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "auth: "))
+	}
+	*l = append(*l, auth.UserSpec{Name: name, Role: r})
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flagSet("submit", stderr, "--app APP [flags] FILE...")
 	var conn cli.NATSFlags
 	conn.Register(fs)
+	conn.RegisterAs(fs)
 	var job jobFlags
 	job.register(fs)
 	noReuse := fs.Bool("no-reuse", false, "run every map task, even one an earlier job ran on the same input")
@@ -99,7 +101,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(w, "\nreduces\t%d/%d\n", st.ReduceDone, st.Reduces)
 	fmt.Fprintf(w, "counters\t%s\n", st.Counters)
-	fmt.Fprintf(w, "submitted\t%s\n", time.Unix(0, st.Submitted).Format(time.RFC3339))
+	fmt.Fprintf(w, "submitted\t%s%s\n", time.Unix(0, st.Submitted).Format(time.RFC3339), suffix(" by ", st.Owner))
 	if st.Ended != 0 {
 		fmt.Fprintf(w, "took\t%v\n", time.Duration(st.Ended-st.Submitted).Round(time.Millisecond))
 	}
@@ -119,6 +121,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flagSet("jobs", stderr, "[flags]")
 	var conn cli.NATSFlags
 	conn.Register(fs)
+	conn.RegisterAs(fs)
 	limit := fs.Int("limit", 50, "list at most this many jobs, newest first (0: all)")
 	after := fs.String("after", "", "list the jobs older than this one, as the hint after a cut list says")
 	pos, err := parse(fs, args)
@@ -137,7 +140,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer s.close()
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "JOB\tAPP\tSTATE\tMAPS\tREDUCES\tSUBMITTED")
+	fmt.Fprintln(w, "JOB\tAPP\tSTATE\tMAPS\tREDUCES\tSUBMITTED\tBY")
 	page := master.ListPage{Next: *after}
 	for n := 0; n == 0 || page.Next != ""; {
 		want := master.MaxListLimit
@@ -151,8 +154,8 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		for _, st := range page.Jobs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.ID, st.App, st.State, st.MapsDone, st.Maps,
-				st.ReduceDone, st.Reduces, time.Unix(0, st.Submitted).Format(time.DateTime))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\t%s\n", st.ID, st.App, st.State, st.MapsDone, st.Maps,
+				st.ReduceDone, st.Reduces, time.Unix(0, st.Submitted).Format(time.DateTime), cmp.Or(st.Owner, "-"))
 		}
 		n += len(page.Jobs)
 		if len(page.Jobs) == 0 {
@@ -250,6 +253,7 @@ func jobSession(ctx context.Context, name string, args []string, stderr io.Write
 	fs := flagSet(name, stderr, "JOB [flags]")
 	var conn cli.NATSFlags
 	conn.Register(fs)
+	conn.RegisterAs(fs)
 	check := func() error { return nil }
 	if flags != nil {
 		check = flags(fs)

@@ -21,7 +21,12 @@ type session struct {
 	store  *mr.Store // bound by bind, for the commands that move data
 }
 
+// connect dials NATS, with the master's calls made as conn.Caller.
 func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
+	caller, err := conn.Caller()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
 	nc, err := dial(ctx, conn, "drover")
 	if err != nil {
 		return nil, err
@@ -31,7 +36,14 @@ func connect(ctx context.Context, conn *cli.NATSFlags) (*session, error) {
 		nc.Close()
 		return nil, err
 	}
-	return &session{nc: nc, client: client, master: &masterClient{nc: nc, client: client}}, nil
+	s := &session{nc: nc, client: client, master: &masterClient{nc: nc, client: client}}
+	if caller != "" {
+		if s.master.client, err = rpcq.NewClient(nc, rpcq.ClientConfig{Caller: caller}); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // bindWait bounds how long a command tries again to open the deployment
@@ -64,6 +76,9 @@ func (s *session) bind(ctx context.Context) (*mr.Store, error) {
 }
 
 func (s *session) close() {
+	if s.master.client != s.client {
+		s.master.client.Close()
+	}
 	s.client.Close()
 	s.nc.Close()
 }

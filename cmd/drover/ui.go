@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-dev/drover/dashboard"
 	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // defaultUIAddr is where drover ui listens unless told: the loopback
@@ -24,6 +25,7 @@ func runUI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet("ui", stderr, "[--http ADDR] [flags]")
 	var conn cli.NATSFlags
 	conn.Register(fs)
+	conn.RegisterAs(fs)
 	var logs cli.LogFlags
 	logs.Register(fs)
 	addr := fs.String("http", defaultUIAddr, "address to serve the dashboard on; anyone who reaches it may see and cancel jobs")
@@ -42,6 +44,10 @@ func runUI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	caller, err := conn.Caller()
+	if err != nil {
+		return usagef("%v", err)
+	}
 	// Not dial: a request the user may not make is shown on its page,
 	// it does not end the server.
 	nc, err := conn.Connect("drover ui")
@@ -49,7 +55,13 @@ func runUI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Close()
-	src, err := dashboard.NewJetStream(dashboard.JetStreamConfig{Conn: nc, Logger: log})
+	// As a submitter, the dashboard shows its own jobs alone.
+	client, err := rpcq.NewClient(nc, rpcq.ClientConfig{Caller: caller})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	src, err := dashboard.NewJetStream(dashboard.JetStreamConfig{Conn: nc, Client: client, Logger: log})
 	if err != nil {
 		return err
 	}

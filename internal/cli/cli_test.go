@@ -252,3 +252,35 @@ func TestNKeyAndCreds(t *testing.T) {
 		t.Errorf("Connect with --creds and NATS_CREDS = %v, want --creds %s to win", err, flagged)
 	}
 }
+
+// TestCaller: --as, else DROVER_AS, else the name a seed file of drover
+// auth init gives its submitter; a name that cannot be one is an error.
+func TestCaller(t *testing.T) {
+	dir := t.TempDir()
+	named := filepath.Join(dir, "alice.nk")
+	os.WriteFile(named, []byte("# drover-as: alice\nSUxxxx\n"), 0o600)
+	plain := filepath.Join(dir, "reader.nk")
+	os.WriteFile(plain, []byte("SUxxxx\n"), 0o600)
+	tests := []struct {
+		flags NATSFlags
+		env   string
+		want  string
+	}{
+		{NATSFlags{}, "", ""},
+		{NATSFlags{NKey: named}, "", "alice"},
+		{NATSFlags{NKey: plain}, "", ""},
+		{NATSFlags{NKey: filepath.Join(dir, "missing.nk")}, "", ""},
+		{NATSFlags{NKey: named}, "bob", "bob"},
+		{NATSFlags{NKey: named, As: "carol"}, "bob", "carol"},
+	}
+	for _, tt := range tests {
+		t.Setenv("DROVER_AS", tt.env)
+		if got, err := tt.flags.Caller(); got != tt.want || err != nil {
+			t.Errorf("Caller of %+v with DROVER_AS=%q = %q, %v; want %q", tt.flags, tt.env, got, err, tt.want)
+		}
+	}
+	t.Setenv("DROVER_AS", "")
+	if _, err := (&NATSFlags{As: "a.b"}).Caller(); err == nil {
+		t.Error("--as a.b: no error")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/drover-dev/drover/auth"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // NATSFlags are the connection flags of the nats CLI: --nats (else
@@ -34,6 +35,8 @@ type NATSFlags struct {
 	// arrive on; with NKey and none given, the user's own (auth.InboxPrefix).
 	InboxPrefix string
 	Wait        time.Duration // the bound of ConnectWait; 0 for none
+	// As is the Drover user whose jobs the master's calls see (see Caller).
+	As string
 }
 
 // Register adds the flags to fs.
@@ -48,6 +51,30 @@ func (f *NATSFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.TLSKey, "tls-key", "", "client TLS private key file")
 	fs.StringVar(&f.TLSCA, "tls-ca", "", "TLS certificate authority file")
 	fs.StringVar(&f.InboxPrefix, "inbox-prefix", "", "prefix of the inboxes replies arrive on (default _INBOX, or with --nkey the user's own)")
+}
+
+// RegisterAs adds --as, the Drover user a command calls the master as, to fs.
+func (f *NATSFlags) RegisterAs(fs *flag.FlagSet) {
+	fs.StringVar(&f.As, "as", "", "call the master as this user, who sees its own jobs alone (default $DROVER_AS, or the user --nkey's file names)")
+}
+
+// Caller is the name the master's calls carry (rpcq.ClientConfig.Caller):
+// --as, else DROVER_AS, else the user the --nkey file of drover auth init
+// names, for a role that sees its own jobs alone (auth.CallerIn); "" for
+// none. Under drover auth init's permissions, a submitter can send its
+// own name alone, and must.
+func (f *NATSFlags) Caller() (string, error) {
+	name := cmp.Or(f.As, os.Getenv("DROVER_AS"))
+	if name == "" && f.NKey != "" {
+		if seed, err := os.ReadFile(f.NKey); err == nil {
+			name = auth.CallerIn(seed)
+			clear(seed)
+		}
+	}
+	if name != "" && !rpcq.ValidCaller(name) {
+		return "", fmt.Errorf("--as %.80q: want 1 to %d letters, digits, '-' and '_'", name, rpcq.MaxCallerLen)
+	}
+	return name, nil
 }
 
 // ServerURL is --nats, else NATS_URL, else "".
