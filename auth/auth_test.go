@@ -20,6 +20,7 @@ import (
 	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/tasks"
 )
 
 // matches reports whether subject falls under pattern, with NATS's
@@ -194,6 +195,18 @@ func TestRoleSubjects(t *testing.T) {
 		{Master, pub, "other.subject", false},
 		{Master, sub, "rpcq.KV.Get", false},
 
+		{Submitter, pub, "drover.tq.q.default.t1", true},
+		{Worker, pub, "$JS.API.CONSUMER.MSG.NEXT.DROVER_TQ.queue-default", true},
+		{Worker, pub, "$JS.API.CONSUMER.CREATE.DROVER_TQ.queue-default.drover.tq.q.default.>", true},
+		{Reader, pub, "$JS.API.CONSUMER.CREATE.DROVER_TQ.queue-default.drover.tq.q.default.>", false},
+		{Reader, pub, "$JS.API.CONSUMER.MSG.NEXT.DROVER_TQ.queue-default", false},
+		{Reader, pub, "drover.tq.q.default.t1", false},
+		{Reader, pub, "$KV.drover-tq-tasks.t1", false},
+		{Reader, pub, "$JS.API.DIRECT.GET.KV_drover-tq-tasks.$KV.drover-tq-tasks.t1", true},
+		{Reader, pub, "$JS.API.CONSUMER.LIST.DROVER_TQ", true},
+		{Submitter, pub, "$JS.API.STREAM.CREATE.DROVER_TQ", false},
+		{Master, pub, "$JS.API.STREAM.CREATE.DROVER_TQ", true},
+		{Master, pub, "$JS.API.STREAM.CREATE.KV_drover-tq-schedules", true},
 		{Admin, pub, "anything.at.all", true},
 		{Admin, sub, "rpcq.Time.Now", true},
 	}
@@ -230,8 +243,11 @@ func TestOnlyTheMasterServes(t *testing.T) {
 		if role == Worker {
 			want = append(want, mr.WorkerSubjects())
 		}
+		if role != Reader { // the task queue's users
+			want = append(want, tasks.CancelSubjects(), tasks.StreamSubjects())
+		}
 		if !slices.Equal(p.Subscribe, want) {
-			t.Errorf("%s subscribes to %q, want %q: replies, and a worker its liveness subject", role, p.Subscribe, want)
+			t.Errorf("%s subscribes to %q, want %q: replies, a worker its liveness subject, a task queue's user its cancel notices and queue messages", role, p.Subscribe, want)
 		}
 	}
 	if !PermissionsOf(Master).Responses {

@@ -305,15 +305,15 @@ func writeObjects(bucket, what string) Grant {
 func Grants(role Role) []Grant {
 	switch role {
 	case Master:
-		return []Grant{own, publishTasks, serve, probeWorkers}
+		return []Grant{own, publishTasks, serve, probeWorkers, makeTasks, useTasks}
 	case Worker:
-		return []Grant{bind, pullTasks, readInputs, readData, writeData, commit, reportEvents, askTime, showAlive, announce}
+		return []Grant{bind, pullTasks, readInputs, readData, writeData, commit, reportEvents, askTime, showAlive, announce, useTasks}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
+		return []Grant{bind, discover, submit, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV, useTasks}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV}
+		return []Grant{bind, discover, submit, submitExec, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV, useTasks}
 	case Reader:
-		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns, readKV}
+		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns, readKV, seeTasks}
 	case KVServer:
 		return []Grant{serveKV}
 	case Admin:

@@ -64,7 +64,7 @@ func newSecured(t *testing.T, users ...string) *secured {
 	s.broker = start(t, "broker", "--config", filepath.Join(s.auth, auth.BrokerFile), "--listen", s.addr, "--store", t.TempDir(),
 		"--tls-cert", s.certs.ServerCert, "--tls-key", s.certs.ServerKey, "--tls-ca", s.certs.CA)
 	brokertest.WaitFor(t, 30*time.Second, func() bool { return strings.Contains(s.broker.String(), "broker ready") }, "the broker (output: %s)", s.broker)
-	s.master = start(t, "master", append(s.flags(auth.Master), "--lease", lease, "--leader-ttl", "1s", "--log-level", "warn")...)
+	s.master = start(t, "master", append(s.flags(auth.Master), "--lease", lease, "--leader-ttl", "1s", "--log-level", "warn", "--schedules")...)
 	s.worker = start(t, "worker", append(s.flags(auth.Worker), "--allow-exec", "--slots", "1")...)
 	if code, out, errOut := exitOf(t, "drover", append([]string{"ready", "--service", "Master", "--service", "Time", "--timeout", "30s"}, s.flags(auth.Reader)...)...); code != 0 {
 		t.Fatalf("drover ready: exit %d: %s%s\nmaster: %s", code, out, errOut, s.master)

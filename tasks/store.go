@@ -91,6 +91,18 @@ func openStore(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) (*s
 	return s, nil
 }
 
+// Ensure opens the task queue's streams and buckets, periodic tasks' own
+// included, creating those that are missing: what a master does at its
+// start, so that under NATS permissions only it needs the right to
+// create streams (see package auth).
+func Ensure(ctx context.Context, js jetstream.JetStream, cfg StoreConfig) error {
+	if _, err := openStore(ctx, js, cfg); err != nil {
+		return err
+	}
+	_, err := openSchedules(ctx, js, cfg)
+	return err
+}
+
 // ensure opens a resource, or creates it if it is missing; if another
 // process created it meanwhile, it opens that one.
 func ensure[T any](ctx context.Context, name string, open, create func() (T, error)) (T, error) {

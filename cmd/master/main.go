@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -87,13 +88,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	taskStore := tasks.StoreConfig{Replicas: *replicas}
+	if err := ensureTaskQueue(ctx, js, taskStore, log); err != nil {
+		return err
+	}
 	var sched *tasks.Scheduler
 	if *schedules {
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return err
-		}
-		if sched, err = tasks.NewScheduler(js, tasks.SchedulerConfig{Store: tasks.StoreConfig{Replicas: *replicas}, Logger: log}); err != nil {
+		if sched, err = tasks.NewScheduler(js, tasks.SchedulerConfig{Store: taskStore, Logger: log}); err != nil {
 			return err
 		}
 	}
@@ -108,4 +113,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return m, err
 	})
+}
+
+// ensureTaskQueue makes the task queue's streams and buckets, as the
+// master makes the MapReduce ones: under drover auth init's permissions
+// no other role may create a stream. A JetStream that does not answer for
+// a moment (a cluster electing its leaders) is asked again.
+func ensureTaskQueue(ctx context.Context, js jetstream.JetStream, cfg tasks.StoreConfig, log *slog.Logger) error {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := tasks.Ensure(ctx, js, cfg)
+		if err == nil || !mr.Retryable(ctx, err) {
+			return err
+		}
+		log.Info("master: waiting for JetStream to set up the task queue", "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
