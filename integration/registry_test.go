@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -76,8 +78,9 @@ func TestWorkerRegistry(t *testing.T) {
 
 // TestStreamingJobWaitsForExecWorker: a streaming job submitted while the
 // only live worker was started without --allow-exec is held at once,
-// `drover status` saying why, and no task of it fails; a worker started
-// with --allow-exec then runs it to the sequential run's output.
+// `drover status` saying why, and no task of it fails; a master killed
+// and started again holds it too, publishing none of its tasks; a worker
+// started with --allow-exec then runs it to the sequential run's output.
 func TestStreamingJobWaitsForExecWorker(t *testing.T) {
 	d := deploy(t, 0)
 	d.waitLeading()
@@ -107,6 +110,14 @@ func TestStreamingJobWaitsForExecWorker(t *testing.T) {
 		t.Errorf("status of a held job cancelled = %s, %q; want %s", st.State, st.Waiting, master.JobCancelled)
 	}
 
+	d.masters[0].kill()
+	d.masters = append(d.masters, d.startMaster())
+	d.waitLeading()
+	brokertest.WaitFor(t, 30*time.Second, func() bool { return d.status(job).Waiting == want }, "the new master to hold %s", job)
+	if n := d.taskMessages(job); n != 0 {
+		t.Errorf("the new master published %d tasks of the held job %s, want none", n, job)
+	}
+
 	d.workers = append(d.workers, d.startWorkerWith(1, "--allow-exec"))
 	d.wait(job, nil)
 	if st := d.status(other); st.State != master.JobCancelled || len(d.events(other, mr.EventStarted)) > 0 {
@@ -117,4 +128,23 @@ func TestStreamingJobWaitsForExecWorker(t *testing.T) {
 	}
 	in := mr.NamedInput{Name: "in.txt", Data: []byte(heldInput)}
 	d.checkOutputIs(job, sequentialStreaming(t, shellMapper, shellReducer, []mr.NamedInput{in}, 1))
+}
+
+// taskMessages counts the task messages of job in the task stream.
+func (d *deployment) taskMessages(job string) uint64 {
+	d.t.Helper()
+	js, _ := jetstream.New(d.nc)
+	stream, err := js.Stream(timeout(d.t, 10*time.Second), mr.StreamTasks)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	info, err := stream.Info(timeout(d.t, 10*time.Second), jetstream.WithSubjectFilter(mr.JobTaskSubjects(job)))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var n uint64
+	for _, count := range info.State.Subjects {
+		n += count
+	}
+	return n
 }

@@ -59,21 +59,37 @@ func (m *Master) hold(rec jobRecord, splits []mr.MapSplit, why string) {
 }
 
 // release admits each held job that a live worker can now run, and
-// brings up to date why the others wait. It runs on the master's tick.
+// brings up to date why the others wait. It runs on the master's tick;
+// until the master has read the worker registry, it releases nothing.
 func (m *Master) release(ctx context.Context) {
 	var ready []*jobView
 	m.mu.Lock()
+	if _, known := m.workers.live(time.Now()); m.cfg.HoldJobs && !known {
+		m.mu.Unlock()
+		return
+	}
 	for id, v := range m.held {
 		if why := m.holdLocked(v.rec.Spec); why != "" {
 			v.waiting = why
 			continue
 		}
 		v.waiting = ""
+		v.rec.State = JobMapping
 		delete(m.held, id)
 		ready = append(ready, v)
 	}
 	m.mu.Unlock()
 	for _, v := range ready {
+		// The record says mapping before any task is published: a master
+		// that starts from it admits the job, whether this one got to or
+		// not; one that started from it as waiting would hold it.
+		if err := m.storeRecord(ctx, v.rec); err != nil {
+			m.log.Warn("master: held job not released: its record was not stored", "job", v.rec.Spec.ID, "error", err)
+			m.mu.Lock()
+			v.rec.State, v.waiting, m.held[v.rec.Spec.ID] = JobWaiting, "waiting to store its record", v
+			m.mu.Unlock()
+			continue
+		}
 		reused, unpin := m.reuse(ctx, v.rec.Spec, v.splits)
 		if err := m.admit(v.rec, v.splits, reused); err != nil {
 			m.log.Error("master: held job not admitted", "job", v.rec.Spec.ID, "error", err)

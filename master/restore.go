@@ -64,7 +64,10 @@ func (m *Master) restoreJob(ctx context.Context, key string) {
 		return // removed since it was listed
 	}
 	rec, splits, err := loadJob(key, entry.Value(), m.cfg.Apps)
-	if err == nil {
+	switch {
+	case err == nil && rec.State == JobWaiting:
+		m.hold(rec, splits, "waiting for the master to read the worker registry") // release decides
+	case err == nil:
 		err = m.admit(rec, splits, nil)
 	}
 	if err != nil {
@@ -86,7 +89,7 @@ func loadJob(key string, data []byte, apps *mr.Registry) (rec jobRecord, splits 
 		return jobRecord{}, nil, fmt.Errorf("undecodable: %v", err)
 	}
 	switch rec.State {
-	case JobMapping, JobReducing:
+	case JobMapping, JobReducing, JobWaiting:
 		err = rec.Spec.Validate(apps)
 	case JobDone, JobFailed, JobCancelled:
 		err = rec.Spec.ValidateForm()

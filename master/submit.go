@@ -55,8 +55,16 @@ func (m *Master) submit(ctx context.Context, spec mr.JobSpec, exec bool) (string
 		return "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s exists", spec.ID)
 	}
 	splits := spec.MapSplits()
+	m.mu.Lock()
+	why := m.holdLocked(spec)
+	m.mu.Unlock()
 	owner, _ := rpcq.CallerFrom(ctx)
 	rec := jobRecord{Spec: spec, Owner: owner, State: JobMapping, Submitted: m.cfg.Clock().UnixNano()}
+	if why != "" {
+		// Stored as waiting, so that a master that starts from the
+		// record holds it too, rather than publish its tasks.
+		rec.State = JobWaiting
+	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return "", rpcq.Errorf(rpcq.CodeBadRequest, "job spec: %v", err)
@@ -67,9 +75,6 @@ func (m *Master) submit(ctx context.Context, spec mr.JobSpec, exec bool) (string
 		}
 		return "", fmt.Errorf("store job: %w", err)
 	}
-	m.mu.Lock()
-	why := m.holdLocked(spec)
-	m.mu.Unlock()
 	if why != "" {
 		m.hold(rec, splits, why)
 		return spec.ID, nil
