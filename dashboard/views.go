@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -29,9 +30,10 @@ type errorView struct {
 	Error string
 }
 
-// notRecorded is what a job's submitter shows: a job record names no
-// submitter, because NATS tells the master nothing of who published.
-const notRecorded = "not recorded"
+// anonymous is what a job's submitter shows when its call to the master
+// named none (master.JobStatus.Owner): without drover auth init's
+// submitter users, or from a reader or an admin.
+const anonymous = "anonymous"
 
 // jobRow is a job in the list.
 type jobRow struct {
@@ -66,7 +68,7 @@ func jobsView(v view, page master.ListPage, after string, limit int, now time.Ti
 }
 
 func row(st master.JobStatus, now time.Time) jobRow {
-	r := jobRow{JobStatus: st, Submitter: notRecorded, MapsPct: percent(st.MapsDone, st.Maps), RedPct: percent(st.ReduceDone, st.Reduces)}
+	r := jobRow{JobStatus: st, Submitter: cmp.Or(st.Owner, anonymous), MapsPct: percent(st.MapsDone, st.Maps), RedPct: percent(st.ReduceDone, st.Reduces)}
 	if st.Submitted != 0 {
 		r.Started = time.Unix(0, st.Submitted).UTC().Format(time.DateTime)
 		end := now.UnixNano()
