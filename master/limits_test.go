@@ -243,9 +243,9 @@ func (s *syncBuffer) String() string {
 // TestQuarantine: job records a master cannot load (garbage, a spec
 // with R of a billion, one with a negative split size, one whose app's
 // constructor panics, one stored under another job's key, one whose
-// owner is no user name) are set aside with a warning; the master serves, reports them failed as quarantined,
-// runs the other jobs, and does the same after a restart, from what it
-// set aside.
+// owner is no user name) are set aside with a warning; the master
+// serves, reports them failed as quarantined, runs the other jobs, and
+// does the same after a restart, from what it set aside.
 func TestQuarantine(t *testing.T) {
 	c := prepare(t, nil)
 	c.apps.Register("panicky", func([]string) (mr.App, error) { panic("cannot make this app") })
