@@ -13,6 +13,7 @@ import (
 	"github.com/drover-dev/drover/internal/cli"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -124,6 +125,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	conn.RegisterAs(fs)
 	limit := fs.Int("limit", 50, "list at most this many jobs, newest first (0: all)")
 	after := fs.String("after", "", "list the jobs older than this one, as the hint after a cut list says")
+	by := fs.String("by", "", "list the jobs this user submitted alone (a submitter sees its own jobs alone whatever it gives)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -133,6 +135,9 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *limit < 0 {
 		return usagef("--limit %d: want 0 or more", *limit)
+	}
+	if *by != "" && !rpcq.ValidCaller(*by) {
+		return usagef("--by %.80q: want a user name: 1 to %d letters, digits, '-' and '_'", *by, rpcq.MaxCallerLen)
 	}
 	s, err := connect(ctx, &conn)
 	if err != nil {
@@ -150,7 +155,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if want == 0 {
 			break
 		}
-		if err := s.master.call(ctx, mr.MethodListPage, master.ListArgs{Limit: want, After: page.Next}, &page); err != nil {
+		if err := s.master.call(ctx, mr.MethodListPage, master.ListArgs{Limit: want, After: page.Next, Owner: *by}, &page); err != nil {
 			return err
 		}
 		for _, st := range page.Jobs {
@@ -166,7 +171,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if page.Next != "" {
-		fmt.Fprintf(stderr, "more jobs: drover jobs --after %s\n", page.Next)
+		fmt.Fprintf(stderr, "more jobs: drover jobs --after %s%s\n", page.Next, suffix(" --by ", *by))
 	}
 	return nil
 }

@@ -51,6 +51,28 @@ func TestSubmitStatusJobsGet(t *testing.T) {
 	if code != 0 || !strings.Contains(out, id) {
 		t.Errorf("jobs exit %d:\n%s", code, out)
 	}
+	// Without permissions, a name is whatever a command says (--as).
+	code, out, errOut = drover(t, "submit", "--nats", url, "--as", "alice", "--app", "wordcount", "--wait", files[0])
+	if code != 0 {
+		t.Fatalf("submit --as alice exit %d: %s", code, errOut)
+	}
+	alices := strings.TrimSpace(out)
+	for _, tt := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"jobs", "--by", "alice"}, alices, id},
+		{[]string{"jobs", "--as", "alice"}, alices, id},
+		{[]string{"jobs"}, id, ""},
+	} {
+		code, out, errOut = drover(t, append(tt.args, "--nats", url)...)
+		if code != 0 || !strings.Contains(out, tt.want) || (tt.not != "" && strings.Contains(out, tt.not)) {
+			t.Errorf("drover %v exit %d, %s:\n%s\nwant %s in it, and not %q", tt.args, code, errOut, out, tt.want, tt.not)
+		}
+	}
+	if code, _, errOut = drover(t, "jobs", "--by", "a.b", "--nats", url); code != 2 || !strings.Contains(errOut, "--by") {
+		t.Errorf("jobs --by a.b: exit %d, %s; want a usage error", code, errOut)
+	}
 	dir := t.TempDir()
 	if code, _, errOut = drover(t, "get", id, "-o", dir, "--nats", url); code != 0 {
 		t.Fatalf("get exit %d: %s", code, errOut)
