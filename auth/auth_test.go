@@ -286,7 +286,7 @@ func users(t *testing.T) []User {
 // the users and permissions it was written from.
 func TestServerConfigParses(t *testing.T) {
 	us := users(t)
-	conf, err := ServerConfig("DROVER", us)
+	conf, err := ServerConfig(Account{"DROVER", us})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,10 +316,10 @@ func TestServerConfigParses(t *testing.T) {
 			t.Errorf("the configuration holds %s's seed", u.Role)
 		}
 	}
-	if _, err := ServerConfig("BAD NAME", us); err == nil {
+	if _, err := ServerConfig(Account{"BAD NAME", us}); err == nil {
 		t.Error("ServerConfig with a bad account name succeeded")
 	}
-	if _, err := ServerConfig("DROVER", []User{{Role: Worker, PublicKey: "SUAAA"}}); err == nil {
+	if _, err := ServerConfig(Account{"DROVER", []User{{Name: "w", Role: Worker, PublicKey: "SUAAA"}}}); err == nil {
 		t.Error("ServerConfig with a seed for a public key succeeded")
 	}
 }
@@ -469,6 +469,51 @@ func TestInitNamedUsers(t *testing.T) {
 	for _, content := range []string{"SUABC\n", "# drover-as: a.b\nSU\n", "# drover-as: \n"} {
 		if got := CallerIn([]byte(content)); got != "" {
 			t.Errorf("CallerIn(%q) = %q, want none", content, got)
+		}
+	}
+}
+
+// TestInitTenants: each tenant is an account of its own with every user,
+// its seeds in a directory of its own; nats-server reads them back so.
+func TestInitTenants(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := Init(InitConfig{Dir: dir, Tenants: []string{"teama", "teamb"}, Users: []UserSpec{{"alice", Submitter}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 + 2*(len(Roles())+1); len(paths) != want {
+		t.Errorf("Init wrote %d files, want %d", len(paths), want)
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, AuthFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accountOf := map[string]string{}
+	for _, nk := range opts.Nkeys {
+		accountOf[nk.Nkey] = nk.Account.Name
+	}
+	for _, tenant := range []string{"teama", "teamb"} {
+		for _, name := range []string{"admin", "submitter", "alice"} {
+			seed, err := os.ReadFile(filepath.Join(dir, tenant, UserSeedFile(name)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			kp, err := nkeys.ParseDecoratedUserNKey(seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, _ := kp.PublicKey()
+			if accountOf[pub] != tenant {
+				t.Errorf("%s/%s is a user of account %q, want %s", tenant, name, accountOf[pub], tenant)
+			}
+		}
+		if st, err := os.Stat(filepath.Join(dir, tenant)); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s's directory: %v, %v; want 0700", tenant, st.Mode(), err)
+		}
+	}
+	for _, bad := range [][]string{{"a", "a"}, {"../x"}, {"$SYS"}} {
+		if _, err := Init(InitConfig{Dir: t.TempDir(), Tenants: bad}); err == nil {
+			t.Errorf("Init with tenants %q: no error", bad)
 		}
 	}
 }

@@ -14,13 +14,18 @@ import (
 
 var accountName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-// ServerConfig is a nats-server configuration of account, with JetStream
-// enabled, and its users, each with the permissions of its role. It
-// holds public keys only: no secret.
-func ServerConfig(account string, users []User) ([]byte, error) {
-	if !accountName.MatchString(account) || account == "$SYS" {
-		return nil, fmt.Errorf("auth: account name %q: want letters, digits, _ and -", account)
-	}
+// Account is a NATS account of Drover's users. What happens in one
+// account, its streams, its subjects and the jobs and tasks in them, is out
+// of every other account's reach.
+type Account struct {
+	Name  string
+	Users []User
+}
+
+// ServerConfig is a nats-server configuration of accounts, each with
+// JetStream enabled, and their users, each with the permissions of its
+// role. It holds public keys only: no secret.
+func ServerConfig(accounts ...Account) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`# Drover's NATS users, one per role, each allowed exactly what its role's
 # processes do. Written by drover auth init; 'drover auth roles' lists the
@@ -29,37 +34,51 @@ func ServerConfig(account string, users []User) ([]byte, error) {
 # and receive replies on _INBOX_<their public key>.> alone.
 accounts {
 `)
-	fmt.Fprintf(&b, "  %s: {\n    jetstream: enabled\n    users: [\n", account)
-	for _, u := range users {
+	for _, a := range accounts {
+		if err := writeAccount(&b, a); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// writeAccount writes account a's block of a configuration.
+func writeAccount(b *bytes.Buffer, a Account) error {
+	if !accountName.MatchString(a.Name) || a.Name == "$SYS" {
+		return fmt.Errorf("auth: account name %q: want letters, digits, _ and -", a.Name)
+	}
+	fmt.Fprintf(b, "  %s: {\n    jetstream: enabled\n    users: [\n", a.Name)
+	for _, u := range a.Users {
 		if _, err := nkeys.FromPublicKey(u.PublicKey); err != nil || !strings.HasPrefix(u.PublicKey, "U") {
-			return nil, fmt.Errorf("auth: user %s: public key %q is not a user nkey", u.Name, u.PublicKey)
+			return fmt.Errorf("auth: user %s: public key %q is not a user nkey", u.Name, u.PublicKey)
 		}
 		if !rpcq.ValidCaller(u.Name) {
-			return nil, fmt.Errorf("auth: user name %q: want 1 to %d letters, digits, '-' and '_'", u.Name, rpcq.MaxCallerLen)
+			return fmt.Errorf("auth: user name %q: want 1 to %d letters, digits, '-' and '_'", u.Name, rpcq.MaxCallerLen)
 		}
 		grants := Grants(u.Role)
 		if grants == nil {
-			return nil, fmt.Errorf("%w %q", ErrUnknownRole, u.Role)
+			return fmt.Errorf("%w %q", ErrUnknownRole, u.Role)
 		}
 		if u.Name == string(u.Role) {
-			fmt.Fprintf(&b, "      # %s may:\n", u.Role)
+			fmt.Fprintf(b, "      # %s may:\n", u.Role)
 		} else {
-			fmt.Fprintf(&b, "      # %s, a %s, may:\n", u.Name, u.Role)
+			fmt.Fprintf(b, "      # %s, a %s, may:\n", u.Name, u.Role)
 		}
 		for _, g := range grants {
-			fmt.Fprintf(&b, "      #   %s\n", g.What)
+			fmt.Fprintf(b, "      #   %s\n", g.What)
 		}
-		fmt.Fprintf(&b, "      {\n        nkey: %s\n        permissions: {\n", u.PublicKey)
+		fmt.Fprintf(b, "      {\n        nkey: %s\n        permissions: {\n", u.PublicKey)
 		p := UserPermissions(u)
-		writeList(&b, "publish", p.Publish)
-		writeList(&b, "subscribe", p.Subscribe)
+		writeList(b, "publish", p.Publish)
+		writeList(b, "subscribe", p.Subscribe)
 		if p.Responses {
-			fmt.Fprintf(&b, "          allow_responses: { max: %d, expires: %q }\n", MaxResponses, ResponseExpiry.String())
+			fmt.Fprintf(b, "          allow_responses: { max: %d, expires: %q }\n", MaxResponses, ResponseExpiry.String())
 		}
 		b.WriteString("        }\n      }\n")
 	}
-	b.WriteString("    ]\n  }\n}\n")
-	return b.Bytes(), nil
+	b.WriteString("    ]\n  }\n")
+	return nil
 }
 
 // writeList writes a permission's allow list, one quoted subject a line:

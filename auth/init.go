@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -30,6 +31,12 @@ type InitConfig struct {
 	Dir string
 	// Account names the account (default DefaultAccount).
 	Account string
+	// Tenants, if any, are accounts in place of Account, one each, with
+	// every user of Roles and Users in each and their seeds in
+	// Dir/<tenant>/: tenants who share a broker and must not see or touch
+	// each other's jobs, inputs, outputs or tasks, each running masters
+	// and workers of its own.
+	Tenants []string
 	// Roles are the users to make, one per role and named after it
 	// (default Roles()).
 	Roles []Role
@@ -50,45 +57,58 @@ type UserSpec struct {
 
 // Init writes a deployment's credentials into cfg.Dir: AuthFile,
 // BrokerFile, and a seed file per user (UserSeedFile), each readable by its
-// owner alone (0600). It returns the paths it wrote, in that order.
+// owner alone (0600); with Tenants, each tenant's seeds in a directory of
+// its own. It returns the paths it wrote, in that order.
 func Init(cfg InitConfig) ([]string, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("auth: Dir is required")
 	}
-	if cfg.Account == "" {
-		cfg.Account = DefaultAccount
-	}
 	if len(cfg.Roles) == 0 {
 		cfg.Roles = Roles()
 	}
-	files := map[string][]byte{}
-	names := []string{AuthFile, BrokerFile}
 	specs := make([]UserSpec, 0, len(cfg.Roles)+len(cfg.Users))
 	for _, role := range cfg.Roles {
 		specs = append(specs, UserSpec{Name: string(role), Role: role})
 	}
 	specs = append(specs, cfg.Users...)
-	users := make([]User, 0, len(specs))
-	for _, spec := range specs {
-		if slices.ContainsFunc(users, func(u User) bool { return u.Name == spec.Name }) {
-			return nil, fmt.Errorf("auth: user %s given twice", spec.Name)
+	// Each account's seeds go in dirs[i] under Dir.
+	accounts, dirs := []Account{{Name: cmp.Or(cfg.Account, DefaultAccount)}}, []string{""}
+	if len(cfg.Tenants) > 0 {
+		accounts, dirs = nil, nil
+		for _, t := range cfg.Tenants {
+			if slices.ContainsFunc(accounts, func(a Account) bool { return a.Name == t }) {
+				return nil, fmt.Errorf("auth: tenant %s given twice", t)
+			}
+			accounts, dirs = append(accounts, Account{Name: t}), append(dirs, t)
 		}
-		u, err := NewNamedUser(spec.Name, spec.Role)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-		names = append(names, UserSeedFile(u.Name))
-		files[UserSeedFile(u.Name)] = seedFileContent(u)
 	}
-	conf, err := ServerConfig(cfg.Account, users)
+	files := map[string][]byte{}
+	names := []string{AuthFile, BrokerFile}
+	for i := range accounts {
+		for _, spec := range specs {
+			if slices.ContainsFunc(accounts[i].Users, func(u User) bool { return u.Name == spec.Name }) {
+				return nil, fmt.Errorf("auth: user %s given twice", spec.Name)
+			}
+			u, err := NewNamedUser(spec.Name, spec.Role)
+			if err != nil {
+				return nil, err
+			}
+			accounts[i].Users = append(accounts[i].Users, u)
+			name := filepath.Join(dirs[i], UserSeedFile(u.Name))
+			names = append(names, name)
+			files[name] = seedFileContent(u)
+		}
+	}
+	conf, err := ServerConfig(accounts...)
 	if err != nil {
 		return nil, err
 	}
 	files[AuthFile], files[BrokerFile] = conf, BrokerConfig()
 
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+	for _, dir := range dirs {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, dir), 0o700); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
 	}
 	if !cfg.Force {
 		for _, name := range names {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-dev/drover/auth"
 	"github.com/drover-dev/drover/internal/cli"
+	"github.com/drover-dev/drover/internal/token"
 	"github.com/drover-dev/drover/rpcq"
 )
 
@@ -73,6 +74,12 @@ alone: its calls to the master carry its user's name, the only one NATS
 lets it send. Make one per person or team with --user alice=submitter;
 drover --nkey DIR/alice.nk acts as alice (the file names her).
 
+Users of one account share its streams: a submitter can read what other
+jobs made. Tenants who must not see or touch each other's jobs, inputs,
+outputs and tasks each get an account of their own with --tenant NAME
+(repeated), every user in each, the seeds in DIR/NAME/; each tenant runs
+masters and workers of its own, with its own seeds, on the same broker.
+
 Then run, for example:
 
   broker --config DIR/broker.conf --store STORE \
@@ -96,6 +103,8 @@ func runAuthInit(_ context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&roles, "role", "make a user of this `role` only (repeat for more; default: every role)")
 	var users userList
 	fs.Var(&users, "user", "also make a user of this name and role, as alice=submitter, with its seed in NAME.nk (repeat for more)")
+	var tenants tenantList
+	fs.Var(&tenants, "tenant", "make an account of this `name` in place of --account, with every user, its seeds in DIR/NAME/ (repeat for more: tenants see nothing of each other)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -106,7 +115,7 @@ func runAuthInit(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if *dir == "" {
 		return usagef("auth init needs --dir")
 	}
-	paths, err := auth.Init(auth.InitConfig{Dir: *dir, Account: *account, Roles: roles, Users: users, Force: *force})
+	paths, err := auth.Init(auth.InitConfig{Dir: *dir, Account: *account, Tenants: tenants, Roles: roles, Users: users, Force: *force})
 	if errors.Is(err, auth.ErrExists) {
 		return fmt.Errorf("%s exists; --force overwrites it, and the old seeds stop working", strings.TrimPrefix(err.Error(), auth.ErrExists.Error()+": "))
 	}
@@ -118,7 +127,11 @@ func runAuthInit(_ context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(&b, p)
 	}
 	fmt.Fprintf(&b, "\nbroker --config %s\n", filepath.Join(*dir, auth.BrokerFile))
-	fmt.Fprintf(&b, "then each process with its role's seed: --nkey %s\n", filepath.Join(*dir, "<role>"+auth.SeedSuffix))
+	seeds := filepath.Join(*dir, "<role>"+auth.SeedSuffix)
+	if len(tenants) > 0 {
+		seeds = filepath.Join(*dir, "<tenant>", "<role>"+auth.SeedSuffix)
+	}
+	fmt.Fprintf(&b, "then each process with its role's seed: --nkey %s\n", seeds)
 	_, err = io.WriteString(stdout, b.String())
 	return err
 }
@@ -225,5 +238,18 @@ func (l *userList) Set(s string) error {
 		return errors.New(strings.TrimPrefix(err.Error(), "auth: "))
 	}
 	*l = append(*l, auth.UserSpec{Name: name, Role: r})
+	return nil
+}
+
+// tenantList is --tenant NAME, repeated.
+type tenantList []string
+
+func (l *tenantList) String() string { return strings.Join(*l, ",") }
+
+func (l *tenantList) Set(s string) error {
+	if !token.Valid(s) || len(s) > rpcq.MaxCallerLen {
+		return fmt.Errorf("tenant %.80q: want 1 to %d letters, digits, '-' and '_'", s, rpcq.MaxCallerLen)
+	}
+	*l = append(*l, s)
 	return nil
 }
