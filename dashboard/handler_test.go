@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,8 +79,8 @@ func TestPagesEscapeJobText(t *testing.T) {
 			if n := strings.Count(head, "</title>"); n != 1 || strings.Contains(body, "</title><b>") {
 				t.Errorf("GET %s has %d </title> in its head, want 1, or the job's </title> unescaped", target, n)
 			}
-			if n := strings.Count(body, "<script"); n != 1 {
-				t.Errorf("GET %s has %d <script elements, want 1 (the page's own)", target, n)
+			if n := strings.Count(body, "<script") - strings.Count(body, `<script type="application/json" class="timeline-runs">`); n != 1 {
+				t.Errorf("GET %s has %d <script elements but the timeline's data, want 1 (the page's own)", target, n)
 			}
 			if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 				t.Errorf("GET %s does not show the hostile text as text", target)
@@ -90,11 +91,49 @@ func TestPagesEscapeJobText(t *testing.T) {
 		})
 	}
 	_, body := get(t, h, "/jobs/"+url.PathEscape(job.Status.ID))
-	for _, want := range []string{"failure&lt;script&gt;", "arg&lt;script&gt;", "note&lt;script&gt;", "input&lt;script&gt;", `on w&lt;script&gt;`} {
+	for _, want := range []string{"failure&lt;script&gt;", "arg&lt;script&gt;", "note&lt;script&gt;", "input&lt;script&gt;", `<td>w&lt;script&gt;`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("job page lacks %s", want)
 		}
 	}
+	runs := timelineRuns(t, body)
+	if len(runs) != 1 || !strings.Contains(runs[0], "on w"+hostile+": failed") || !strings.Contains(runs[0], "failure"+hostile) {
+		t.Errorf("timeline's tooltips %q, want the one run's, with its worker and error as they are", runs)
+	}
+}
+
+var runsRE = regexp.MustCompile(`(?s)<script type="application/json" class="timeline-runs">(.*?)</script>`)
+
+// timelineRuns are the tooltips of the bars of the timeline of a job's
+// page, as its script reads them; it fails t if the page's JSON has
+// markup unescaped or does not parse.
+func timelineRuns(t *testing.T, body string) []string {
+	t.Helper()
+	m := runsRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("page has no timeline data")
+	}
+	if strings.ContainsAny(m[1], "<>&") {
+		t.Errorf("timeline data holds markup unescaped: %s", m[1])
+	}
+	var data struct {
+		Top, Pitch, Height int
+		Rows               [][][]any
+	}
+	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
+		t.Fatalf("timeline data: %v: %s", err, m[1])
+	}
+	var out []string
+	for _, row := range data.Rows {
+		for _, bar := range row {
+			if len(bar) != 3 {
+				t.Fatalf("timeline data has bar %v, want [x, width, tooltip]", bar)
+			}
+			s, _ := bar[2].(string)
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // TestJobsPaging: 250 jobs are listed 100 a page, newest first, with a
