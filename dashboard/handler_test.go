@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -263,6 +264,62 @@ func TestLivePages(t *testing.T) {
 		}
 		if got := strings.Contains(body, `action="/jobs/`); got != tt.form {
 			t.Errorf("GET %s: cancel form %v, want %v", tt.target, got, tt.form)
+		}
+	}
+}
+
+// TestCompression: a page is gzipped for a client that accepts gzip, the
+// same page once inflated, and as it is for one that does not.
+func TestCompression(t *testing.T) {
+	src := &dashboardtest.Source{}
+	src.Add(bigJob("big", 400, 100))
+	h := newHandler(t, src)
+	_, plain := get(t, h, "/jobs/big")
+	tests := []struct {
+		accept string
+		gzip   bool
+	}{
+		{"", false},
+		{"gzip", true},
+		{"gzip, deflate, br, zstd", true},
+		{"br;q=1.0, GZIP;q=0.5", true},
+		{"x-gzip", true},
+		{"gzip;q=0", false},
+		{"gzip; q=0.000", false},
+		{"gzip;q=nonsense", false},
+		{"deflate, br", false},
+		{"*", false},
+		{"gzipped", false},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "/jobs/big", nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept-Encoding", tt.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.gzip {
+			t.Errorf("Accept-Encoding %q: gzipped %v, want %v", tt.accept, got, tt.gzip)
+			continue
+		}
+		if got := rec.Header().Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: Vary %q, want Accept-Encoding", tt.accept, got)
+		}
+		body, n := rec.Body.Bytes(), rec.Body.Len()
+		if tt.gzip {
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", tt.accept, err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", tt.accept, err)
+			}
+			if n > len(plain)/4 {
+				t.Errorf("Accept-Encoding %q: %d bytes gzipped of %d, want a quarter or less", tt.accept, n, len(plain))
+			}
+		}
+		if string(body) != plain {
+			t.Errorf("Accept-Encoding %q: the page differs from the one not compressed", tt.accept)
 		}
 	}
 }
