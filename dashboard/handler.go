@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -92,7 +91,6 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.pages[page] = t
 	}
-	static, _ := fs.Sub(files, "static")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.jobs)
 	mux.HandleFunc("GET /jobs", h.jobs)
@@ -101,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 	mux.HandleFunc("POST /jobs/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /workers", h.workers)
 	mux.HandleFunc("GET /cluster", h.cluster)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /static/{name}", serveStatic)
 	// Cross-origin protection refuses a POST another site's page makes
 	// the browser send (by Sec-Fetch-Site, or Origin against Host); the
 	// form's token refuses one from a client that sends neither.

@@ -323,3 +323,44 @@ func TestCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticCaching: a page names its style and script by URLs that carry
+// their fingerprints, which may be cached for good; a request that
+// revalidates gets 304, and any other URL is revalidated.
+func TestStaticCaching(t *testing.T) {
+	h := newHandler(t, &dashboardtest.Source{})
+	_, page := get(t, h, "/jobs")
+	urls := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(urls) != 2 {
+		t.Fatalf("page names %d static files, want 2 (style and script): %v", len(urls), urls)
+	}
+	for _, m := range urls {
+		target := strings.ReplaceAll(m[1], "&amp;", "&")
+		res, body := get(t, h, target)
+		if res.StatusCode != http.StatusOK || body == "" {
+			t.Fatalf("GET %s = %d with %d bytes, want 200 and the file", target, res.StatusCode, len(body))
+		}
+		if got := res.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
+			t.Errorf("GET %s: Cache-Control %q, want immutable", target, got)
+		}
+		etag := res.Header.Get("ETag")
+		req := httptest.NewRequest("GET", target, nil)
+		req.Header.Set("If-None-Match", etag)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if etag == "" || rec.Code != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match %s = %d, want 304", target, etag, rec.Code)
+		}
+		path, _, _ := strings.Cut(target, "?")
+		for _, other := range []string{path, path + "?v=old"} {
+			if res, _ := get(t, h, other); res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-cache" {
+				t.Errorf("GET %s = %d, Cache-Control %q, want 200 and no-cache", other, res.StatusCode, res.Header.Get("Cache-Control"))
+			}
+		}
+	}
+	for _, target := range []string{"/static/nope.js", "/static/", "/static/../handler.go"} {
+		if res, _ := get(t, h, target); res.StatusCode != http.StatusNotFound && res.StatusCode/100 != 3 {
+			t.Errorf("GET %s = %d, want 404", target, res.StatusCode)
+		}
+	}
+}
