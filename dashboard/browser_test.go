@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/cdproto/systeminfo"
 	"github.com/chromedp/chromedp"
 
 	"github.com/drover-dev/drover/broker/brokertest"
@@ -62,10 +63,20 @@ func bigJob(id string, maps, reduces int) dashboard.JobData {
 // the first animation frame after load runs once that frame is drawn.
 const drawnScript = `addEventListener("load", () => requestAnimationFrame(() => setTimeout(() => performance.mark("drawn"))))`
 
-// metrics are the renderer's counters of work (Performance.getMetrics),
-// in seconds of CPU time of its main thread ("threadTicks"), and of CPU
-// time of its whole process (ProcessTime).
-func metrics(ctx context.Context) (map[string]float64, error) {
+// maxPageCPU bounds the work of the page of a job of 5,000 tasks: the
+// CPU time of the server that renders it and of the browser's renderer
+// and GPU processes that parse, lay out and paint it until its timeline
+// is drawn. On a machine that does nothing else, the page shows within
+// about that time (a part of that work runs on threads of its own, in
+// parallel); on a busy one, a page waits for the CPU as long as the
+// others make it wait, which is not the page's doing.
+const maxPageCPU = time.Second
+
+// rendererMetrics are the renderer's counters (Performance.getMetrics):
+// ProcessTime is the CPU time of its process; ThreadTime and the
+// durations of layout, style, script and tasks are CPU time of its main
+// thread (the "threadTicks" time domain), in seconds.
+func rendererMetrics(ctx context.Context) (map[string]float64, error) {
 	return chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) (map[string]float64, error) {
 		res, err := cdp.Call(ctx, t, performance.GetMetrics, cdp.Empty{})
 		if err != nil {
@@ -79,6 +90,22 @@ func metrics(ctx context.Context) (map[string]float64, error) {
 	})
 }
 
+// gpuCPU is the CPU time of the browser's GPU process, which composites
+// and shows the frames, in seconds.
+func gpuCPU(ctx context.Context) (float64, error) {
+	res, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, systeminfo.GetProcessInfo, cdp.Empty{})
+	if err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	for _, p := range res.ProcessInfo {
+		if p.Type == "GPU" {
+			sum += p.CPUTime
+		}
+	}
+	return sum, nil
+}
+
 // cpuTime is the CPU time this process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -87,8 +114,12 @@ func cpuTime() time.Duration {
 }
 
 // TestTimelineOf5000TasksInBrowser loads the page of a job of 5,000
-// tasks in Chromium and reports how long the page took to load, its
-// timeline drawn: the figure of the README.
+// tasks in Chromium until its timeline is drawn, the figures of the
+// README, and bounds the work that takes by maxPageCPU: CPU time, which
+// a busy machine does not stretch as it stretches the time on the clock
+// (logged too). A test binary built with -race serves the page several
+// times slower than the dashboard does: there the server's part is
+// logged, not counted, and BenchmarkJobPage5000Tasks measures it.
 func TestTimelineOf5000TasksInBrowser(t *testing.T) {
 	ctx := browsertest.New(t, 60*time.Second)
 	src := &dashboardtest.Source{}
@@ -97,7 +128,7 @@ func TestTimelineOf5000TasksInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var served atomic.Int64 // CPU time spent serving the big page
+	var served atomic.Int64 // the CPU time of serving the big page
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		before := cpuTime()
 		h.ServeHTTP(w, r)
@@ -106,6 +137,8 @@ func TestTimelineOf5000TasksInBrowser(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
+	// A first page starts the renderer of the server's origin and
+	// caches the style and script, as a user's first visit would.
 	err = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, tg, performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks}); err != nil {
 			return err
@@ -116,43 +149,66 @@ func TestTimelineOf5000TasksInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := metrics(ctx)
+	before, err := rendererMetrics(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/jobs/big"), chromedp.WaitVisible("svg.timeline")); err != nil {
+	gpuBefore, err := gpuCPU(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/jobs/big")); err != nil {
 		t.Fatal(err)
 	}
 	type timing struct {
-		Runs, Rows, Elements         int
-		Response, Server, Drawn, DOM float64
-		Bytes, Body                  int
+		Runs, Rows, Elements    int
+		Response, Drawn, Parsed float64
+		Bytes, Body             int
 	}
 	var got timing
 	brokertest.WaitFor(t, 30*time.Second, func() bool {
 		got, err = chromedp.Run(ctx, chromedp.Evaluate[timing](`(() => {
 			const n = performance.getEntriesByType("navigation")[0], drawn = performance.getEntriesByName("drawn")[0];
+			if (!n || !drawn) { return {}; }
 			const data = JSON.parse(document.querySelector("script.timeline-runs").textContent);
 			return {Runs: data.rows.flat().length, Rows: document.querySelectorAll("#task-table tbody tr").length,
 				Elements: document.getElementsByTagName("*").length,
-				Server: n.responseStart - n.requestStart, Response: n.responseEnd - n.startTime,
-				Drawn: drawn ? drawn.startTime - n.startTime : 0, DOM: n.domContentLoadedEventEnd - n.responseEnd,
+				Response: n.responseEnd - n.startTime, Drawn: drawn.startTime - n.startTime, Parsed: n.domContentLoadedEventEnd - n.responseEnd,
 				Bytes: n.transferSize, Body: n.decodedBodySize};
 		})()`))
 		return err == nil && got.Drawn > 0
 	}, "the page to mark when it was drawn (%v)", err)
-	after, err := metrics(ctx)
+	after, err := rendererMetrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpuAfter, err := gpuCPU(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 5000 + 400; got.Runs != want || got.Rows != 400 {
 		t.Errorf("page shows %d runs and %d attempt rows, want %d runs and the 400 runs of the 200 tasks run twice", got.Runs, got.Rows, want)
 	}
-	cpu := func(name string) float64 { return 1000 * (after[name] - before[name]) }
-	t.Logf("a job page of 5,000 tasks (%d runs, %d elements): %.0f ms to its last byte, %.0f ms to load with its timeline drawn (%.0f ms of parsing after the last byte); %d bytes (%d uncompressed)",
-		got.Runs, got.Elements, got.Response, got.Drawn, got.DOM, got.Bytes, got.Body)
-	t.Logf("CPU: server %.0f ms; browser process %.0f ms, main thread %.0f ms (layout %.0f ms, style %.0f ms, script %.0f ms, tasks %.0f ms)",
-		float64(served.Load())/1e6, cpu("ProcessTime"), cpu("ThreadTime"), cpu("LayoutDuration"), cpu("RecalcStyleDuration"), cpu("ScriptDuration"), cpu("TaskDuration"))
+	used := func(name string) time.Duration {
+		d := after[name] - before[name]
+		if d < 0 { // a renderer of its own: all it did
+			d = after[name]
+		}
+		return time.Duration(d * float64(time.Second)).Round(time.Millisecond)
+	}
+	server := time.Duration(served.Load()).Round(time.Millisecond)
+	renderer, gpu := used("ProcessTime"), time.Duration((gpuAfter-gpuBefore)*float64(time.Second)).Round(time.Millisecond)
+	t.Logf("a job page of 5,000 tasks (%d runs, %d elements, %d bytes, %d uncompressed): on the clock, %.0f ms to its last byte, %.0f ms to its timeline drawn (%.0f ms to parse after the last byte)",
+		got.Runs, got.Elements, got.Bytes, got.Body, got.Response, got.Drawn, got.Parsed)
+	t.Logf("CPU time: server %v; renderer %v, of which its main thread %v (layout %v, style %v, script %v); GPU process %v",
+		server, renderer, used("ThreadTime"), used("LayoutDuration"), used("RecalcStyleDuration"), used("ScriptDuration"), gpu)
+	work, counted := renderer+gpu, "the browser's renderer and GPU processes"
+	if !raceEnabled {
+		work, counted = work+server, "the server and "+counted
+	}
+	if work > maxPageCPU {
+		t.Errorf("the page of 5,000 tasks took %v of CPU time of %s to draw its timeline, want under %v", work, counted, maxPageCPU)
+	}
 }
 
 // TestTimelineTooltip: the pointer on a bar shows that run's tooltip, its
