@@ -1,7 +1,9 @@
 package dashboard_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,13 +124,47 @@ func TestLayout(t *testing.T) {
 		}
 		if strings.Contains(b.Class, "backup") {
 			backups++
-			if b.Task != "map 2" || !strings.HasSuffix(b.Label, " B") {
-				t.Errorf("backup bar %s labelled %q, want map 2 labelled m2 B", b.Task, b.Label)
+			if b.Task != "map 2" {
+				t.Errorf("backup bar %s, want map 2", b.Task)
 			}
 		}
 	}
 	if backups != 1 {
 		t.Errorf("%d backup bars, want 1", backups)
+	}
+	var labels []string
+	for _, l := range tl.Labels {
+		labels = append(labels, l.Text)
+	}
+	if got := strings.Join(labels, " "); !strings.Contains(got, "m2 B") || !strings.Contains(got, "r0") {
+		t.Errorf("labels %s, want m2 B on the backup and r0 among them", got)
+	}
+	drawn, classes := 0, []string{}
+	for _, p := range tl.Paths {
+		drawn += strings.Count(p.D, "M")
+		classes = append(classes, p.Class)
+	}
+	if drawn != len(tl.Bars) || !slices.IsSorted(classes) || len(slices.Compact(slices.Clone(classes))) != len(classes) {
+		t.Errorf("paths of classes %q draw %d bars, want one path per class, sorted, drawing the %d bars", classes, drawn, len(tl.Bars))
+	}
+	var runs struct {
+		Top, Pitch, Height int
+		Rows               [][][]any
+	}
+	if err := json.Unmarshal([]byte(tl.Runs()), &runs); err != nil {
+		t.Fatalf("Runs() = %s: %v", tl.Runs(), err)
+	}
+	n := 0
+	for i, row := range runs.Rows {
+		n += len(row)
+		for j := 1; j < len(row); j++ {
+			if row[j][0].(float64) < row[j-1][0].(float64) {
+				t.Errorf("Runs() row %d has bars out of order: %v", i, row)
+			}
+		}
+	}
+	if len(runs.Rows) != len(tl.Lanes) || n != len(tl.Bars) || runs.Top != tl.Lanes[0].Y || runs.Pitch != tl.Lanes[1].Y-tl.Lanes[0].Y {
+		t.Errorf("Runs() = %s, want the %d bars in %d rows from y %d", tl.Runs(), len(tl.Bars), len(tl.Lanes), tl.Lanes[0].Y)
 	}
 	if len(tl.Ticks) < 2 || tl.Ticks[0].Label != "0s" {
 		t.Errorf("ticks %+v, want from 0s", tl.Ticks)

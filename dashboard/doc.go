@@ -21,6 +21,16 @@
 // serve the Handler with an http.Server; Close the JetStream when done.
 // A test gives New a dashboardtest.Source instead.
 //
+// A job of thousands of tasks stays a page a browser draws in a fraction
+// of a second: the timeline draws its bars as one SVG path per kind of
+// bar rather than an element each, and the page's script shows the
+// tooltip of the bar under the pointer from the timeline's JSON (without
+// script, a path's title says what its bars are, and the task table
+// lists the runs of the tasks run more than once); a task table is laid
+// out only once scrolled near; pages are gzipped for a client that
+// accepts it; the style and script are named by URLs that carry their
+// fingerprints, so that a browser keeps them.
+//
 // Pages of running work update themselves by a small script that fetches
 // the page again and swaps in its live part; without script, a meta
 // refresh reloads them. A cancel is a POST that must carry the token of

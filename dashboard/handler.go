@@ -2,13 +2,14 @@ package dashboard
 
 import (
 	"cmp"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -90,7 +91,6 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.pages[page] = t
 	}
-	static, _ := fs.Sub(files, "static")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.jobs)
 	mux.HandleFunc("GET /jobs", h.jobs)
@@ -99,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 	mux.HandleFunc("POST /jobs/{id}/cancel", h.cancel)
 	mux.HandleFunc("GET /workers", h.workers)
 	mux.HandleFunc("GET /cluster", h.cluster)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /static/{name}", serveStatic)
 	// Cross-origin protection refuses a POST another site's page makes
 	// the browser send (by Sec-Fetch-Site, or Origin against Host); the
 	// form's token refuses one from a client that sends neither.
@@ -120,22 +120,36 @@ func (h *Handler) context(r *http.Request) (context.Context, context.CancelFunc)
 	return context.WithTimeout(r.Context(), h.cfg.Timeout)
 }
 
-// render writes page with data, or an error page if it cannot.
-func (h *Handler) render(w http.ResponseWriter, status int, page string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+// render writes page with data in answer to r, compressed if r accepts
+// gzip, or an error page if it cannot.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Vary", "Accept-Encoding")
+	out := io.Writer(w)
+	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		hdr.Set("Content-Encoding", "gzip")
+		gz := gzipWriters.Get().(*gzip.Writer)
+		gz.Reset(w)
+		defer func() {
+			gz.Close()
+			gzipWriters.Put(gz)
+		}()
+		out = gz
+	}
 	w.WriteHeader(status)
-	if err := h.pages[page].ExecuteTemplate(w, "layout", data); err != nil {
+	if err := h.pages[page].ExecuteTemplate(out, "layout", data); err != nil {
 		h.log.Warn("dashboard: render", "page", page, "error", err)
 	}
 }
 
 // fail shows err as a page with status.
-func (h *Handler) fail(w http.ResponseWriter, status int, title string, err error) {
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, title string, err error) {
 	if status >= 500 {
 		h.log.Warn("dashboard: "+title, "error", err)
 	}
-	h.render(w, status, "error", errorView{view: h.view(title, "", false), Error: err.Error()})
+	h.render(w, r, status, "error", errorView{view: h.view(title, "", false), Error: err.Error()})
 }
 
 func (h *Handler) view(title, nav string, live bool) view {
@@ -149,30 +163,30 @@ func (h *Handler) jobs(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > master.MaxListLimit {
-			h.fail(w, http.StatusBadRequest, "Bad request", fmt.Errorf("limit %.20q: want 1 to %d", s, master.MaxListLimit))
+			h.fail(w, r, http.StatusBadRequest, "Bad request", fmt.Errorf("limit %.20q: want 1 to %d", s, master.MaxListLimit))
 			return
 		}
 		limit = n
 	}
 	if len(after) > maxJobIDLen {
-		h.fail(w, http.StatusBadRequest, "Bad request", fmt.Errorf("after is %d bytes: want a job ID", len(after)))
+		h.fail(w, r, http.StatusBadRequest, "Bad request", fmt.Errorf("after is %d bytes: want a job ID", len(after)))
 		return
 	}
 	ctx, cancel := h.context(r)
 	defer cancel()
 	page, err := h.cfg.Source.Jobs(ctx, after, limit)
 	if err != nil {
-		h.fail(w, http.StatusBadGateway, "Jobs", err)
+		h.fail(w, r, http.StatusBadGateway, "Jobs", err)
 		return
 	}
-	h.render(w, http.StatusOK, "jobs", jobsView(h.view("Jobs", "jobs", true), page, after, limit, h.cfg.Now()))
+	h.render(w, r, http.StatusOK, "jobs", jobsView(h.view("Jobs", "jobs", true), page, after, limit, h.cfg.Now()))
 }
 
 // jobData reads the job the request names, or writes why it cannot.
 func (h *Handler) jobData(w http.ResponseWriter, r *http.Request) (JobData, bool) {
 	id := r.PathValue("id")
 	if len(id) > maxJobIDLen {
-		h.fail(w, http.StatusBadRequest, "Bad request", fmt.Errorf("job ID of %d bytes: want at most %d", len(id), maxJobIDLen))
+		h.fail(w, r, http.StatusBadRequest, "Bad request", fmt.Errorf("job ID of %d bytes: want at most %d", len(id), maxJobIDLen))
 		return JobData{}, false
 	}
 	ctx, cancel := h.context(r)
@@ -180,10 +194,10 @@ func (h *Handler) jobData(w http.ResponseWriter, r *http.Request) (JobData, bool
 	data, err := h.cfg.Source.Job(ctx, id)
 	switch {
 	case errors.Is(err, ErrNoJob):
-		h.fail(w, http.StatusNotFound, "No such job", err)
+		h.fail(w, r, http.StatusNotFound, "No such job", err)
 		return data, false
 	case err != nil:
-		h.fail(w, http.StatusBadGateway, "Job "+id, err)
+		h.fail(w, r, http.StatusBadGateway, "Job "+id, err)
 		return data, false
 	}
 	return data, true
@@ -198,7 +212,7 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 	v := jobView(h.view("Job "+id, "jobs", !data.Status.State.Ended()), data, h.cfg.Now())
 	v.Token = token(h.cfg.Secret, id)
 	v.Cancelled = r.URL.Query().Get("cancelled") != ""
-	h.render(w, http.StatusOK, "job", v)
+	h.render(w, r, http.StatusOK, "job", v)
 }
 
 func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {
@@ -206,7 +220,7 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("from"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			h.fail(w, http.StatusBadRequest, "Bad request", fmt.Errorf("from %.20q: want a task's number, 0 or more", s))
+			h.fail(w, r, http.StatusBadRequest, "Bad request", fmt.Errorf("from %.20q: want a task's number, 0 or more", s))
 			return
 		}
 		from = n
@@ -216,14 +230,14 @@ func (h *Handler) tasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := data.Status.ID
-	h.render(w, http.StatusOK, "tasks", tasksView(h.view("Tasks of job "+id, "jobs", !data.Status.State.Ended()), data, from, h.cfg.Now()))
+	h.render(w, r, http.StatusOK, "tasks", tasksView(h.view("Tasks of job "+id, "jobs", !data.Status.State.Ended()), data, from, h.cfg.Now()))
 }
 
 func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if len(id) > maxJobIDLen || !validToken(h.cfg.Secret, id, r.PostFormValue("token")) {
-		h.fail(w, http.StatusForbidden, "Forbidden", errors.New("the form's token does not match: open the job's page again and cancel from there"))
+		h.fail(w, r, http.StatusForbidden, "Forbidden", errors.New("the form's token does not match: open the job's page again and cancel from there"))
 		return
 	}
 	ctx, cancel := h.context(r)
@@ -233,7 +247,7 @@ func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrNoJob) {
 			status = http.StatusNotFound
 		}
-		h.fail(w, status, "Cancel "+id, err)
+		h.fail(w, r, status, "Cancel "+id, err)
 		return
 	}
 	http.Redirect(w, r, "/jobs/"+pathEscape(id)+"?cancelled=1", http.StatusSeeOther)
@@ -244,10 +258,10 @@ func (h *Handler) workers(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ws, skipped, err := h.cfg.Source.Workers(ctx)
 	if err != nil {
-		h.fail(w, http.StatusBadGateway, "Workers", err)
+		h.fail(w, r, http.StatusBadGateway, "Workers", err)
 		return
 	}
-	h.render(w, http.StatusOK, "workers", workersView(h.view("Workers", "workers", true), ws, skipped, h.cfg.Now()))
+	h.render(w, r, http.StatusOK, "workers", workersView(h.view("Workers", "workers", true), ws, skipped, h.cfg.Now()))
 }
 
 func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
@@ -255,8 +269,8 @@ func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	c, err := h.cfg.Source.Cluster(ctx)
 	if err != nil {
-		h.fail(w, http.StatusBadGateway, "Cluster", err)
+		h.fail(w, r, http.StatusBadGateway, "Cluster", err)
 		return
 	}
-	h.render(w, http.StatusOK, "cluster", clusterView{view: h.view("Cluster", "cluster", true), Cluster: c})
+	h.render(w, r, http.StatusOK, "cluster", clusterView{view: h.view("Cluster", "cluster", true), Cluster: c})
 }

@@ -1,6 +1,8 @@
 package dashboard_test
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -78,8 +80,8 @@ func TestPagesEscapeJobText(t *testing.T) {
 			if n := strings.Count(head, "</title>"); n != 1 || strings.Contains(body, "</title><b>") {
 				t.Errorf("GET %s has %d </title> in its head, want 1, or the job's </title> unescaped", target, n)
 			}
-			if n := strings.Count(body, "<script"); n != 1 {
-				t.Errorf("GET %s has %d <script elements, want 1 (the page's own)", target, n)
+			if n := strings.Count(body, "<script") - strings.Count(body, `<script type="application/json" class="timeline-runs">`); n != 1 {
+				t.Errorf("GET %s has %d <script elements but the timeline's data, want 1 (the page's own)", target, n)
 			}
 			if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 				t.Errorf("GET %s does not show the hostile text as text", target)
@@ -90,11 +92,49 @@ func TestPagesEscapeJobText(t *testing.T) {
 		})
 	}
 	_, body := get(t, h, "/jobs/"+url.PathEscape(job.Status.ID))
-	for _, want := range []string{"failure&lt;script&gt;", "arg&lt;script&gt;", "note&lt;script&gt;", "input&lt;script&gt;", `on w&lt;script&gt;`} {
+	for _, want := range []string{"failure&lt;script&gt;", "arg&lt;script&gt;", "note&lt;script&gt;", "input&lt;script&gt;", `<td>w&lt;script&gt;`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("job page lacks %s", want)
 		}
 	}
+	runs := timelineRuns(t, body)
+	if len(runs) != 1 || !strings.Contains(runs[0], "on w"+hostile+": failed") || !strings.Contains(runs[0], "failure"+hostile) {
+		t.Errorf("timeline's tooltips %q, want the one run's, with its worker and error as they are", runs)
+	}
+}
+
+var runsRE = regexp.MustCompile(`(?s)<script type="application/json" class="timeline-runs">(.*?)</script>`)
+
+// timelineRuns are the tooltips of the bars of the timeline of a job's
+// page, as its script reads them; it fails t if the page's JSON has
+// markup unescaped or does not parse.
+func timelineRuns(t *testing.T, body string) []string {
+	t.Helper()
+	m := runsRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("page has no timeline data")
+	}
+	if strings.ContainsAny(m[1], "<>&") {
+		t.Errorf("timeline data holds markup unescaped: %s", m[1])
+	}
+	var data struct {
+		Top, Pitch, Height int
+		Rows               [][][]any
+	}
+	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
+		t.Fatalf("timeline data: %v: %s", err, m[1])
+	}
+	var out []string
+	for _, row := range data.Rows {
+		for _, bar := range row {
+			if len(bar) != 3 {
+				t.Fatalf("timeline data has bar %v, want [x, width, tooltip]", bar)
+			}
+			s, _ := bar[2].(string)
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // TestJobsPaging: 250 jobs are listed 100 a page, newest first, with a
@@ -224,6 +264,103 @@ func TestLivePages(t *testing.T) {
 		}
 		if got := strings.Contains(body, `action="/jobs/`); got != tt.form {
 			t.Errorf("GET %s: cancel form %v, want %v", tt.target, got, tt.form)
+		}
+	}
+}
+
+// TestCompression: a page is gzipped for a client that accepts gzip, the
+// same page once inflated, and as it is for one that does not.
+func TestCompression(t *testing.T) {
+	src := &dashboardtest.Source{}
+	src.Add(bigJob("big", 400, 100))
+	h := newHandler(t, src)
+	_, plain := get(t, h, "/jobs/big")
+	tests := []struct {
+		accept string
+		gzip   bool
+	}{
+		{"", false},
+		{"gzip", true},
+		{"gzip, deflate, br, zstd", true},
+		{"br;q=1.0, GZIP;q=0.5", true},
+		{"x-gzip", true},
+		{"gzip;q=0", false},
+		{"gzip; q=0.000", false},
+		{"gzip;q=nonsense", false},
+		{"deflate, br", false},
+		{"*", false},
+		{"gzipped", false},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "/jobs/big", nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept-Encoding", tt.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Content-Encoding") == "gzip"; got != tt.gzip {
+			t.Errorf("Accept-Encoding %q: gzipped %v, want %v", tt.accept, got, tt.gzip)
+			continue
+		}
+		if got := rec.Header().Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: Vary %q, want Accept-Encoding", tt.accept, got)
+		}
+		body, n := rec.Body.Bytes(), rec.Body.Len()
+		if tt.gzip {
+			zr, err := gzip.NewReader(rec.Body)
+			if err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", tt.accept, err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatalf("Accept-Encoding %q: %v", tt.accept, err)
+			}
+			if n > len(plain)/4 {
+				t.Errorf("Accept-Encoding %q: %d bytes gzipped of %d, want a quarter or less", tt.accept, n, len(plain))
+			}
+		}
+		if string(body) != plain {
+			t.Errorf("Accept-Encoding %q: the page differs from the one not compressed", tt.accept)
+		}
+	}
+}
+
+// TestStaticCaching: a page names its style and script by URLs that carry
+// their fingerprints, which may be cached for good; a request that
+// revalidates gets 304, and any other URL is revalidated.
+func TestStaticCaching(t *testing.T) {
+	h := newHandler(t, &dashboardtest.Source{})
+	_, page := get(t, h, "/jobs")
+	urls := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(urls) != 2 {
+		t.Fatalf("page names %d static files, want 2 (style and script): %v", len(urls), urls)
+	}
+	for _, m := range urls {
+		target := strings.ReplaceAll(m[1], "&amp;", "&")
+		res, body := get(t, h, target)
+		if res.StatusCode != http.StatusOK || body == "" {
+			t.Fatalf("GET %s = %d with %d bytes, want 200 and the file", target, res.StatusCode, len(body))
+		}
+		if got := res.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
+			t.Errorf("GET %s: Cache-Control %q, want immutable", target, got)
+		}
+		etag := res.Header.Get("ETag")
+		req := httptest.NewRequest("GET", target, nil)
+		req.Header.Set("If-None-Match", etag)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if etag == "" || rec.Code != http.StatusNotModified {
+			t.Errorf("GET %s with If-None-Match %s = %d, want 304", target, etag, rec.Code)
+		}
+		path, _, _ := strings.Cut(target, "?")
+		for _, other := range []string{path, path + "?v=old"} {
+			if res, _ := get(t, h, other); res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-cache" {
+				t.Errorf("GET %s = %d, Cache-Control %q, want 200 and no-cache", other, res.StatusCode, res.Header.Get("Cache-Control"))
+			}
+		}
+	}
+	for _, target := range []string{"/static/nope.js", "/static/", "/static/../handler.go"} {
+		if res, _ := get(t, h, target); res.StatusCode != http.StatusNotFound && res.StatusCode/100 != 3 {
+			t.Errorf("GET %s = %d, want 404", target, res.StatusCode)
 		}
 	}
 }

@@ -2,8 +2,12 @@ package dashboard
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"html/template"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/drover-dev/drover/mr"
@@ -23,11 +27,18 @@ const (
 // Timeline is a job's event timeline as Spark draws it: a row per worker
 // slot, a bar per run of an attempt, an axis of elapsed time and a line
 // where the reduces could begin (every map committed).
+//
+// A page draws the bars as Paths, one SVG path per class of bar, so that
+// a job of thousands of runs is a few elements for the browser to lay
+// out and paint, not thousands; the tooltip of each bar is in Runs, for
+// the page's script to show.
 type Timeline struct {
 	Width, Height int
 	PlotX         int // where the plot starts, right of the row labels
 	Lanes         []Lane
 	Bars          []Bar
+	Paths         []Path  // the bars, drawn
+	Labels        []Label // the names on bars wide enough to carry one
 	Ticks         []Tick
 	// Barrier is the x of the last map's commit in a job whose maps all
 	// committed and which has reduces; 0 when there is none.
@@ -48,11 +59,27 @@ type Lane struct {
 type Bar struct {
 	X, W    float64
 	Y, H    int
+	Lane    int // the index of its row in Timeline.Lanes
 	Attempt Attempt
 	Task    string // "map 3", "reduce 0"
-	Label   string // short name drawn on a bar wide enough, else ""
 	Class   string // CSS classes: phase, result, "backup"
 	Title   string // the tooltip
+}
+
+// Path is every bar of one class, drawn as one SVG path of a rectangle
+// per bar.
+type Path struct {
+	Class string // the bars' Class
+	D     string // the path's data
+	Title string // what the bars are and how many: "map, committed: 3600 runs"
+}
+
+// Label is the short name of a bar's task drawn on it, "m3" or "m3 B" for
+// a backup.
+type Label struct {
+	X    float64
+	Y    int
+	Text string
 }
 
 // Tick is a mark of elapsed time on the axis.
@@ -75,9 +102,14 @@ var tickSteps = []time.Duration{
 // slot; runs of one worker take the first slot free when they start. It
 // is a pure function of its arguments.
 func Layout(tasks []Task, start, end time.Time) Timeline {
-	var runs []Attempt
+	n := 0
 	for _, t := range tasks {
-		for _, a := range t.Attempts {
+		n += len(t.Attempts)
+	}
+	runs := make([]*Attempt, 0, n) // pointers, which sort faster than attempts
+	for i := range tasks {
+		for j := range tasks[i].Attempts {
+			a := &tasks[i].Attempts[j]
 			if a.Result != ResultReused && a.Worker != "" {
 				runs = append(runs, a)
 			}
@@ -89,10 +121,10 @@ func Layout(tasks []Task, start, end time.Time) Timeline {
 	if !end.After(start) {
 		end = start.Add(time.Second)
 	}
-	slices.SortStableFunc(runs, func(a, b Attempt) int {
+	slices.SortStableFunc(runs, func(a, b *Attempt) int {
 		return cmp.Or(cmp.Compare(a.Worker, b.Worker), a.Start.Compare(b.Start))
 	})
-	tl := Timeline{PlotX: timelineLabelWidth, Width: timelineLabelWidth + timelinePlotWidth, Start: start, End: end}
+	tl := Timeline{PlotX: timelineLabelWidth, Width: timelineLabelWidth + timelinePlotWidth, Start: start, End: end, Bars: make([]Bar, 0, len(runs))}
 	span := float64(end.Sub(start))
 	x := func(t time.Time) float64 {
 		return float64(timelineLabelWidth) + float64(timelinePlotWidth)*float64(max(t.Sub(start), 0))/span
@@ -120,20 +152,22 @@ func Layout(tasks []Task, start, end time.Time) Timeline {
 		slots[s].free = stop
 		lane := tl.Lanes[slots[s].lane]
 		x0, x1 := x(a.Start), x(stop)
-		b := Bar{X: x0, Y: lane.Y, W: max(x1-x0, 1), H: timelineRowHeight, Attempt: a,
-			Task: fmt.Sprintf("%s %d", a.Phase, a.Index), Class: string(a.Phase) + " " + string(a.Result)}
+		b := Bar{X: x0, Y: lane.Y, W: max(x1-x0, 1), H: timelineRowHeight, Lane: slots[s].lane, Attempt: *a,
+			Task: string(a.Phase) + " " + strconv.Itoa(a.Index), Class: string(a.Phase) + " " + string(a.Result)}
 		if a.Backup {
 			b.Class += " backup"
 		}
 		if b.W >= minBarLabelWidth {
-			b.Label = fmt.Sprintf("%c%d", a.Phase[0], a.Index)
+			l := Label{X: b.X, Y: b.Y, Text: string(a.Phase[:1]) + strconv.Itoa(a.Index)}
 			if a.Backup {
-				b.Label += " B"
+				l.Text += " B"
 			}
+			tl.Labels = append(tl.Labels, l)
 		}
-		b.Title = barTitle(a, stop)
+		b.Title = barTitle(b.Task, a, stop)
 		tl.Bars = append(tl.Bars, b)
 	}
+	tl.Paths = paths(tl.Bars)
 	tl.Height = timelineAxisHeight + len(tl.Lanes)*(timelineRowHeight+timelineRowGap) + 4
 	step := tickSteps[len(tickSteps)-1]
 	for _, s := range tickSteps {
@@ -175,9 +209,9 @@ func barrier(tasks []Task, x func(time.Time) float64) float64 {
 }
 
 // barTitle is a run's tooltip: which task, which attempt, how it ended.
-func barTitle(a Attempt, stop time.Time) string {
-	s := fmt.Sprintf("%s %d, attempt %d on %s: %s after %v", a.Phase, a.Index, a.Attempt, a.Worker, a.Result,
-		stop.Sub(a.Start).Round(time.Millisecond))
+func barTitle(task string, a *Attempt, stop time.Time) string {
+	s := task + ", attempt " + strconv.Itoa(a.Attempt) + " on " + a.Worker + ": " + string(a.Result) + " after " +
+		stop.Sub(a.Start).Round(time.Millisecond).String()
 	if a.Backup {
 		s += " (backup)"
 	}
@@ -185,4 +219,92 @@ func barTitle(a Attempt, stop time.Time) string {
 		s += ": " + a.Error
 	}
 	return s
+}
+
+// paths draws bars as a path per class, sorted by class. A bar of three
+// units or more is drawn a unit short, so that runs one after the other
+// on a row stay apart.
+func paths(bars []Bar) []Path {
+	type group struct {
+		class string
+		d     []byte
+		n     int
+	}
+	var groups []*group
+	byClass := map[string]*group{}
+	for _, b := range bars {
+		g := byClass[b.Class]
+		if g == nil {
+			g = &group{class: b.Class}
+			byClass[b.Class] = g
+			groups = append(groups, g)
+		}
+		w := b.W
+		if w >= 3 {
+			w--
+		}
+		g.d = append(g.d, 'M')
+		g.d = strconv.AppendFloat(g.d, b.X, 'f', 1, 64)
+		g.d = append(g.d, ' ')
+		g.d = strconv.AppendInt(g.d, int64(b.Y), 10)
+		g.d = append(g.d, 'h')
+		g.d = strconv.AppendFloat(g.d, w, 'f', 1, 64)
+		g.d = append(g.d, 'v')
+		g.d = strconv.AppendInt(g.d, int64(b.H), 10)
+		g.d = append(g.d, 'h', '-')
+		g.d = strconv.AppendFloat(g.d, w, 'f', 1, 64)
+		g.d = append(g.d, 'z')
+		g.n++
+	}
+	slices.SortFunc(groups, func(a, b *group) int { return strings.Compare(a.class, b.class) })
+	out := make([]Path, len(groups))
+	for i, g := range groups {
+		runs := "runs"
+		if g.n == 1 {
+			runs = "run"
+		}
+		out[i] = Path{Class: g.class, D: string(g.d), Title: fmt.Sprintf("%s: %d %s", strings.ReplaceAll(g.class, " ", ", "), g.n, runs)}
+	}
+	return out
+}
+
+// Runs is the timeline's bars as the page's script reads them to show
+// the tooltip of the bar under the pointer: a JSON object of the rows'
+// geometry (the top of the first, the distance from a row to the next
+// and a bar's height, in SVG units) and of the bars of each row of
+// Lanes, by x, each [x, width, tooltip].
+//
+// It is template.JS, which html/template writes as it is, because it is
+// safe in a script element as encoding/json makes it, the escaping
+// html/template would do: every string is encoded by json.Marshal, which
+// escapes <, > and & (so that no "</script" can close the element) and
+// U+2028 and U+2029; the rest is numbers and punctuation. Written as is,
+// it costs the server a fifth of what marshalling it again would.
+func (tl Timeline) Runs() template.JS {
+	rows := make([][]int, len(tl.Lanes))
+	for i, b := range tl.Bars {
+		rows[b.Lane] = append(rows[b.Lane], i)
+	}
+	out := fmt.Appendf(nil, `{"top":%d,"pitch":%d,"height":%d,"rows":[`, timelineAxisHeight, timelineRowHeight+timelineRowGap, timelineRowHeight)
+	for i, row := range rows {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '[')
+		for j, k := range row {
+			b := tl.Bars[k]
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, '[')
+			out = strconv.AppendFloat(out, b.X, 'f', 1, 64)
+			out = append(out, ',')
+			out = strconv.AppendFloat(out, b.W, 'f', 1, 64)
+			out = append(out, ',')
+			title, _ := json.Marshal(b.Title) // a string always marshals
+			out = append(append(out, title...), ']')
+		}
+		out = append(out, ']')
+	}
+	return template.JS(append(out, "]}"...))
 }

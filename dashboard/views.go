@@ -289,6 +289,7 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d B", n)
 	},
-	"f1":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-	"path": pathEscape,
+	"f1":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"path":   pathEscape,
+	"static": staticURL,
 }

@@ -98,10 +98,10 @@ func (p *page) waitLoaded(selector, want string, within time.Duration) {
 }
 
 // bars are the timeline's bars' tooltips, "map 0, attempt 1 on w1:
-// committed after 20ms (backup)", with their classes.
+// committed after 20ms (backup)", as the page's script shows them.
 func (p *page) bars() []string {
 	p.t.Helper()
-	v, _ := p.eval(`Array.from(document.querySelectorAll("svg.timeline rect")).map(r => r.getAttribute("class") + " | " + r.textContent)`).([]any)
+	v, _ := p.eval(`JSON.parse(document.querySelector("script.timeline-runs").textContent).rows.flat().map(b => b[2])`).([]any)
 	out := make([]string, len(v))
 	for i, s := range v {
 		out[i], _ = s.(string)
@@ -184,7 +184,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if got, want := p.count("#task-table tr.result-committed"), st.MapsDone+st.ReduceDone; got != want {
 		t.Errorf("task table has %d committed runs, want %d", got, want)
 	}
-	if got, want := p.count("#task-table tbody.task tr"), p.count("svg.timeline rect"); got != want {
+	if got, want := p.count("#task-table tbody.task tr"), len(p.bars()); got != want {
 		t.Errorf("task table has %d runs, the timeline %d bars", got, want)
 	}
 	backups, superseded := 0, 0
