@@ -80,14 +80,17 @@ func (s *Server) runPriority(ctx context.Context, st *store, consumers map[strin
 }
 
 func (s *Server) prioritySlot(ctx context.Context, st *store, ordered []jetstream.Consumer, w *wake) {
+	var recorded <-chan struct{}
+	defer func() { waitRecorded(recorded) }()
 	for ctx.Err() == nil {
 		woken := w.wait() // before looking: a publish meanwhile is not missed
 		if msg := s.first(ordered); msg != nil {
+			waitRecorded(recorded)
 			if ctx.Err() != nil {
 				msg.Nak()
 				return
 			}
-			s.handle(ctx, st, msg)
+			recorded = s.handle(ctx, st, msg)
 			continue
 		}
 		select {
