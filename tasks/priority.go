@@ -85,12 +85,11 @@ func (s *Server) prioritySlot(ctx context.Context, st *store, ordered []jetstrea
 	for ctx.Err() == nil {
 		woken := w.wait() // before looking: a publish meanwhile is not missed
 		if msg := s.first(ordered); msg != nil {
-			waitRecorded(recorded)
 			if ctx.Err() != nil {
 				msg.Nak()
 				return
 			}
-			recorded = s.handle(ctx, st, msg)
+			recorded = s.handle(ctx, st, msg, recorded)
 			continue
 		}
 		select {

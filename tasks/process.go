@@ -37,11 +37,15 @@ type attempt struct {
 //
 // A task it runs is recorded done (or failed) after handle returns: the
 // returned channel closes once it is, or is nil when nothing is left to
-// record. The slot pulls its next task meanwhile, overlapping the two
-// round trips, but waits for the channel before it runs that task, so
-// that a slot never has more than one task between its pull and its
-// record's last write.
-func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) (recorded <-chan struct{}) {
+// record. The slot pulls its next task meanwhile, and handle reads that
+// task's record, overlapping these round trips with the last task's
+// write (prev); handle waits for prev before it claims the task, and in
+// any case before it returns, so that a slot never runs a handler before
+// its last task is recorded, nor has more than one outcome being
+// recorded. The early read is no risk: a record read is always possibly
+// stale, and the claim is a compare-and-set on the read's revision.
+func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev <-chan struct{}) (recorded <-chan struct{}) {
+	defer waitRecorded(prev)
 	queue, id, ok := parseQueueSubject(msg.Subject())
 	run := string(msg.Data()[:min(len(msg.Data()), MaxRunLen+1)])
 	if !ok || !validName(run, MaxRunLen) {
@@ -113,6 +117,8 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) (reco
 			s.close(ioCtx, st, next, msg)
 			return nil
 		case verdictRun:
+			waitRecorded(prev)
+			now = s.cfg.Clock()
 			next := started(r, s.cfg.ID, seq, now)
 			rev, err := st.update(ioCtx, next, rev)
 			if errors.Is(err, errConflict) {

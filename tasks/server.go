@@ -233,7 +233,6 @@ func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
 	defer func() { waitRecorded(recorded) }()
 	for ctx.Err() == nil {
 		msg, err := c.Next(jetstream.FetchMaxWait(pullExpiry))
-		waitRecorded(recorded)
 		if err == nil && ctx.Err() != nil {
 			msg.Nak()
 			return
@@ -248,7 +247,7 @@ func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
 			}
 			continue
 		}
-		recorded = s.handle(ctx, st, msg)
+		recorded = s.handle(ctx, st, msg, recorded)
 	}
 }
 
