@@ -41,8 +41,10 @@
 //
 // Enqueue claims the task's ID by creating its record (a KV create: the
 // first writer wins). Another Enqueue of the ID returns the existing task
-// with TaskInfo.Duplicate set and enqueues nothing, for as long as the
-// record exists: while the task is pending, scheduled, running or
+// with TaskInfo.Duplicate set and enqueues nothing (the message it
+// published meanwhile, see Running, is deleted before it returns, and a
+// worker that got it first finds it of another run and drops it), for as
+// long as the record exists: while the task is pending, scheduled, running or
 // retrying, then for its Retention once done (at least a second) or for
 // ClientConfig.ArchiveFor once archived (default 30 days), until Delete.
 // JetStream's duplicate window (two minutes by default, Nats-Msg-Id) is
@@ -51,6 +53,14 @@
 // deleted. It only makes a retried publish of the same run store once.
 //
 // # Running
+//
+// Enqueue publishes the message of a task outside any group as it creates
+// the record, not after: one round trip, not two. The broker may store the
+// message first, so a worker that finds no record for a message delivered
+// the first time reads again a few times over 20 ms, then hands it back
+// for a second; on a later delivery a message with no record is a deleted
+// task's and is dropped. A task in a group waits for its record before
+// its group place and its message.
 //
 // Each queue of a Server has its own durable pull consumer (ConsumerName)
 // and as many slots as its concurrency; a slot pulls one message at a
@@ -73,6 +83,10 @@
 // first without waiting (FetchNoWait), taking the first task ready; when
 // none is, it waits until a task is published to one of them, or 100 ms
 // for a task handed back to wait.
+//
+// Once the handler returns, its slot pulls its next message while the
+// outcome is recorded, but starts that task only once the outcome is
+// stored: a slot never runs two handlers, and its pull costs no wait.
 //
 // While the handler runs, the worker heartbeats every third of the lease
 // (Config.Lease, the consumer's AckWait), as MapReduce workers do:
@@ -143,7 +157,7 @@
 // producer killed between its record and its message leaves a waiting
 // task with no message, which the servers of its queue republish once it
 // is older than Config.SweepGrace (the sweep scans the bucket every
-// Config.SweepEvery). An Enqueue of the same ID meanwhile does not wait
+// Config.SweepEvery), or a message with no record, which a worker drops. An Enqueue of the same ID meanwhile does not wait
 // for the sweep: it finds the task not ended, and opens its group place
 // and publishes its message if they are missing, as a handler run again
 // after its worker died enqueues its children again. A result or failure

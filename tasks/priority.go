@@ -80,6 +80,8 @@ func (s *Server) runPriority(ctx context.Context, st *store, consumers map[strin
 }
 
 func (s *Server) prioritySlot(ctx context.Context, st *store, ordered []jetstream.Consumer, w *wake) {
+	var recorded <-chan struct{}
+	defer func() { waitRecorded(recorded) }()
 	for ctx.Err() == nil {
 		woken := w.wait() // before looking: a publish meanwhile is not missed
 		if msg := s.first(ordered); msg != nil {
@@ -87,7 +89,7 @@ func (s *Server) prioritySlot(ctx context.Context, st *store, ordered []jetstrea
 				msg.Nak()
 				return
 			}
-			s.handle(ctx, st, msg)
+			recorded = s.handle(ctx, st, msg, recorded)
 			continue
 		}
 		select {

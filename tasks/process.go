@@ -34,58 +34,76 @@ type attempt struct {
 // handle takes one message to its end: run, handed back to wait, or
 // dropped. Whatever the message says, it is only a pointer to a record:
 // the record, read and checked, decides.
-func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
+//
+// A task it runs is recorded done (or failed) after handle returns: the
+// returned channel closes once it is, or is nil when nothing is left to
+// record. The slot pulls its next task meanwhile, and handle reads that
+// task's record, overlapping these round trips with the last task's
+// write (prev); handle waits for prev before it claims the task, and in
+// any case before it returns, so that a slot never runs a handler before
+// its last task is recorded, nor has more than one outcome being
+// recorded. The early read is no risk: a record read is always possibly
+// stale, and the claim is a compare-and-set on the read's revision.
+func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev <-chan struct{}) (recorded <-chan struct{}) {
+	defer waitRecorded(prev)
 	queue, id, ok := parseQueueSubject(msg.Subject())
 	run := string(msg.Data()[:min(len(msg.Data()), MaxRunLen+1)])
 	if !ok || !validName(run, MaxRunLen) {
 		s.log.Error("tasks: invalid message dropped", "subject", truncate(msg.Subject(), 300))
 		msg.TermWithReason("invalid task message")
-		return
+		return nil
 	}
 	var seq uint64
+	first := false
 	if meta, err := msg.Metadata(); err == nil {
-		seq = meta.Sequence.Stream
+		seq, first = meta.Sequence.Stream, meta.NumDelivered == 1
 	}
 	ioCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	log := s.log.With("task", id)
-	for range maxCASTries {
+	for try := range maxCASTries {
 		r, rev, err := st.get(ioCtx, id)
+		if errors.Is(err, ErrTaskNotFound) && try == 0 && first {
+			if r, rev, err = s.getUnborn(ioCtx, st, id); errors.Is(err, ErrTaskNotFound) {
+				msg.NakWithDelay(transientRetry) // deleted, or its producer is slow: look again later
+				return nil
+			}
+		}
 		switch {
 		case errors.Is(err, ErrTaskNotFound): // deleted
 			if g := msg.Headers().Get(HeaderGroup); validName(g, MaxQueueLen) {
 				s.close(ioCtx, st, record{ID: id, Group: g, Run: run, State: StateArchived}, msg)
-				return
+				return nil
 			}
 			msg.Ack()
-			return
+			return nil
 		case errors.Is(err, ErrInvalidTask):
 			log.Error("tasks: invalid record; its message dropped", "error", err)
 			msg.TermWithReason("invalid task record")
-			return
+			return nil
 		case err != nil:
 			log.Warn("tasks: read record; message handed back", "error", err)
 			msg.NakWithDelay(transientRetry)
-			return
+			return nil
 		case r.Queue != queue:
 			log.Error("tasks: message in a queue not its task's dropped", "queue", queue)
 			msg.TermWithReason("task of another queue")
-			return
+			return nil
 		}
 		if s.isCopy(ioCtx, st, r, run, seq) {
 			log.Warn("tasks: a copy of the message of a claimed run dropped")
 			msg.Ack()
-			return
+			return nil
 		}
 		now := s.cfg.Clock()
 		v, wait, why := admit(r, run, now)
 		switch v {
 		case verdictDrop:
 			s.close(ioCtx, st, r, msg)
-			return
+			return nil
 		case verdictWait:
 			msg.NakWithDelay(wait)
-			return
+			return nil
 		case verdictArchive:
 			next := archivedFor(r, why, now)
 			if _, err := st.update(ioCtx, next, rev); errors.Is(err, errConflict) {
@@ -93,12 +111,14 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 			} else if err != nil {
 				log.Warn("tasks: archive; message handed back", "error", err)
 				msg.NakWithDelay(transientRetry)
-				return
+				return nil
 			}
 			log.Warn("tasks: task archived", "why", why)
 			s.close(ioCtx, st, next, msg)
-			return
+			return nil
 		case verdictRun:
+			waitRecorded(prev)
+			now = s.cfg.Clock()
 			next := started(r, s.cfg.ID, seq, now)
 			rev, err := st.update(ioCtx, next, rev)
 			if errors.Is(err, errConflict) {
@@ -106,14 +126,42 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg) {
 			} else if err != nil {
 				log.Warn("tasks: claim; message handed back", "error", err)
 				msg.NakWithDelay(transientRetry)
-				return
+				return nil
 			}
 			cancel()
-			s.execute(ctx, st, msg, next, rev)
-			return
+			return s.execute(ctx, st, msg, next, rev)
 		}
 	}
 	msg.NakWithDelay(transientRetry)
+	return nil
+}
+
+// unbornWaits are the pauses before each new read of the record of a
+// message delivered for the first time and found with none: its producer
+// publishes the message as it creates the record (createPublishing), and
+// the broker may store the message first, by microseconds, as it did for
+// about one task in ten in an idle pool on a loaded machine. The first
+// read again is at once: its round trip is usually wait enough.
+var unbornWaits = []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond}
+
+// getUnborn reads task id's record again after each of unbornWaits,
+// until it is there.
+func (s *Server) getUnborn(ctx context.Context, st *store, id string) (r record, rev uint64, err error) {
+	for _, d := range unbornWaits {
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return r, rev, ctx.Err()
+			case <-t.C:
+			}
+		}
+		if r, rev, err = st.get(ctx, id); !errors.Is(err, ErrTaskNotFound) {
+			return r, rev, err
+		}
+	}
+	return r, rev, err
 }
 
 // isCopy reports whether the message at seq, of run, is a copy of the one
@@ -147,10 +195,9 @@ func (s *Server) close(ctx context.Context, st *store, r record, msg jetstream.M
 	}
 }
 
-// execute runs the claimed task r (stored at revision rev) and records
-// its outcome.
-func (s *Server) execute(ctx context.Context, st *store, msg jetstream.Msg, r record, rev uint64) {
-	log := s.log.With("task", r.ID, "attempt", r.Attempt)
+// execute runs the claimed task r (stored at revision rev), then records
+// its outcome in the background; the channel closes once it is recorded.
+func (s *Server) execute(ctx context.Context, st *store, msg jetstream.Msg, r record, rev uint64) <-chan struct{} {
 	a := &attempt{poke: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.running[r.ID] = a
@@ -179,11 +226,26 @@ func (s *Server) execute(ctx context.Context, st *store, msg jetstream.Msg, r re
 	stopBeat := s.heartbeat(st, msg, r.ID, rev, a, cancel)
 	result, err := s.call(hctx, r)
 	stopBeat()
+	cause := context.Cause(runCtx)
 
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		s.record(st, msg, r, rev, result, err, cause)
+	}()
+	return recorded
+}
+
+// record writes the outcome of an attempt of r, which was claimed at
+// revision rev, and acks or hands back its message: result and err are
+// the handler's, cause why the attempt's context ended (nil if it did
+// not).
+func (s *Server) record(st *store, msg jetstream.Msg, r record, rev uint64, result []byte, err error, cause error) {
+	log := s.log.With("task", r.ID, "attempt", r.Attempt)
 	now := s.cfg.Clock()
 	ioCtx, cancelIO := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancelIO()
-	switch cause := context.Cause(runCtx); {
+	switch {
 	case errors.Is(cause, errShutdown):
 		if _, err := st.update(ioCtx, handedBack(r), rev); err != nil {
 			log.Warn("tasks: hand back; it runs again after its lease", "error", err)

@@ -219,7 +219,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // slot takes one task at a time: no prefetch, so that a task waits in the
-// queue, where any server can take it, rather than behind this one.
+// queue, where any server can take it, rather than behind this one. Its
+// next pull starts once the handler of its last task has returned, while
+// that task's outcome is being recorded (see handle).
 //
 // A pull is never abandoned: one given up while the broker still holds
 // it (a pull whose context ends) can be handed a message that nobody then
@@ -227,6 +229,8 @@ func (s *Server) Run(ctx context.Context) error {
 // even when ctx ends, which bounds a server's stop to pullExpiry and a
 // second, and a message it brings after ctx ended is handed back at once.
 func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
+	var recorded <-chan struct{}
+	defer func() { waitRecorded(recorded) }()
 	for ctx.Err() == nil {
 		msg, err := c.Next(jetstream.FetchMaxWait(pullExpiry))
 		if err == nil && ctx.Err() != nil {
@@ -243,7 +247,15 @@ func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
 			}
 			continue
 		}
-		s.handle(ctx, st, msg)
+		recorded = s.handle(ctx, st, msg, recorded)
+	}
+}
+
+// waitRecorded waits until the outcome of a slot's last task is recorded;
+// nil means there is none to wait for.
+func waitRecorded(recorded <-chan struct{}) {
+	if recorded != nil {
+		<-recorded
 	}
 }
 

@@ -179,15 +179,31 @@ func isWrongLastSeq(err error) bool {
 // stored once. It names r's group too (HeaderGroup), for the worker that
 // finds the record deleted to close the run's place in it.
 func (s *store) publish(ctx context.Context, r record) error {
+	_, err := s.publishSeq(ctx, r)
+	return err
+}
+
+// publishSeq is publish, returning the message's stream sequence.
+func (s *store) publishSeq(ctx context.Context, r record) (uint64, error) {
 	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run)}
 	if r.Group != "" {
 		m.Header = nats.Header{HeaderGroup: []string{r.Group}}
 	}
-	_, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(r.ID, r.Run)))
+	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(r.ID, r.Run)))
 	if err != nil {
-		return fmt.Errorf("tasks: publish %s: %w", r.ID, err)
+		return 0, fmt.Errorf("tasks: publish %s: %w", r.ID, err)
 	}
-	return nil
+	return ack.Sequence, nil
+}
+
+// unpublish removes the queue message at stream sequence seq, if it is
+// still there.
+func (s *store) unpublish(ctx context.Context, seq uint64) error {
+	err := s.queue.DeleteMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
+		return nil
+	}
+	return err
 }
 
 // withdraw removes r's message from its queue, if it is there.
