@@ -38,7 +38,7 @@ var (
 	useTasks = Grant{
 		What: "enqueue, run and control general tasks, and declare periodic ones (drover task, tasks.Client, tasks.Server)",
 		Publish: append(append(append([]string{}, seeTasks.Publish...), mapped(taskBuckets, kvKeys)...),
-			tasks.StreamSubjects(), tasks.CancelSubjects(), streamAPI("PURGE", tasks.StreamQueue),
+			tasks.StreamSubjects(), tasks.CancelSubjects(), streamAPI("PURGE", tasks.StreamQueue), streamAPI("MSG.DELETE", tasks.StreamQueue),
 			consumerAPI("CREATE", tasks.StreamQueue, "*."+tasks.StreamSubjects()), consumerAPI("MSG.NEXT", tasks.StreamQueue, "*"),
 			acks(tasks.StreamQueue, "*")),
 		Subscribe: []string{inboxes, tasks.CancelSubjects(), tasks.StreamSubjects()},

@@ -54,6 +54,11 @@ func TestTaskQueueUnderPermissions(t *testing.T) {
 	if out := ok(s.tryDrover(auth.Submitter, "task", "enqueue", "echo", `{"n":1}`, "--id", "e1", "--retention", "1h", "--wait"), "the submitter's enqueue --wait"); out != "e1\n{\"n\":1}\n" {
 		t.Errorf("drover task enqueue --wait as submitter printed %q", out)
 	}
+	// Enqueued again: its ID is taken, and the message published with it
+	// is removed again.
+	if o := s.tryDrover(auth.Submitter, "task", "enqueue", "echo", `{"n":2}`, "--id", "e1"); o.refused != "" || o.err != nil || o.stdout != "e1\n" {
+		t.Errorf("drover task enqueue of a taken ID as submitter: %v", o)
+	}
 	if out := ok(s.tryDrover(auth.Reader, "task", "show", "e1"), "the reader's task show"); !strings.Contains(out, "done") {
 		t.Errorf("drover task show as reader:\n%s\nwant it done", out)
 	}
