@@ -6,7 +6,7 @@
 # Each ```sh block runs on its own with `bash -e`, in a process group of its
 # own that is ended, daemons and all, when the block is done, and with a
 # state directory of its own. Three kinds of line are left out, and listed:
-# the nats CLI's (not every user has it), and `go test -race ./...` and the
+# the nats CLI's (not every user has it), and `go test -race [flags] ./...` and the
 # make targets test, bench, fuzz and readme, which .ci/run runs itself or
 # which take many minutes.
 #
@@ -49,7 +49,7 @@ for block in "$work"/blocks/*.sh; do
 	: > "$script"
 	while IFS= read -r line; do
 		case "$line" in
-		"nats "* | "go test -race ./..."* | "make test"* | "make bench"* | "make fuzz"* | "make readme"*)
+		"nats "* | "go test -race "*"./..."* | "make test"* | "make bench"* | "make fuzz"* | "make readme"*)
 			echo "block $n: left out: $line"
 			;;
 		*) printf '%s\n' "$line" >> "$script" ;;
