@@ -181,7 +181,7 @@ func TestClusterMasterPartitioned(t *testing.T) {
 	}
 	first, standby := d.masters[0], d.masters[1]
 
-	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "32768")
+	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "65536")
 	var cutAt time.Time
 	var during string
 	d.wait(id, func(st master.JobStatus) {
