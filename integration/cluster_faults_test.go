@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -196,7 +197,7 @@ func TestClusterMasterPartitioned(t *testing.T) {
 		brokertest.WaitFor(t, 2*time.Minute, func() bool {
 			now, err := d.tryStatus(id, 5*time.Second)
 			return err == nil && (now.MapsDone >= st.MapsDone+2 || now.State.Ended())
-		}, "the job to move on under the standby")
+		}, "the job to move on under the standby (%v)", queueState{d})
 		t.Logf("the standby leads and acts %v after the cut", time.Since(cutAt).Round(time.Millisecond))
 		during = d.submitAgain(time.Minute, small, "--app", "wordcount", "-r", "2", "--split-size", "4096")
 		d.wait(during, nil)
@@ -327,4 +328,28 @@ func logLines(t *testing.T, p *process) []logLine {
 		lines = append(lines, logLine{at, sc.Text()})
 	}
 	return lines
+}
+
+// queueState describes the task queue as the cluster sees it, when a
+// wait for the job to move on fails: the leaders of the task stream and
+// of the workers' consumer, and what the consumer holds.
+type queueState struct{ d *deployment }
+
+func (q queueState) String() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	store, err := mr.Bind(ctx, q.d.nc)
+	if err != nil {
+		return fmt.Sprintf("bind: %v", err)
+	}
+	stream, err := store.Tasks.Info(ctx)
+	if err != nil {
+		return fmt.Sprintf("task stream: %v", err)
+	}
+	consumer, err := store.Workers.Info(ctx)
+	if err != nil {
+		return fmt.Sprintf("workers' consumer: %v", err)
+	}
+	return fmt.Sprintf("task stream: %d messages, cluster %+v; workers' consumer: %d pending, %d unacknowledged, %d pulls waiting, cluster %+v",
+		stream.State.Msgs, stream.Cluster, consumer.NumPending, consumer.NumAckPending, consumer.NumWaiting, consumer.Cluster)
 }
