@@ -135,6 +135,12 @@ func setCluster(opts *server.Options, cfg Config) error {
 	opts.Cluster.Host = cmp.Or(cfg.ClusterHost, opts.Cluster.Host)
 	opts.Cluster.Port = cmp.Or(cfg.ClusterPort, opts.Cluster.Port)
 	opts.Cluster.Advertise = cmp.Or(cfg.ClusterAdvertise, opts.Cluster.Advertise)
+	// A peer cut off without a word is noticed by the pings on its routes:
+	// by the server's defaults (30 s, two outstanding) only after a minute
+	// or more, during which the routes to it back up and the nodes left
+	// commit writes slowly or not at all.
+	opts.Cluster.PingInterval = cmp.Or(opts.Cluster.PingInterval, RoutePingInterval)
+	opts.Cluster.MaxPingsOut = cmp.Or(opts.Cluster.MaxPingsOut, RouteMaxPingsOut)
 	if len(cfg.Routes) > 0 {
 		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
 		if len(opts.Routes) != len(cfg.Routes) {

@@ -18,6 +18,15 @@ const (
 	DefaultMaxPayload = 8 << 20 // 8 MiB: task messages and object chunks stay well below it
 )
 
+// A cluster node pings each route every RoutePingInterval and closes it
+// when RouteMaxPingsOut pings go unanswered, so a peer cut off without a
+// word is given up within seconds (a config file's cluster block may say
+// otherwise).
+const (
+	RoutePingInterval = 2 * time.Second
+	RouteMaxPingsOut  = 3
+)
+
 // RandomPort, as Config.Port, lets the operating system choose a free port.
 const RandomPort = -1
 

@@ -1,8 +1,16 @@
 package integration
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +148,208 @@ func TestClusterWorkersStartWithMaster(t *testing.T) {
 		default:
 		}
 	}
+}
+
+// TestClusterMasterPartitioned: the leading master's node is cut off from
+// the other two and from every client but that master, mid-map. The
+// master, which knows that node alone, stops leading once its lease runs
+// out; the standby, on a node of the majority, leads only after that,
+// carries the job on and runs a job submitted during the partition. Both
+// outputs are the sequential run's, and no two terms of the masters, as
+// their logs tell them, overlap: a term ends when its lease expires (the
+// master's work stops then) or it steps down, before the next begins.
+//
+// Everything but the first master knows the two other nodes alone, so
+// that the cut-off node holds no client of the majority's side. Every wait
+// polls with a deadline, and the masters' logs are read on the one clock
+// of this machine. The job submitted during the
+// partition is small: on the majority's side, writes of whole 128 KiB
+// object chunks may time out for as long as a node is silently cut off,
+// while small writes pass.
+func TestClusterMasterPartitioned(t *testing.T) {
+	files, inputs := books(t)
+	small, smallInputs := smallBooks(t, inputs, 2, 8<<10)
+	c := brokertest.StartCluster(t, 3)
+	d := deployOn(t, c.URL(1)+","+c.URL(2))
+	startMasterOn := func(i int) *process {
+		return start(t, "master", "--nats", c.URL(i), "--replicas", "3", "--lease", lease, "--leader-ttl", "1s", "--log-level", "info")
+	}
+	d.masters = append(d.masters, startMasterOn(0))
+	d.waitLeading()
+	d.masters = append(d.masters, startMasterOn(1))
+	for i := range 2 {
+		d.workers = append(d.workers, d.startWorker(i))
+	}
+	first, standby := d.masters[0], d.masters[1]
+
+	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "65536")
+	var cutAt time.Time
+	var during string
+	d.wait(id, func(st master.JobStatus) {
+		if !cutAt.IsZero() || st.MapsDone == 0 {
+			return
+		}
+		c.Partition(0)
+		cutAt = time.Now()
+		t.Logf("partitioned node 0, the leading master's, with %d of %d maps done", st.MapsDone, st.Maps)
+		brokertest.WaitFor(t, 2*time.Minute, func() bool { return len(leaderTerms(t, standby)) > 0 },
+			"the standby to lead (its output: %s)", standby)
+		brokertest.WaitFor(t, 2*time.Minute, func() bool {
+			now, err := d.tryStatus(id, 5*time.Second)
+			return err == nil && (now.MapsDone >= st.MapsDone+2 || now.State.Ended())
+		}, "the job to move on under the standby (%v)", queueState{d})
+		t.Logf("the standby leads and acts %v after the cut", time.Since(cutAt).Round(time.Millisecond))
+		during = d.submitAgain(time.Minute, small, "--app", "wordcount", "-r", "2", "--split-size", "4096")
+		d.wait(during, nil)
+		t.Logf("the job submitted during the partition ended %v after the cut", time.Since(cutAt).Round(time.Millisecond))
+		c.Heal(0)
+	})
+	if cutAt.IsZero() {
+		t.Fatal("the job ended before the partition")
+	}
+	// The heal may leave JetStream unable to answer for a moment, and
+	// the masters step down and take turns meanwhile: wait for one to
+	// serve.
+	c.WaitHealthy(0)
+	d.waitLeading()
+	d.checkOutput(id, "wordcount", inputs, 3)
+	d.checkOutput(during, "wordcount", smallInputs, 2)
+	checkAttempts(t, d, id)
+	checkAttempts(t, d, during)
+
+	// Never two leaders: every term, of either master, ended before the
+	// next began; the standby's first began after the cut.
+	firstTerms, standbyTerms := leaderTerms(t, first), leaderTerms(t, standby)
+	if len(standbyTerms) == 0 || !standbyTerms[0].begin.After(cutAt) {
+		t.Fatalf("the standby's terms %v: want the first after the cut at %v", standbyTerms, cutAt)
+	}
+	terms := append(slices.Clone(firstTerms), standbyTerms...)
+	slices.SortFunc(terms, func(a, b term) int { return a.begin.Compare(b.begin) })
+	for i := range len(terms) - 1 {
+		if terms[i].end.IsZero() || !terms[i].end.Before(terms[i+1].begin) {
+			t.Errorf("a term from %v to %v overlaps the next, from %v", terms[i].begin, terms[i].end, terms[i+1].begin)
+		}
+	}
+	lost := firstTerms[len(firstTerms)-1]
+	for _, tm := range firstTerms {
+		if tm.begin.Before(cutAt) {
+			lost = tm
+		}
+	}
+	t.Logf("%d terms of the first master, %d of the standby; the first master's last before the cut ended %v after the cut, the standby's first began %v after that",
+		len(firstTerms), len(standbyTerms), lost.end.Sub(cutAt).Round(time.Millisecond), standbyTerms[0].begin.Sub(lost.end).Round(time.Millisecond))
+}
+
+// term is a master's time as leader, by its log: from "master: leading"
+// to the first line that says it stopped (its lease expired, it stepped
+// down, or it stands by again); end is zero while it leads.
+type term struct{ begin, end time.Time }
+
+// leaderTerms are p's terms as leader, in order.
+func leaderTerms(t *testing.T, p *process) []term {
+	t.Helper()
+	var terms []term
+	ends := []string{"master: leadership lost: the lease expired", "master: stepping down", "master: no longer leading"}
+	for _, line := range logLines(t, p) {
+		switch {
+		case strings.Contains(line.text, "master: leading"):
+			terms = append(terms, term{begin: line.at})
+		case len(terms) > 0 && terms[len(terms)-1].end.IsZero() && slices.ContainsFunc(ends, func(e string) bool { return strings.Contains(line.text, e) }):
+			terms[len(terms)-1].end = line.at
+		}
+	}
+	return terms
+}
+
+// smallBooks writes n files of about size bytes each, whole lines of
+// inputs, and returns their paths and contents.
+func smallBooks(t *testing.T, inputs []mr.NamedInput, n, size int) ([]string, []mr.NamedInput) {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	var small []mr.NamedInput
+	for i := range n {
+		data := inputs[i].Data
+		if cut := bytes.IndexByte(data[min(size, len(data)):], '\n'); cut >= 0 {
+			data = data[:min(size, len(data))+cut+1]
+		}
+		name := fmt.Sprintf("small-%d.txt", i)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+		small = append(small, mr.NamedInput{Name: name, Data: data})
+	}
+	return paths, small
+}
+
+// submitAgain is submit, run again while it fails, for at most wait: a
+// submission is at most once, and one that timed out may have made a job
+// of its own, which runs beside the one whose ID it returns.
+func (d *deployment) submitAgain(wait time.Duration, files []string, args ...string) string {
+	d.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		cmd := exec.Command(filepath.Join(bin, "drover"), append(append([]string{"submit", "--nats", d.url}, args...), files...)...)
+		out, err := cmd.Output()
+		if err == nil {
+			return strings.TrimSpace(string(out))
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("drover submit: %v: %s", err, exitStderr(err))
+		}
+		d.t.Logf("drover submit: %v: %s; again", err, strings.TrimSpace(exitStderr(err)))
+		time.Sleep(time.Second) // the next try, not a wait for a condition
+	}
+}
+
+// logLine is one line of a process's log and its time.
+type logLine struct {
+	at   time.Time
+	text string
+}
+
+// logLines are p's log lines that carry a time.
+func logLines(t *testing.T, p *process) []logLine {
+	t.Helper()
+	stamp := regexp.MustCompile(`^time=(\S+) `)
+	var lines []logLine
+	sc := bufio.NewScanner(strings.NewReader(p.String()))
+	for sc.Scan() {
+		m := stamp.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			t.Fatalf("log time %q: %v", m[1], err)
+		}
+		lines = append(lines, logLine{at, sc.Text()})
+	}
+	return lines
+}
+
+// queueState describes the task queue as the cluster sees it, when a
+// wait for the job to move on fails: the leaders of the task stream and
+// of the workers' consumer, and what the consumer holds.
+type queueState struct{ d *deployment }
+
+func (q queueState) String() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	store, err := mr.Bind(ctx, q.d.nc)
+	if err != nil {
+		return fmt.Sprintf("bind: %v", err)
+	}
+	stream, err := store.Tasks.Info(ctx)
+	if err != nil {
+		return fmt.Sprintf("task stream: %v", err)
+	}
+	consumer, err := store.Workers.Info(ctx)
+	if err != nil {
+		return fmt.Sprintf("workers' consumer: %v", err)
+	}
+	return fmt.Sprintf("task stream: %d messages, cluster %+v; workers' consumer: %d pending, %d unacknowledged, %d pulls waiting, cluster %+v",
+		stream.State.Msgs, stream.Cluster, consumer.NumPending, consumer.NumAckPending, consumer.NumWaiting, consumer.Cluster)
 }

@@ -286,13 +286,21 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 	case Republished:
 		if t := c.live(ev.Task); t != nil && ev.Attempt > t.attempt {
 			c.adopt(t, ev.Attempt)
+			j := c.jobs[ev.Task.Job]
 			switch ev.Why {
 			case WhyDeadline:
 				t.failures++
 			case WhyBackup:
 				t.backup = ev.Attempt
-				c.jobs[ev.Task.Job].backups.Launched++
+				j.backups.Launched++
 			}
+			// The master before this one records an attempt before it
+			// publishes it, and may have lost its lease in between:
+			// publish it again, or nobody would ever run it. The work
+			// queue drops a copy of a message it holds (the same
+			// message ID); a copy of one already taken is an attempt
+			// handed out twice, which the commit race settles.
+			return []Action{Publish{Task: t.id, Attempt: t.attempt, Timeout: j.timeout, Skip: slices.Clone(t.skip), Why: ev.Why}}
 		}
 	case Cancelled:
 		if j := c.jobs[ev.Job]; j != nil && !j.state.Ended() {

@@ -221,10 +221,12 @@ func TestCoreRules(t *testing.T) {
 			{2 * time.Second, Tick{}, nil}, // one backup only
 			{3 * time.Second, Committed{id(mr.PhaseMap, 2), 1}, []Action{Publish{Task: id(mr.PhaseReduce, 0), Attempt: 1, Timeout: time.Minute}}},
 		}...)},
+		// Each attempt it learns of is published again: its predecessor
+		// may have recorded it and lost its lease before publishing it.
 		{"a rebuilt core takes its predecessor's attempt numbers and deadline failures", []step{
 			{0, Submitted{Job: "j", Maps: 1, Reduces: 1, MaxAttempts: 3, Timeout: time.Second}, []Action{pub(mr.PhaseMap, 0, 1)}},
-			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 2, Why: WhyDeadline}, nil},
-			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 3, Why: WhyBackup}, nil},
+			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 2, Why: WhyDeadline}, []Action{repub(mr.PhaseMap, 0, 2, WhyDeadline)}},
+			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 3, Why: WhyBackup}, []Action{repub(mr.PhaseMap, 0, 3, WhyBackup)}},
 			{0, Republished{Task: id(mr.PhaseMap, 0), Attempt: 2, Why: WhyDeadline}, nil}, // seen again
 			{1, Failed{Task: id(mr.PhaseMap, 0), Attempt: 3, Err: "x"}, []Action{repub(mr.PhaseMap, 0, 4, WhyFailed)}},
 			{2, Failed{Task: id(mr.PhaseMap, 0), Attempt: 4, Err: "y"}, []Action{

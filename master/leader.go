@@ -45,8 +45,16 @@ type lease struct {
 	seenAt  time.Time
 }
 
+// takeoverMargin is how much longer than a TTL a standby waits, after it
+// first saw the holder's last renewal, before it takes the lease: its
+// clock was read before that read was sent, maybe before the renewal was,
+// and the holder's own expiry, a TTL after it sent the renewal, reaches
+// its goroutines a moment late.
+func takeoverMargin(ttl time.Duration) time.Duration { return ttl / 4 }
+
 // acquire takes the lease if it is free, ours, or unchanged for a whole
-// TTL since this master first saw it: its holder has stopped renewing.
+// TTL and a takeover margin since this master first saw it, by its clock
+// read at now, before the read: its holder has stopped renewing.
 func (l *lease) acquire(ctx context.Context, now time.Time) (bool, error) {
 	rec, _ := json.Marshal(leaseRecord{Holder: l.holder, TTL: l.ttl})
 	entry, err := l.kv.Get(ctx, leaderKey)
@@ -67,7 +75,7 @@ func (l *lease) acquire(ctx context.Context, now time.Time) (bool, error) {
 			l.seenRev, l.seenAt = entry.Revision(), now
 			return false, nil
 		}
-		if now.Sub(l.seenAt) < max(cur.TTL, l.ttl) {
+		if ttl := max(cur.TTL, l.ttl); now.Sub(l.seenAt) < ttl+takeoverMargin(ttl) {
 			return false, nil
 		}
 	}
@@ -129,13 +137,14 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
 	for {
-		ok, err := l.acquire(ctx, time.Now())
+		sent := time.Now() // before the lease's write
+		ok, err := l.acquire(ctx, sent)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("master: leader lease", "error", err)
 		}
 		if ok {
 			log.Info("master: leading", "holder", holder)
-			if err := lead(ctx, l, tick, log, newMaster); err != nil {
+			if err := lead(ctx, l, sent, tick, log, newMaster); err != nil {
 				return err
 			}
 			if ctx.Err() != nil {
@@ -155,16 +164,17 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 }
 
 // lead runs a master for as long as the lease is renewed. A standby takes
-// over no sooner than a TTL after it saw the last renewal, which was
-// written after it was sent: a leader stops once a TTL has passed since it
-// sent its last successful renewal, before any standby can lead. A
-// renewal that fails for want of the broker is retried meanwhile.
+// over no sooner than a TTL and a margin after it saw the last renewal,
+// which was written after it was sent: a leader stops once a TTL has
+// passed since it sent its last successful renewal, or the write that
+// took the lease (sent), before any standby can lead. A renewal that
+// fails for want of the broker is retried meanwhile.
 //
 // A master that stops on its own, because JetStream failed it (a cluster
 // electing leaders, a broker restarting), gives the lease up and stands
 // by: the process never exits for what the bus does for a moment. Only
 // newMaster's error, which no retry mends, is returned.
-func lead(ctx context.Context, l *lease, tick *time.Ticker, log *slog.Logger, newMaster func() (*Master, error)) error {
+func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log *slog.Logger, newMaster func() (*Master, error)) error {
 	m, err := newMaster()
 	if err != nil {
 		return err
@@ -173,7 +183,7 @@ func lead(ctx context.Context, l *lease, tick *time.Ticker, log *slog.Logger, ne
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- m.Run(term) }()
-	expiry := time.NewTimer(l.ttl) // from the lease's taking, no later than its write
+	expiry := time.NewTimer(l.ttl - time.Since(sent)) // from before the write that took the lease
 	defer expiry.Stop()
 	for {
 		select {

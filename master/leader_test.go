@@ -9,8 +9,9 @@ import (
 )
 
 // TestLease: one holder at a time; a standby takes over only once the
-// holder's record has gone unchanged for a whole TTL on the standby's own
-// clock, and the old holder's renewal then fails.
+// holder's record has gone unchanged for a whole TTL and the takeover
+// margin on the standby's own clock, and the old holder's renewal then
+// fails.
 func TestLease(t *testing.T) {
 	ctx, _, store := mrtest.Start(t, time.Second)
 	a := &lease{kv: store.Jobs, holder: "a", ttl: 5 * time.Second}
@@ -30,21 +31,22 @@ func TestLease(t *testing.T) {
 	if err := a.renew(ctx); err != nil {
 		t.Fatalf("a.renew = %v", err)
 	}
-	// a dies: it renews no more. b sees the renewal and waits a whole TTL.
+	// a dies: it renews no more. b sees the renewal and waits a whole TTL
+	// and the margin (1.25 s).
 	if ok, _ := b.acquire(ctx, now.Add(6*time.Second)); ok {
 		t.Fatal("b took the lease just after a renewed it")
 	}
-	if ok, _ := b.acquire(ctx, now.Add(10*time.Second)); ok {
-		t.Fatal("b took the lease before a TTL passed since the renewal")
+	if ok, _ := b.acquire(ctx, now.Add(12*time.Second)); ok {
+		t.Fatal("b took the lease before a TTL and the margin passed since the renewal")
 	}
-	if ok, err := b.acquire(ctx, now.Add(11*time.Second)); !ok || err != nil {
+	if ok, err := b.acquire(ctx, now.Add(12500*time.Millisecond)); !ok || err != nil {
 		t.Fatalf("b.acquire after a TTL unrenewed = %v, %v; want the lease", ok, err)
 	}
 	if err := a.renew(ctx); err == nil || !taken(err) {
 		t.Fatalf("a.renew of a lease b holds = %v, want it taken", err)
 	}
 	b.release(context.Background())
-	if ok, _ := a.acquire(ctx, now.Add(12*time.Second)); !ok {
+	if ok, _ := a.acquire(ctx, now.Add(13*time.Second)); !ok {
 		t.Fatal("a could not take the released lease")
 	}
 }

@@ -35,5 +35,20 @@ func Transient(err error) bool {
 		}
 	}
 	var api *jetstream.APIError
-	return errors.As(err, &api) && (api.ErrorCode == codeUnavailable || api.ErrorCode == codeNoPeers)
+	if errors.As(err, &api) && (api.ErrorCode == codeUnavailable || api.ErrorCode == codeNoPeers) {
+		return true
+	}
+	// A direct get (a KV or object read) answered 503 comes back from
+	// nats.go as a plain error, with the server's description for text.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == directGetUnavailable {
+			return true
+		}
+	}
+	return false
 }
+
+// directGetUnavailable is the text of nats.go's error for a direct get
+// that JetStream answered 503: a replica electing, or catching up, after a
+// partition say.
+const directGetUnavailable = "nats: JetStream system temporarily unavailable"

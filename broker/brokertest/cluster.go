@@ -233,16 +233,39 @@ func (c *Cluster) Broker(i int) *broker.Broker { return c.nodes[i].broker() }
 // over; the nats.go default would take minutes.
 func (c *Cluster) Connect(opts ...nats.Option) *nats.Conn {
 	c.t.Helper()
-	opts = append([]nats.Option{
-		nats.MaxReconnects(-1), nats.ReconnectWait(20 * time.Millisecond),
-		nats.PingInterval(250 * time.Millisecond), nats.MaxPingsOutstanding(3),
-	}, opts...)
-	nc, err := nats.Connect(c.URLs(), opts...)
+	nc, err := nats.Connect(c.URLs(), append(c.clientOptions(), opts...)...)
 	if err != nil {
 		c.t.Fatalf("brokertest: connect: %v", err)
 	}
 	c.t.Cleanup(nc.Close)
 	return nc
+}
+
+// ConnectTo is Connect with node i first: the connection starts on node i
+// and, when it fails over, tries the others in order, so that a test can
+// place its clients on the nodes it means to fault.
+func (c *Cluster) ConnectTo(i int, opts ...nats.Option) *nats.Conn {
+	c.t.Helper()
+	urls := []string{c.URL(i)}
+	for j := range c.nodes {
+		if j != i {
+			urls = append(urls, c.URL(j))
+		}
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), append(c.clientOptions(), append([]nats.Option{nats.DontRandomize()}, opts...)...)...)
+	if err != nil {
+		c.t.Fatalf("brokertest: connect to node %d: %v", i, err)
+	}
+	c.t.Cleanup(nc.Close)
+	return nc
+}
+
+// clientOptions are what Connect and ConnectTo give every connection.
+func (c *Cluster) clientOptions() []nats.Option {
+	return []nats.Option{
+		nats.MaxReconnects(-1), nats.ReconnectWait(20 * time.Millisecond),
+		nats.PingInterval(250 * time.Millisecond), nats.MaxPingsOutstanding(3),
+	}
 }
 
 // Stop stops node i hard, as SIGKILL would: its peers and clients see its

@@ -12,6 +12,11 @@ type KVInput struct {
 // porcupine's linearizability checker: Get returns the value, Put sets
 // it, and Append appends and returns the old value (the output of a Put is
 // ignored). Histories are partitioned by key.
+//
+// An append whose outcome the caller never learnt (its call timed out, or
+// was answered rpcq.ErrOutcomeUnknown) is recorded with a nil Output and
+// a Return after every other operation's: it may have taken effect at any
+// moment after its call, or not at all, which porcupine then places last.
 var KVModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 		byKey := map[string][]porcupine.Operation{}
@@ -38,6 +43,9 @@ var KVModel = porcupine.Model{
 		case "put":
 			return true, in.Value
 		case "append":
+			if output == nil {
+				return true, st + in.Value
+			}
 			return output.(string) == st, st + in.Value
 		}
 		return false, st
