@@ -156,17 +156,24 @@ func WithMode(mode Mode) CallOption {
 // Call calls serviceMethod ("Service.Method") with args, decodes the reply
 // into reply (a pointer, or nil to discard it) and returns the error.
 func (c *Client) Call(ctx context.Context, serviceMethod string, args, reply any, opts ...CallOption) error {
-	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, wake: make(chan struct{})}
+	wake := wakePool.Get().(chan struct{})
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, wake: wake}
 	c.start(ctx, call, opts, false)
 	select {
-	case <-call.wake:
+	case <-wake:
 	case <-ctx.Done():
 		c.expire(call)
+		<-wake
 	}
-	<-call.wake
-	call.decode() // here, not on the reply goroutine every call shares
+	wakePool.Put(wake) // complete sent on it once, and it is empty again
+	call.decode()      // here, not on the reply goroutine every call shares
 	return call.Error
 }
+
+// wakePool holds the channels Call waits on, each with room for the one
+// send that completes a call: a Call receives it before putting the
+// channel back.
+var wakePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // Go calls serviceMethod asynchronously and returns the Call. done, if not
 // nil, must be buffered, or Go panics, as net/rpc's does; if nil, a channel
@@ -449,7 +456,7 @@ func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
 	call.msg, call.Error = msg, err
 	switch {
 	case call.wake != nil: // Call decodes on its own goroutine
-		close(call.wake)
+		call.wake <- struct{}{}
 	case call.fn != nil:
 		call.decode()
 		go call.fn(call)
