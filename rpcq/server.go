@@ -51,8 +51,8 @@ type ServerConfig struct {
 	// Table is the duplicate table of AtMostOnce and ExactlyOnce methods
 	// (default: a MemoryTable, which lasts as long as the process).
 	Table Table
-	// TableWaits is how many calls may wait at once on a Table that waits
-	// on I/O, any but a MemoryTable (default DefaultTableWaits). Such a
+	// TableWaits is how many calls may wait at once on a KVTable, or
+	// another Table that waits on I/O (default DefaultTableWaits). Such a
 	// call leaves its endpoint's subscription while its claim and its
 	// reply are written, so that the writes of many calls are under way
 	// together, and the next request is taken meanwhile; its handler
@@ -136,7 +136,7 @@ type Server struct {
 	started int64 // Unix nanoseconds; set by Start before any request arrives
 
 	slots   chan struct{} // one token per handler running, up to Concurrency
-	overlap chan struct{} // one per call waiting on a table that waits on I/O; nil for a MemoryTable
+	overlap chan struct{} // one per call waiting on an ioTable; nil for other tables
 
 	bulk *bulkConn // for large replies
 
@@ -160,7 +160,7 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
 	base, cancel := context.WithCancel(context.Background())
 	s := &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel,
 		slots: make(chan struct{}, cfg.Concurrency)}
-	if _, inMemory := table.(*MemoryTable); !inMemory {
+	if _, ok := table.(ioTable); ok {
 		s.overlap = make(chan struct{}, cfg.TableWaits)
 	}
 	if cfg.Metrics != nil {

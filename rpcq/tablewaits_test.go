@@ -12,8 +12,8 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
-// barrierTable is a duplicate table that waits on something other than
-// memory: each Begin waits until n calls have begun, then lets its call
+// barrierTable is a duplicate table standing for one that waits on I/O:
+// each Begin waits until n calls have begun, then lets its call
 // run, or answers it with verdict if set.
 type barrierTable struct {
 	n       int
@@ -68,7 +68,7 @@ func (p *concurrencyProbe) Twice(ctx context.Context, x int) (int, error) {
 
 func serveProbe(t *testing.T, b *brokertest.Server, table rpcq.Table, cfg rpcq.ServerConfig) *concurrencyProbe {
 	t.Helper()
-	cfg.Name, cfg.Logger, cfg.Table = "Probe", quiet(), table
+	cfg.Name, cfg.Logger, cfg.Table = "Probe", quiet(), rpcq.WaitsOnIO(table)
 	cfg.Modes = map[string]rpcq.Mode{"Twice": rpcq.ExactlyOnce}
 	srv, err := rpcq.NewServer(b.Connect(), cfg)
 	if err != nil {
