@@ -20,6 +20,7 @@ type Call struct {
 
 	subject  string
 	service  string
+	names    [112]byte // backs id and reply, at the call's first numbering
 	id       string    // "<client>-<seq>"
 	reply    string    // the reply subject: the client's inbox, then seq
 	deadline time.Time // when the caller gives up
