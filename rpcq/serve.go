@@ -15,7 +15,7 @@ import (
 
 // serve runs one request to m and answers it. It runs on the endpoint's
 // subscription goroutine, so micro's stats time the whole call, except a
-// call through a table that waits on I/O (see overlapped). A request to
+// call through a table that waits on I/O (see ServerConfig.TableWaits). A request to
 // the method's caller endpoint names its caller after methodSubject;
 // methodSubject is empty for the method's own endpoint.
 func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
@@ -66,18 +66,7 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	}
 	s.overlap <- struct{}{} // waits while as many calls wait on the table
 	handedOff = true
-	go s.overlapped(ctx, m, req, codec, id, rh.ack, start)
-}
-
-// overlapped runs a call through a table that waits on I/O, off its
-// endpoint's subscription, and answers it.
-func (s *Server) overlapped(ctx context.Context, m *method, req micro.Request, codec Codec, id RequestID, ack uint64, start time.Time) {
-	defer s.inflight.Done()
-	r := s.runOnce(ctx, m, codec, req.Data(), id, ack)
-	release(ctx)
-	s.answer(detached{req, s.nc}, r)
-	s.metrics.observe(s.cfg.Name, m, r.Code, start)
-	<-s.overlap
+	s.runWaiting(waitingCall{ctx: ctx, m: m, req: req, codec: codec, id: id, ack: rh.ack, start: start})
 }
 
 // release ends a handler's context once the call is over.

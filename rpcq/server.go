@@ -135,8 +135,9 @@ type Server struct {
 
 	started int64 // Unix nanoseconds; set by Start before any request arrives
 
-	slots   chan struct{} // one token per handler running, up to Concurrency
-	overlap chan struct{} // one per call waiting on an ioTable; nil for other tables
+	slots   chan struct{}    // one token per handler running, up to Concurrency
+	overlap chan struct{}    // one per call waiting on an ioTable; nil for other tables
+	waiting chan waitingCall // such a call, to an idle runner (see runWaiting)
 
 	bulk *bulkConn // for large replies
 
@@ -161,7 +162,7 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
 	s := &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel,
 		slots: make(chan struct{}, cfg.Concurrency)}
 	if _, ok := table.(ioTable); ok {
-		s.overlap = make(chan struct{}, cfg.TableWaits)
+		s.overlap, s.waiting = make(chan struct{}, cfg.TableWaits), make(chan waitingCall)
 	}
 	if cfg.Metrics != nil {
 		var err error
