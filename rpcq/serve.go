@@ -14,10 +14,11 @@ import (
 )
 
 // serve runs one request to m and answers it. It runs on the endpoint's
-// subscription goroutine, so micro's stats time the whole call, except a
-// call through a table that waits on I/O (see ServerConfig.TableWaits). A request to
-// the method's caller endpoint names its caller after methodSubject;
-// methodSubject is empty for the method's own endpoint.
+// subscription goroutine, so micro's stats time the whole call, except
+// for a call through a table that waits on I/O, which it hands to a
+// runner (see ServerConfig.TableWaits). A request to the method's caller
+// endpoint names its caller after methodSubject; methodSubject is empty
+// for the method's own endpoint.
 func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	start := time.Now()
 	answer := func(r Reply) {
