@@ -5,7 +5,9 @@ import (
 	"context"
 	"net"
 	"net/rpc"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,9 +119,38 @@ func BenchmarkCall(b *testing.B) {
 	})
 }
 
+// kvPuts is a row beside the KV table's: a bare Put of a new key of the
+// table's bucket, as the table stores each reply, with nothing else, so
+// that the table shows what one of its writes costs next to a call.
+func kvPuts(b *testing.B, env *benchEnv, goroutines int) {
+	js, err := jetstream.New(env.b.Connect())
+	if err != nil {
+		b.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), rpcq.DefaultKVTableBucket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	put := func() error {
+		_, err := kv.Put(context.Background(), "BenchPut."+strconv.FormatInt(n.Add(1), 10), payload)
+		return err
+	}
+	if goroutines > 1 {
+		parallel(b, put)
+		return
+	}
+	for b.Loop() {
+		if err := put(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkModes is one synchronous call at a time in each delivery mode:
 // what exactly-once costs over at-most-once, with the duplicate table in
-// memory and in a JetStream KV bucket (two KV writes per call).
+// memory and in a JetStream KV bucket (two KV writes per call), and one
+// such write alone.
 func BenchmarkModes(b *testing.B) {
 	env := setupBench(b)
 	for _, m := range []struct{ name, method string }{
@@ -141,6 +172,7 @@ func BenchmarkModes(b *testing.B) {
 			}
 		})
 	}
+	b.Run("kv-put-only", func(b *testing.B) { kvPuts(b, env, 1) })
 }
 
 // BenchmarkInFlight64 is 64 goroutines each making blocking calls; ns/op
@@ -193,7 +225,8 @@ func BenchmarkInFlight1024(b *testing.B) {
 
 // BenchmarkModesInFlight64 is 64 goroutines each calling one method, in
 // each delivery mode: what exactly-once costs when the table's writes of
-// concurrent calls can be grouped.
+// concurrent calls can be grouped, and as many bare writes of the table's
+// bucket.
 func BenchmarkModesInFlight64(b *testing.B) {
 	env := setupBench(b)
 	for _, m := range []struct{ name, method string }{
@@ -212,6 +245,7 @@ func BenchmarkModesInFlight64(b *testing.B) {
 			})
 		})
 	}
+	b.Run("kv-put-only", func(b *testing.B) { kvPuts(b, env, inFlight) })
 }
 
 // goInFlight makes b.N calls of method from one goroutine with Go,

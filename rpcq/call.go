@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 )
@@ -19,6 +20,7 @@ type Call struct {
 
 	subject  string
 	service  string
+	names    [112]byte // backs id and reply, at the call's first numbering
 	id       string    // "<client>-<seq>"
 	reply    string    // the reply subject: the client's inbox, then seq
 	deadline time.Time // when the caller gives up
@@ -42,7 +44,7 @@ type Call struct {
 	probed     bool     // the unknown-method probe was sent
 
 	msg      *nats.Msg     // the reply
-	wake     chan struct{} // closed on completion, for Call
+	wake     chan struct{} // receives one value on completion, for Call
 	fn       func(*Call)   // run on completion, for GoFunc
 	finished bool          // guarded by the client's mu
 }
@@ -70,7 +72,10 @@ func (call *Call) outgoing(ack uint64) *outgoing {
 		sent = time.Now().UnixNano()
 	}
 	o.buf = appendRequestHeader(o.buf[:0], call.id, time.Until(call.deadline), ack, call.mode.once(), sent, call.Attempts)
-	o.vals[0] = string(o.buf)
+	// The header's value shares o.buf rather than copy it: PublishMsg has
+	// encoded it when it returns, and o.buf is written again only after
+	// release.
+	o.vals[0] = unsafe.String(unsafe.SliceData(o.buf), len(o.buf))
 	h := o.msg.Header
 	h[HeaderRequest] = o.vals[0:1:1]
 	if codecOf(nil, call.body) != call.codec {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -156,17 +157,24 @@ func WithMode(mode Mode) CallOption {
 // Call calls serviceMethod ("Service.Method") with args, decodes the reply
 // into reply (a pointer, or nil to discard it) and returns the error.
 func (c *Client) Call(ctx context.Context, serviceMethod string, args, reply any, opts ...CallOption) error {
-	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, wake: make(chan struct{})}
+	wake := wakePool.Get().(chan struct{})
+	call := &Call{ServiceMethod: serviceMethod, Args: args, Reply: reply, wake: wake}
 	c.start(ctx, call, opts, false)
 	select {
-	case <-call.wake:
+	case <-wake:
 	case <-ctx.Done():
 		c.expire(call)
+		<-wake
 	}
-	<-call.wake
-	call.decode() // here, not on the reply goroutine every call shares
+	wakePool.Put(wake) // complete sent on it once, and it is empty again
+	call.decode()      // here, not on the reply goroutine every call shares
 	return call.Error
 }
+
+// wakePool holds the channels Call waits on, each with room for the one
+// send that completes a call: a Call receives it before putting the
+// channel back.
+var wakePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // Go calls serviceMethod asynchronously and returns the Call. done, if not
 // nil, must be buffered, or Go panics, as net/rpc's does; if nil, a channel
@@ -283,15 +291,34 @@ func (c *Client) send(call *Call) {
 func (c *Client) numberLocked(call *Call) {
 	c.seq++
 	call.seq, call.client = c.seq, c.id
-	// One string holds both, "<inbox><seq><client>-<seq>": one allocation.
-	var b [128]byte
-	s := strconv.AppendUint(append(b[:0], c.inbox...), call.seq, 10)
-	n := len(s)
-	s = strconv.AppendUint(append(append(s, c.id...), '-'), call.seq, 10)
-	both := string(s)
+	// One string holds both, "<inbox><seq><client>-<seq>". The first
+	// numbering writes it into the call's own names array, which nothing
+	// writes again, and the string shares it: no allocation. A renewal, or
+	// a long inbox prefix, allocates one.
+	var both string
+	var n int
+	if call.reply == "" && len(c.inbox)+len(c.id)+2*maxUintDigits+1 <= len(call.names) {
+		s, i := appendNames(call.names[:0], c.inbox, c.id, call.seq)
+		both, n = unsafe.String(unsafe.SliceData(s), len(s)), i
+	} else {
+		var b [128]byte
+		s, i := appendNames(b[:0], c.inbox, c.id, call.seq)
+		both, n = string(s), i
+	}
 	call.reply, call.id = both[:n], both[n:]
 	c.pending[call.seq] = call
 	c.inFlight.push(call)
+}
+
+// maxUintDigits is the length of the longest uint64 in decimal.
+const maxUintDigits = 20
+
+// appendNames appends "<inbox><seq><client>-<seq>" to dst, and says where
+// the reply subject, its first part, ends.
+func appendNames(dst []byte, inbox, client string, seq uint64) ([]byte, int) {
+	dst = strconv.AppendUint(append(dst, inbox...), seq, 10)
+	n := len(dst)
+	return strconv.AppendUint(append(append(dst, client...), '-'), seq, 10), n
 }
 
 // watermarkLocked is the highest sequence number up to which every call
@@ -449,7 +476,7 @@ func (c *Client) complete(call *Call, msg *nats.Msg, err error) {
 	call.msg, call.Error = msg, err
 	switch {
 	case call.wake != nil: // Call decodes on its own goroutine
-		close(call.wake)
+		call.wake <- struct{}{}
 	case call.fn != nil:
 		call.decode()
 		go call.fn(call)

@@ -90,6 +90,14 @@ type Table interface {
 	Finish(ctx context.Context, id RequestID, reply Reply) error
 }
 
+// ioTable is a Table whose Begin and Finish wait on I/O: the server runs
+// the calls through it off their endpoints' subscriptions (see
+// ServerConfig.TableWaits).
+type ioTable interface {
+	Table
+	waitsOnIO()
+}
+
 // TableStats counts what a duplicate table decided.
 type TableStats struct {
 	Executions int64 // calls run

@@ -26,3 +26,11 @@ func SetRequestField(h nats.Header, key, v string) {
 	}
 	h.Set(HeaderRequest, strings.Join(append(out, key+"="+v), " "))
 }
+
+// WaitsOnIO is t as a table that waits on I/O, whose calls the server
+// runs off their endpoints' subscriptions, as it does a KVTable's.
+func WaitsOnIO(t Table) Table { return ioWrapped{t} }
+
+type ioWrapped struct{ Table }
+
+func (ioWrapped) waitsOnIO() {}

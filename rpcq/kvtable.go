@@ -516,6 +516,8 @@ func (t *KVTable) count(f func(*TableStats)) {
 	t.mu.Unlock()
 }
 
+func (t *KVTable) waitsOnIO() {}
+
 // Close releases nothing now that the table writes in the foreground; it
 // is kept so that callers close what they open, and is idempotent.
 func (t *KVTable) Close() {}

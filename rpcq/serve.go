@@ -14,9 +14,11 @@ import (
 )
 
 // serve runs one request to m and answers it. It runs on the endpoint's
-// subscription goroutine, so micro's stats time the whole call. A request
-// to the method's caller endpoint names its caller after methodSubject;
-// methodSubject is empty for the method's own endpoint.
+// subscription goroutine, so micro's stats time the whole call, except
+// for a call through a table that waits on I/O, which it hands to a
+// runner (see ServerConfig.TableWaits). A request to the method's caller
+// endpoint names its caller after methodSubject; methodSubject is empty
+// for the method's own endpoint.
 func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	start := time.Now()
 	answer := func(r Reply) {
@@ -29,7 +31,12 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 		answer(errorReply(codec, Errorf(CodeUnavailable, "service %s is shutting down", s.cfg.Name)))
 		return
 	}
-	defer s.inflight.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.inflight.Done()
+		}
+	}()
 
 	rh, err := parseRequestHeader(h.Get(HeaderRequest))
 	if err == nil && m.mode == AtMostOnce {
@@ -47,15 +54,34 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 		answer(errorReply(codec, err))
 		return
 	}
-	if dc, ok := ctx.(*deadlineContext); ok {
-		defer dc.release()
-	}
-	if rh.client != "" && m.once {
-		id := RequestID{Client: rh.client, Seq: rh.seq}
-		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack))
+	if rh.client == "" || !m.once {
+		answer(s.runHeld(ctx, m, codec, req.Data()))
+		release(ctx)
 		return
 	}
-	answer(s.run(ctx, m, codec, req.Data()))
+	id := RequestID{Client: rh.client, Seq: rh.seq}
+	if s.overlap == nil {
+		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack))
+		release(ctx)
+		return
+	}
+	s.overlap <- struct{}{} // waits while as many calls wait on the table
+	handedOff = true
+	s.runWaiting(waitingCall{ctx: ctx, m: m, req: req, codec: codec, id: id, ack: rh.ack, start: start})
+}
+
+// release ends a handler's context once the call is over.
+func release(ctx context.Context) {
+	if dc, ok := ctx.(*deadlineContext); ok {
+		dc.release()
+	}
+}
+
+// runHeld is run in one of the server's Concurrency slots.
+func (s *Server) runHeld(ctx context.Context, m *method, codec Codec, body []byte) Reply {
+	s.slots <- struct{}{}
+	defer func() { <-s.slots }()
+	return s.run(ctx, m, codec, body)
 }
 
 // sentSinceStart refuses an at-most-once request sent before the server
@@ -117,7 +143,7 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 			} else {
 				ctx = context.WithValue(ctx, callInfoKey{}, info)
 			}
-			r := s.run(ctx, m, codec, body)
+			r := s.runHeld(ctx, m, codec, body)
 			s.finish(ctx, id, r)
 			return r
 		case Answered:

@@ -24,6 +24,9 @@ const (
 	DefaultConcurrency = 4
 	// DefaultVersion is the service version when none is given.
 	DefaultVersion = "0.0.0"
+	// DefaultTableWaits is how many calls may wait on a duplicate table
+	// that waits on I/O at once.
+	DefaultTableWaits = 128
 )
 
 // ServerConfig describes a service. Zero fields take their defaults.
@@ -48,6 +51,15 @@ type ServerConfig struct {
 	// Table is the duplicate table of AtMostOnce and ExactlyOnce methods
 	// (default: a MemoryTable, which lasts as long as the process).
 	Table Table
+	// TableWaits is how many calls may wait at once on a KVTable, or
+	// another Table that waits on I/O (default DefaultTableWaits). Such a
+	// call leaves its endpoint's subscription while its claim and its
+	// reply are written, so that the writes of many calls are under way
+	// together, and the next request is taken meanwhile; its handler
+	// still runs in one of the Concurrency slots. micro's stats time only
+	// the hand-off of those calls and count none of them as errors; the
+	// server's Metrics time and count them all.
+	TableWaits int
 	// ClientLease is how long the default table remembers an idle client
 	// (default DefaultClientLease).
 	ClientLease time.Duration
@@ -85,6 +97,9 @@ func (c *ServerConfig) validate() error {
 	if c.Concurrency < 0 {
 		return fmt.Errorf("%w: Concurrency %d is negative", ErrInvalidConfig, c.Concurrency)
 	}
+	if c.TableWaits < 0 {
+		return fmt.Errorf("%w: TableWaits %d is negative", ErrInvalidConfig, c.TableWaits)
+	}
 	for name, mode := range c.Modes {
 		if mode < AtMostOnce || mode > ExactlyOnce {
 			return fmt.Errorf("%w: Modes[%q]: %v", ErrInvalidConfig, name, mode)
@@ -92,6 +107,7 @@ func (c *ServerConfig) validate() error {
 	}
 	c.Version = cmp.Or(c.Version, DefaultVersion)
 	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.TableWaits = cmp.Or(c.TableWaits, DefaultTableWaits)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.ClientLease = cmp.Or(c.ClientLease, DefaultClientLease)
 	return nil
@@ -119,6 +135,10 @@ type Server struct {
 
 	started int64 // Unix nanoseconds; set by Start before any request arrives
 
+	slots   chan struct{}    // one token per handler running, up to Concurrency
+	overlap chan struct{}    // one per call waiting on an ioTable; nil for other tables
+	waiting chan waitingCall // such a call, to an idle runner (see runWaiting)
+
 	bulk *bulkConn // for large replies
 
 	base       context.Context // parent of every handler context
@@ -139,7 +159,11 @@ func NewServer(nc *nats.Conn, cfg ServerConfig) (*Server, error) {
 		table = NewMemoryTable(time.Now(), cfg.ClientLease)
 	}
 	base, cancel := context.WithCancel(context.Background())
-	s := &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel}
+	s := &Server{nc: nc, cfg: cfg, table: table, methods: map[string]*method{}, bulk: &bulkConn{src: nc}, base: base, cancel: cancel,
+		slots: make(chan struct{}, cfg.Concurrency)}
+	if _, ok := table.(ioTable); ok {
+		s.overlap, s.waiting = make(chan struct{}, cfg.TableWaits), make(chan waitingCall)
+	}
 	if cfg.Metrics != nil {
 		var err error
 		if s.metrics, err = newServerMetrics(cfg.Metrics, s); err != nil {
