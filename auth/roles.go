@@ -131,17 +131,20 @@ var (
 		What:    "cancel and delete its own jobs (rpcq.Master.Cancel.<user>, Delete.<user>)",
 		Publish: ownCalls(mr.MethodCancel, mr.MethodDelete),
 	}
+	// Outputs and runs are read through the master (mr.MethodOutput,
+	// MethodRuns), which knows whose job is whose: no permission on the
+	// object store, the event stream or the buckets could tell.
 	seeOwnJobs = Grant{
-		What:    "see its own jobs (rpcq.Master.Status.<user>, List.<user>, ListPage.<user>)",
-		Publish: ownCalls(mr.MethodStatus, mr.MethodList, mr.MethodListPage),
+		What:    "see its own jobs, their runs and outputs (rpcq.Master.Status.<user>, List.<user>, ListPage.<user>, Output.<user>, Runs.<user>)",
+		Publish: ownCalls(seeJobsMethods...),
 	}
 	seeJobs = Grant{
-		What:    "see every job (rpcq.Master.Status, List, ListPage)",
-		Publish: mapped([]string{mr.MethodStatus, mr.MethodList, mr.MethodListPage}, mr.MasterSubject),
+		What:    "see every job, its runs and outputs (rpcq.Master.Status, List, ListPage, Output, Runs)",
+		Publish: mapped(seeJobsMethods, mr.MasterSubject),
 	}
 	// readData is an object store Get: the object's metadata by direct
 	// get, then an ordered push consumer of its chunks, which answers
-	// flow control and is deleted at the end.
+	// flow control and is deleted at the end. Only workers have it.
 	readData   = readObjects(mr.ObjectStoreData, "read what jobs make: map outputs and job outputs")
 	readInputs = readObjects(mr.ObjectStoreInputs, "read uploaded inputs")
 	// writeData is an object store Put: a look at the metadata there is,
@@ -220,21 +223,6 @@ var (
 			flowControl(streamWorkers),
 		},
 	}
-	// seeRuns is what a job's page in drover ui reads beside the
-	// master's answers: the job's record, and its events and commit
-	// records, each by an ordered pull consumer filtered on one job.
-	seeRuns = Grant{
-		What: "see a job's spec and runs: its record, events and commit records (drover ui)",
-		Publish: []string{
-			directGet(streamJobs, kvKeys(mr.BucketJobs)),
-			consumerAPI("CREATE", mr.StreamEvents, "*."+mr.EventSubject("*", "*")),
-			consumerAPI("MSG.NEXT", mr.StreamEvents, "*"),
-			consumerAPI("DELETE", mr.StreamEvents, "*"),
-			consumerAPI("CREATE", streamCommits, "*."+kvKeys(mr.BucketCommits)),
-			consumerAPI("MSG.NEXT", streamCommits, "*"),
-			consumerAPI("DELETE", streamCommits, "*"),
-		},
-	}
 	probeWorkers = Grant{
 		What:    "look for the workers of running tasks, and hand back the tasks of those gone (drover.worker.>)",
 		Publish: []string{mr.WorkerSubjects()},
@@ -277,6 +265,9 @@ var (
 	}
 )
 
+// seeJobsMethods are the master's methods that show jobs.
+var seeJobsMethods = []string{mr.MethodStatus, mr.MethodList, mr.MethodListPage, mr.MethodOutput, mr.MethodRuns}
+
 // readObjects is an object store Get from bucket.
 func readObjects(bucket, what string) Grant {
 	stream := mr.ObjectStoreStream(bucket)
@@ -309,11 +300,11 @@ func Grants(role Role) []Grant {
 	case Worker:
 		return []Grant{bind, pullTasks, readInputs, readData, writeData, commit, reportEvents, askTime, showAlive, announce, useTasks}
 	case Submitter:
-		return []Grant{bind, discover, submit, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV, useTasks}
+		return []Grant{bind, discover, submit, seeOwnJobs, cancelOwnJobs, writeInputs, seeWorkers, changeKV, useTasks}
 	case ExecSubmitter:
-		return []Grant{bind, discover, submit, submitExec, seeOwnJobs, cancelOwnJobs, writeInputs, readData, seeWorkers, seeRuns, changeKV, useTasks}
+		return []Grant{bind, discover, submit, submitExec, seeOwnJobs, cancelOwnJobs, writeInputs, seeWorkers, changeKV, useTasks}
 	case Reader:
-		return []Grant{bind, discover, seeJobs, readData, seeWorkers, seeRuns, readKV, seeTasks}
+		return []Grant{bind, discover, seeJobs, seeWorkers, readKV, seeTasks}
 	case KVServer:
 		return []Grant{serveKV}
 	case Admin:

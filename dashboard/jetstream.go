@@ -3,7 +3,6 @@ package dashboard
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,10 +20,6 @@ import (
 
 // DefaultMaxEvents bounds the events the dashboard reads of one job.
 const DefaultMaxEvents = 200_000
-
-// readWait bounds one pull of a job's events or commits: a pull that
-// finds nothing returns after it.
-const readWait = 2 * time.Second
 
 // JetStreamConfig configures NewJetStream.
 type JetStreamConfig struct {
@@ -118,7 +113,9 @@ func (s *JetStream) Cancel(ctx context.Context, id string) error {
 	return s.call(ctx, mr.MethodCancel, master.JobArgs{ID: id}, nil)
 }
 
-// Job implements Source.
+// Job implements Source. The job's runs are read through the master
+// (Master.Runs), a page a call, as whoever the dashboard calls as may see
+// them.
 func (s *JetStream) Job(ctx context.Context, id string) (JobData, error) {
 	var d JobData
 	if err := s.call(ctx, mr.MethodStatus, master.JobArgs{ID: id}, &d.Status); err != nil {
@@ -127,118 +124,30 @@ func (s *JetStream) Job(ctx context.Context, id string) (JobData, error) {
 	if !subjectToken(id) { // a quarantined record: nothing of it is on the bus
 		return d, nil
 	}
-	d.Spec = s.spec(ctx, id)
-	// One read per kind, each with one filter, so that NATS permissions
-	// can grant them (the filter is in the request's subject), merged
-	// back into the order the stream stored them in.
-	type seqRecord struct {
-		seq uint64
-		Record
-	}
-	var all []seqRecord
-	n := 0
-	for _, kind := range []mr.EventKind{mr.EventStarted, mr.EventFailed, mr.EventPublished} {
-		got, err := s.read(ctx, mr.StreamEvents, mr.EventSubject(id, kind), jetstream.DeliverAllPolicy, s.maxEvents-n, func(m jetstream.Msg, meta *jetstream.MsgMetadata) {
-			var ev mr.Event
-			if json.Unmarshal(m.Data(), &ev) == nil && ev.Job == id && ev.Kind == kind {
-				all = append(all, seqRecord{meta.Sequence.Stream, Record{Event: ev, At: meta.Timestamp}})
-			}
-		})
-		if err != nil {
+	args := master.RunsArgs{ID: id}
+	for {
+		var page master.RunsPage
+		if err := s.call(ctx, mr.MethodRuns, args, &page); err != nil {
 			return d, err
 		}
-		n += got
-	}
-	slices.SortFunc(all, func(a, b seqRecord) int { return cmp.Compare(a.seq, b.seq) })
-	d.Records = make([]Record, len(all))
-	for i, r := range all {
-		d.Records[i] = r.Record
-	}
-	d.Truncated = n >= s.maxEvents
-	_, err := s.read(ctx, mr.BucketStream(mr.BucketCommits), mr.BucketKey(mr.BucketCommits, mr.JobCommitKeys(id)),
-		jetstream.DeliverLastPerSubjectPolicy, mr.MaxMapTasks+mr.MaxR, func(m jetstream.Msg, _ *jetstream.MsgMetadata) {
-			var c mr.Commit
-			if m.Headers().Get("KV-Operation") == "" && json.Unmarshal(m.Data(), &c) == nil && c.Job == id {
-				d.Commits = append(d.Commits, c)
+		if page.Spec != nil && page.Spec.ValidateForm() == nil {
+			d.Spec = page.Spec
+		}
+		for _, ev := range page.Events {
+			if len(d.Records) == s.maxEvents {
+				d.Truncated = true
+				break
 			}
-		})
-	return d, err
-}
-
-// spec is job id's spec as the jobs bucket holds it, or nil.
-func (s *JetStream) spec(ctx context.Context, id string) *mr.JobSpec {
-	kv, err := s.js.KeyValue(ctx, mr.BucketJobs)
-	if err != nil {
-		return nil
-	}
-	e, err := kv.Get(ctx, id)
-	if err != nil {
-		return nil
-	}
-	var rec struct {
-		Spec mr.JobSpec `json:"spec"`
-	}
-	if json.Unmarshal(e.Value(), &rec) != nil || rec.Spec.ValidateForm() != nil {
-		return nil
-	}
-	return &rec.Spec
-}
-
-// read hands fn every message of stream on filter, up to limit of them, in
-// order, with its metadata, and returns how many it handed.
-func (s *JetStream) read(ctx context.Context, stream, filter string, deliver jetstream.DeliverPolicy, limit int, fn func(jetstream.Msg, *jetstream.MsgMetadata)) (int, error) {
-	st, err := s.js.Stream(ctx, stream)
-	if err != nil {
-		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
-	}
-	// Ask first whether there is anything: a pull that finds nothing
-	// waits readWait.
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
-	}
-	// As many as there are, so that each pull returns as soon as its
-	// messages are in, rather than wait out readWait for more.
-	want := uint64(0)
-	for _, count := range info.State.Subjects {
-		if deliver == jetstream.DeliverLastPerSubjectPolicy {
-			count = 1
+			d.Records = append(d.Records, Record{Event: ev.Event, At: time.Unix(0, ev.At)})
 		}
-		want += count
-	}
-	want = min(want, uint64(max(limit, 0)))
-	if want == 0 {
-		return 0, nil
-	}
-	cons, err := s.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: deliver})
-	if err != nil {
-		return 0, fmt.Errorf("dashboard: %s: %w", stream, err)
-	}
-	n := 0
-	for uint64(n) < want {
-		batch, err := cons.Fetch(int(min(want-uint64(n), 1000)), jetstream.FetchMaxWait(readWait))
-		if err != nil {
-			return n, fmt.Errorf("dashboard: %s: %w", stream, err)
+		d.Commits = append(d.Commits, page.Commits...)
+		// A page that moves no cursor would be asked for again forever.
+		moved := page.Next > args.After || page.NextCommit > args.NextCommit
+		if page.Done || d.Truncated || !moved || len(d.Commits) > mr.MaxMapTasks+mr.MaxR {
+			return d, nil
 		}
-		got, pending := 0, uint64(1)
-		for m := range batch.Messages() {
-			meta, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			got++
-			n++
-			pending = meta.NumPending
-			fn(m, meta)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return n, fmt.Errorf("dashboard: %s: %w", stream, err)
-		}
-		if got == 0 || pending == 0 {
-			break
-		}
+		args.After, args.NextCommit = page.Next, page.NextCommit
 	}
-	return n, nil
 }
 
 // subjectToken reports whether id can be one token of a subject.

@@ -393,6 +393,18 @@ func TestRolesAndPermissions(t *testing.T) {
 		{"drover get", clients, func(role auth.Role) outcome {
 			return s.tryDrover(role, "get", shown(role), "-o", filepath.Join(t.TempDir(), "out"))
 		}},
+		// Outputs are read through the master: no permission on the object
+		// store can tell one user's objects from another's.
+		{"read an output object", []auth.Role{auth.Master, auth.Worker, auth.Admin}, func(role auth.Role) outcome {
+			return s.tryGo(role, func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error {
+				obs, err := js.ObjectStore(ctx, mr.ObjectStoreData)
+				if err != nil {
+					return err
+				}
+				_, err = obs.GetBytes(ctx, s.status(job).Outputs[0])
+				return err
+			})
+		}},
 		{"drover cancel", submitters, func(role auth.Role) outcome {
 			// A job that runs until cancelled holds the worker's one
 			// slot; a submitter tries its own job, queued behind it.

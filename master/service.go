@@ -14,11 +14,11 @@ func (m *Master) serve() (*rpcq.Server, error) {
 	srv, err := rpcq.NewServer(m.nc, rpcq.ServerConfig{
 		Name:        mr.MasterService,
 		Version:     "1.0.0",
-		Description: "Drover MapReduce master: Submit, SubmitExec, Status, List, ListPage, Cancel, Delete",
+		Description: "Drover MapReduce master: Submit, SubmitExec, Status, List, ListPage, Cancel, Delete, Output, Runs",
 		Modes: map[string]rpcq.Mode{
 			mr.MethodSubmit: rpcq.AtMostOnce, mr.MethodSubmitExec: rpcq.AtMostOnce, mr.MethodStatus: rpcq.ReadOnly,
 			mr.MethodList: rpcq.ReadOnly, mr.MethodListPage: rpcq.ReadOnly, mr.MethodCancel: rpcq.AtLeastOnce,
-			mr.MethodDelete: rpcq.AtMostOnce,
+			mr.MethodDelete: rpcq.AtMostOnce, mr.MethodOutput: rpcq.ReadOnly, mr.MethodRuns: rpcq.ReadOnly,
 		},
 		Logger:  m.log,
 		Metrics: m.cfg.Registerer,
@@ -73,6 +73,16 @@ func (m *Master) serve() (*rpcq.Server, error) {
 					return DeleteReply{}, noJob(a.ID)
 				}
 				return m.Delete(ctx, a.ID)
+			})
+		},
+		func() error {
+			return rpcq.HandleFunc(srv, mr.MethodOutput, func(ctx context.Context, a OutputArgs) (OutputPiece, error) {
+				return m.Output(ctx, callerOf(ctx), a.ID, a.Partition, a.After)
+			})
+		},
+		func() error {
+			return rpcq.HandleFunc(srv, mr.MethodRuns, func(ctx context.Context, a RunsArgs) (RunsPage, error) {
+				return m.Runs(ctx, callerOf(ctx), a)
 			})
 		},
 	} {

@@ -67,6 +67,13 @@ const (
 	MethodCancel = "Cancel"
 	// MethodDelete removes an ended job, its outputs and its records.
 	MethodDelete = "Delete"
+	// MethodOutput reads a done job's output, one object store chunk a
+	// call, so that those who may see a job read its output through the
+	// master and need no permission on the object store.
+	MethodOutput = "Output"
+	// MethodRuns reads a job's spec, its runs' events and its commits, a
+	// page a call: what a job's page in drover ui draws.
+	MethodRuns = "Runs"
 )
 
 // BucketStream is the stream behind a key-value bucket, as JetStream
@@ -84,6 +91,10 @@ func BucketKey(bucket, key string) string { return "$KV." + bucket + "." + key }
 // ObjectStoreStream is the stream behind an object store, as JetStream
 // names it.
 func ObjectStoreStream(bucket string) string { return "OBJ_" + bucket }
+
+// ObjectChunks is the subject of the chunks of the object whose NUID
+// (jetstream.ObjectInfo.NUID) is nuid in an object store's stream.
+func ObjectChunks(bucket, nuid string) string { return "$O." + bucket + ".C." + nuid }
 
 // BackingStreams are the streams behind the protocol's streams, buckets
 // and object store, in the order Ensure opens them.

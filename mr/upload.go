@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,11 +45,15 @@ func Upload(ctx context.Context, store *Store, path string, splitSize int64) ([]
 		sum := sha256.Sum256(chunk)
 		digest := hex.EncodeToString(sum[:])
 		object := InputObject(digest)
-		if _, err := store.Inputs.GetInfo(ctx, object); errors.Is(err, jetstream.ErrObjectNotFound) {
+		// An object of this name whose digest is another was put there by
+		// someone who may write inputs, not by Upload: it is replaced.
+		info, err := store.Inputs.GetInfo(ctx, object)
+		switch {
+		case errors.Is(err, jetstream.ErrObjectNotFound) || err == nil && info.Digest != ObjectDigest(sum):
 			if _, err := store.Inputs.PutBytes(ctx, object, chunk); err != nil {
 				return nil, fmt.Errorf("upload %s: %w", path, err)
 			}
-		} else if err != nil {
+		case err != nil:
 			return nil, fmt.Errorf("upload %s: %w", path, err)
 		}
 		inputs = append(inputs, Input{Name: name, Object: object, Size: int64(len(chunk)), Digest: digest, Offset: offset})
@@ -57,6 +62,12 @@ func Upload(ctx context.Context, store *Store, path string, splitSize int64) ([]
 			return inputs, nil // an empty file is one empty input
 		}
 	}
+}
+
+// ObjectDigest is the object store's digest of bytes whose SHA-256 is
+// sum, as jetstream.ObjectInfo.Digest states it.
+func ObjectDigest(sum [sha256.Size]byte) string {
+	return "SHA-256=" + base64.URLEncoding.EncodeToString(sum[:])
 }
 
 // nextChunk reads about size bytes and then to the end of the line.

@@ -76,6 +76,18 @@ func TestUploadCutsAtLinesAndSkipsKnownBytes(t *testing.T) {
 		t.Errorf("re-upload stored %d more bytes", after.Size()-before.Size())
 	}
 
+	// Bytes someone put in place of a piece, under its name: the next
+	// upload of the file puts the piece back.
+	if _, err := store.Inputs.PutBytes(ctx, inputs[1].Object, []byte("forged\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mr.Upload(ctx, store, path, mr.MinSplitSize); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := store.Inputs.GetBytes(ctx, inputs[1].Object); err != nil || int64(len(data)) != inputs[1].Size {
+		t.Errorf("a forged piece after its upload = %q, %v; want the %d bytes of the file", data[:min(len(data), 20)], err, inputs[1].Size)
+	}
+
 	empty := filepath.Join(t.TempDir(), "empty.txt")
 	os.WriteFile(empty, nil, 0o644)
 	if in, err := mr.Upload(ctx, store, empty, mr.MinSplitSize); err != nil || len(in) != 1 || in[0].Size != 0 {

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -162,9 +164,12 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}
 	os.Remove(f.Name())
-	// Read to the end, where the object store checks the digest, unless
-	// it holds more than its job says.
-	n, err := io.Copy(f, io.LimitReader(obj, in.Size+1))
+	// Read to the end, where the object store checks the bytes against
+	// the object's digest, unless it holds more than its job says. Whoever
+	// may upload inputs may also put an object under another's name, so
+	// the bytes are checked against the digest the job names as well.
+	sum := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, sum), io.LimitReader(obj, in.Size+1))
 	if err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
@@ -172,6 +177,10 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 	if n != in.Size {
 		f.Close()
 		return nil, 0, &InputError{Input: in.Object, Err: fmt.Errorf("is %s bytes, and its job says %d", sizeSeen(n, in.Size), in.Size)}
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); in.Digest != "" && got != in.Digest {
+		f.Close()
+		return nil, 0, &InputError{Input: in.Object, Err: fmt.Errorf("has SHA-256 %s, and its job says %s", got, in.Digest)}
 	}
 	return f, n, nil
 }

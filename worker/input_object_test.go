@@ -2,6 +2,8 @@ package worker
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -15,7 +17,7 @@ import (
 
 // TestOpenObjectTakesDisk: an uploaded input is read into an unlinked
 // file of the worker's temporary directory, whole and checked against its
-// declared size, and leaves no name behind.
+// declared size and digest, and leaves no name behind.
 func TestOpenObjectTakesDisk(t *testing.T) {
 	ctx, _, store := mrtest.Start(t, 3*time.Second)
 	tmp := t.TempDir()
@@ -32,15 +34,21 @@ func TestOpenObjectTakesDisk(t *testing.T) {
 	if _, err := store.Inputs.PutBytes(ctx, object, data); err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	forged := strings.Repeat("0", len(digest)) // another's input, which someone put these bytes in place of
 	for _, tt := range []struct {
-		size int64
-		want string
+		size   int64
+		digest string
+		want   string
 	}{
-		{int64(len(data)), ""},
-		{int64(len(data)) - 1, "is more than"},
-		{int64(len(data)) + 1, "is 280000 bytes, and its job says 280001"},
+		{int64(len(data)), "", ""},
+		{int64(len(data)), digest, ""},
+		{int64(len(data)), forged, "has SHA-256 " + digest + ", and its job says " + forged},
+		{int64(len(data)) - 1, "", "is more than"},
+		{int64(len(data)) + 1, "", "is 280000 bytes, and its job says 280001"},
 	} {
-		r, size, err := w.open(ctx, &mr.Input{Name: "piece", Object: object, Size: tt.size})
+		r, size, err := w.open(ctx, &mr.Input{Name: "piece", Object: object, Size: tt.size, Digest: tt.digest})
 		if tt.want != "" {
 			if !errors.As(err, new(*InputError)) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("open(declared %d) = %v, want an *InputError saying %q", tt.size, err, tt.want)

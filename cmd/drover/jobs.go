@@ -204,11 +204,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	store, err := s.bind(ctx)
-	if err != nil {
-		return err
-	}
-	if err := writeOutputs(ctx, store, st, *out, stale); err != nil {
+	if err := writeOutputs(ctx, s.master, st, *out, stale); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d files in %s\n", len(st.Outputs), *out)

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -49,10 +53,10 @@ func checkOutputDir(dir string, force bool) (stale []string, err error) {
 }
 
 // writeOutputs removes the stale files checkOutputDir found in dir, then
-// streams each of the job's outputs from the object store to its file in
-// dir, through a temporary file renamed into place once it is whole and
-// synced: a killed drover leaves no half-written part file.
-func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir string, stale []string) error {
+// streams each of the job's outputs, read through the master, to its file
+// in dir, through a temporary file renamed into place once it is whole,
+// checked and synced: a killed drover leaves no half-written part file.
+func writeOutputs(ctx context.Context, m *masterClient, st master.JobStatus, dir string, stale []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -61,40 +65,24 @@ func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir
 			return err
 		}
 	}
-	for r, name := range st.Outputs {
-		var digest string
-		if r < len(st.OutputDigests) {
-			digest = st.OutputDigests[r]
-		}
-		if err := writeOutput(ctx, store, name, digest, filepath.Join(dir, mr.OutputFile(r))); err != nil {
+	for r := range st.Outputs {
+		out := &outputReader{ctx: ctx, m: m, args: master.OutputArgs{ID: st.ID, Partition: r}, hash: sha256.New()}
+		if err := writeFile(filepath.Join(dir, mr.OutputFile(r)), out); err != nil {
 			return fmt.Errorf("write output %d: %w", r, err)
 		}
 	}
 	return nil
 }
 
-// writeOutput writes object to path, if it is the object whose digest
-// its reduce's commit recorded: the object store checks the bytes against
-// the object's digest as they are read.
-func writeOutput(ctx context.Context, store *mr.Store, object, digest, path string) error {
-	obj, err := store.Data.Get(ctx, object)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
-	info, err := obj.Info()
-	if err != nil {
-		return err
-	}
-	if err := mr.CheckOutput(object, info.Digest, digest); err != nil {
-		return err
-	}
+// writeFile writes what r reads to path, through path.tmp, renamed into
+// place once r ends without error and the file is synced.
+func writeFile(path string, r io.Reader) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, obj)
+	_, err = io.Copy(f, r)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -106,4 +94,57 @@ func writeOutput(ctx context.Context, store *mr.Store, object, digest, path stri
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// outputReader reads one of a done job's outputs through the master
+// (Master.Output), a piece a call. It ends with io.EOF once it has read
+// the output's size in bytes and they have its digest, and with an error
+// otherwise: a piece past the size, an output that changed while read.
+type outputReader struct {
+	ctx    context.Context
+	m      *masterClient
+	args   master.OutputArgs
+	hash   hash.Hash
+	first  *master.OutputPiece // the first piece's size and digest
+	got    uint64
+	unread []byte
+}
+
+func (o *outputReader) Read(p []byte) (int, error) {
+	for len(o.unread) == 0 {
+		if o.first != nil && o.got == o.first.Size {
+			if jetstream.GetObjectDigestValue(o.hash) != o.first.Digest {
+				return 0, fmt.Errorf("%w: output %d of job %s does not have the digest %s", mr.ErrOutputChanged, o.args.Partition, o.args.ID, o.first.Digest)
+			}
+			return 0, io.EOF
+		}
+		if err := o.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, o.unread)
+	o.unread = o.unread[n:]
+	return n, nil
+}
+
+// next reads the next piece into o.unread.
+func (o *outputReader) next() error {
+	var piece master.OutputPiece
+	if err := o.m.call(o.ctx, mr.MethodOutput, o.args, &piece); err != nil {
+		return err
+	}
+	if o.first == nil {
+		o.first = &master.OutputPiece{Size: piece.Size, Digest: piece.Digest}
+	}
+	n := uint64(len(piece.Data))
+	switch {
+	case piece.Size != o.first.Size || piece.Digest != o.first.Digest:
+		return fmt.Errorf("%w: output %d of job %s changed while it was read", mr.ErrOutputChanged, o.args.Partition, o.args.ID)
+	case n > o.first.Size-o.got, n == 0 && o.got < o.first.Size:
+		return fmt.Errorf("output %d of job %s: a piece of %d bytes after %d of %d", o.args.Partition, o.args.ID, n, o.got, o.first.Size)
+	}
+	o.got += n
+	o.hash.Write(piece.Data)
+	o.unread, o.args.After = piece.Data, piece.Next
+	return nil
 }

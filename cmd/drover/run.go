@@ -94,7 +94,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := writeOutputs(ctx, cluster.Store, st, *out, stale); err != nil {
+	if err := writeOutputs(ctx, mc, st, *out, stale); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "job %s done in %v: %d map and %d reduce tasks, %d files in %s\n",
