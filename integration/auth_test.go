@@ -860,4 +860,38 @@ func TestSubmittersSeeTheirOwnJobs(t *testing.T) {
 		t.Errorf("bob's drover cancel said %q", out)
 	}
 	s.waitDone(alices)
+
+	// alice reads her job's outputs through the master, and nothing of
+	// any job from the streams behind it: not its outputs, events,
+	// record or commits.
+	out := filepath.Join(t.TempDir(), "alices")
+	ok(s.tryDroverAs("alice", "get", alices, "-o", out), "alice's drover get")
+	if files, _ := filepath.Glob(filepath.Join(out, "part-*")); len(files) == 0 {
+		t.Errorf("alice's drover get wrote no part file in %s", out)
+	}
+	output := s.status(alices).Outputs[0]
+	for what, op := range map[string]func(context.Context, jetstream.JetStream) error{
+		"its output": func(ctx context.Context, js jetstream.JetStream) error {
+			obs, err := js.ObjectStore(ctx, mr.ObjectStoreData)
+			if err == nil {
+				_, err = obs.GetBytes(ctx, output)
+			}
+			return err
+		},
+		"its events": func(ctx context.Context, js jetstream.JetStream) error {
+			_, err := js.OrderedConsumer(ctx, mr.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{mr.EventSubject(alices, mr.EventStarted)}})
+			return err
+		},
+		"its record": func(ctx context.Context, js jetstream.JetStream) error {
+			kv, err := js.KeyValue(ctx, mr.BucketJobs)
+			if err == nil {
+				_, err = kv.Get(ctx, alices)
+			}
+			return err
+		},
+	} {
+		if o := s.tryGo(auth.Role("alice"), func(ctx context.Context, _ *nats.Conn, js jetstream.JetStream) error { return op(ctx, js) }); o.refused == "" {
+			t.Errorf("alice reading %s from JetStream: %v; want it refused by NATS", what, o)
+		}
+	}
 }
