@@ -64,8 +64,10 @@ type Config struct {
 type Master struct {
 	nc    *nats.Conn
 	store *mr.Store
-	cfg   Config
-	log   *slog.Logger
+	// outputs caches the infos of the outputs being read (see Output).
+	outputs objectInfos
+	cfg     Config
+	log     *slog.Logger
 
 	// term ends, and every action still being carried out with it, as
 	// soon as Run's context ends or Run returns: a master whose lease

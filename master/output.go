@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -43,46 +44,70 @@ type OutputPiece struct {
 	Digest string `json:"digest"`
 }
 
-// maxPiece bounds a piece's bytes: the object store's chunks are 128 KiB
-// unless their writer chose otherwise, and a piece must fit a reply.
-const maxPiece = 512 << 10
+// Bounds of a piece: the object store's chunks are 128 KiB unless their
+// writer chose otherwise, and a piece of several must fit a reply.
+const (
+	maxChunk     = 512 << 10
+	maxPiece     = 768 << 10
+	replyReserve = 64 << 10 // of the max payload, for rpcq's headers and framing
+)
 
 // Output is the piece of job id's output r that follows after (see
-// OutputArgs), for caller ("" for one who may see every job).
+// OutputArgs), for caller ("" for one who may see every job): as many of
+// the object's chunks as fit a reply.
 func (m *Master) Output(ctx context.Context, caller, id string, r int, after uint64) (OutputPiece, error) {
 	name, digest, err := m.output(caller, id, r)
 	if err != nil {
 		return OutputPiece{}, err
 	}
-	info, err := m.store.Data.GetInfo(ctx, name)
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return OutputPiece{}, rpcq.Errorf(rpcq.CodeInternal, "output %d of job %s is gone from the object store", r, id)
+	for fresh := false; ; fresh = true {
+		info, err := m.outputs.info(ctx, m.store.Data, name, fresh)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return OutputPiece{}, rpcq.Errorf(rpcq.CodeInternal, "output %d of job %s is gone from the object store", r, id)
+		}
+		if err != nil {
+			return OutputPiece{}, err
+		}
+		if err := mr.CheckOutput(name, info.Digest, digest); err != nil {
+			return OutputPiece{}, err
+		}
+		piece, err := m.piece(ctx, info, after)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound) && !fresh:
+			continue // the object may have been put again since its info was read
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return OutputPiece{}, rpcq.Errorf(rpcq.CodeBadRequest, "output %d of job %s has no piece after %d", r, id, after)
+		case err != nil:
+			return OutputPiece{}, fmt.Errorf("output %d of job %s: %w", r, id, err)
+		}
+		return piece, nil
 	}
-	if err != nil {
-		return OutputPiece{}, err
-	}
-	if err := mr.CheckOutput(name, info.Digest, digest); err != nil {
-		return OutputPiece{}, err
-	}
-	piece := OutputPiece{Size: info.Size, Digest: info.Digest}
+}
+
+// piece is the piece of the object info describes after the stream
+// sequence after: jetstream.ErrMsgNotFound if the object has none.
+func (m *Master) piece(ctx context.Context, info *jetstream.ObjectInfo, after uint64) (OutputPiece, error) {
+	piece := OutputPiece{Size: info.Size, Digest: info.Digest, Next: after}
 	if info.Size == 0 || after == math.MaxUint64 {
 		return piece, nil
 	}
-	stream, err := m.store.JS.Stream(ctx, mr.ObjectStoreStream(mr.ObjectStoreData))
+	// Up to the budget less one chunk: the broker stops a batch once it
+	// has sent the bytes asked for, with the chunk that passed them.
+	budget, chunkSize := min(maxPiece, int(m.nc.MaxPayload())-replyReserve), maxChunk
+	if info.Opts != nil && info.Opts.ChunkSize > 0 && info.Opts.ChunkSize < maxChunk {
+		chunkSize = int(info.Opts.ChunkSize)
+	}
+	chunks, err := directBatch(ctx, m.nc, mr.ObjectStoreStream(mr.ObjectStoreData), mr.ObjectChunks(mr.ObjectStoreData, info.NUID), after, max(budget-chunkSize, 1))
 	if err != nil {
 		return OutputPiece{}, err
 	}
-	msg, err := stream.GetMsg(ctx, after+1, jetstream.WithGetMsgSubject(mr.ObjectChunks(mr.ObjectStoreData, info.NUID)))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return OutputPiece{}, rpcq.Errorf(rpcq.CodeBadRequest, "output %d of job %s has no piece after %d", r, id, after)
+	piece.Data = make([]byte, 0, min(uint64(budget), info.Size))
+	for _, c := range chunks {
+		if len(c.data) > chunkSize || len(piece.Data)+len(c.data) > budget {
+			return OutputPiece{}, fmt.Errorf("a chunk of %d bytes, over its %d", len(c.data), chunkSize)
+		}
+		piece.Data, piece.Next = append(piece.Data, c.data...), c.seq
 	}
-	if err != nil {
-		return OutputPiece{}, err
-	}
-	if len(msg.Data) > maxPiece {
-		return OutputPiece{}, fmt.Errorf("output %d of job %s has a chunk of %d bytes, over %d", r, id, len(msg.Data), maxPiece)
-	}
-	piece.Data, piece.Next = msg.Data, msg.Sequence
 	return piece, nil
 }
 
@@ -100,4 +125,36 @@ func (m *Master) output(caller, id string, r int) (name, digest string, err erro
 		return "", "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s has outputs 0 to %d, not %d", id, len(st.Outputs)-1, r)
 	}
 	return st.Outputs[r], st.OutputDigests[r], nil
+}
+
+// objectInfos caches the infos of the outputs being read: an output is
+// read a piece a call, and its info does not change once its reduce
+// committed it (its name is its attempt's own). Safe for concurrent use.
+type objectInfos struct {
+	mu    sync.Mutex
+	infos map[string]*jetstream.ObjectInfo
+}
+
+// maxObjectInfos bounds the cache: past it, it starts again empty.
+const maxObjectInfos = 256
+
+// info is the info of object name of store, as cached unless fresh.
+func (c *objectInfos) info(ctx context.Context, store jetstream.ObjectStore, name string, fresh bool) (*jetstream.ObjectInfo, error) {
+	c.mu.Lock()
+	info := c.infos[name]
+	c.mu.Unlock()
+	if info != nil && !fresh {
+		return info, nil
+	}
+	info, err := store.GetInfo(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.infos == nil || len(c.infos) >= maxObjectInfos {
+		c.infos = map[string]*jetstream.ObjectInfo{}
+	}
+	c.infos[name] = info
+	return info, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drover-dev/drover/broker"
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/rpcq"
@@ -18,7 +19,9 @@ import (
 // caller hears "no job"; an output that does not exist and a cursor past
 // the last piece are refused, and nothing of another object leaks.
 func TestOutputThroughMaster(t *testing.T) {
-	c := start(t, 1)
+	// A small max payload, so that a reply holds one 128 KiB chunk.
+	c := prepare(t, &broker.Config{MaxPayload: 256 << 10})
+	c.startMaster(t, 1, master.Config{})
 	as := func(name string) *rpcq.Client {
 		client, err := rpcq.NewClient(c.broker.Connect(), rpcq.ClientConfig{Caller: name})
 		if err != nil {
@@ -29,9 +32,9 @@ func TestOutputThroughMaster(t *testing.T) {
 	}
 	alice, bob := as("alice"), as("bob")
 	// Distinct words enough that each output spans several of the object
-	// store's 128 KiB chunks.
+	// store's 128 KiB chunks, and several replies.
 	var text strings.Builder
-	for i := range 40_000 {
+	for i := range 60_000 {
 		fmt.Fprintf(&text, "%s\n", letters(i))
 	}
 	spec := mr.JobSpec{ID: "alices", App: "wordcount", R: 2, Inputs: []mr.Input{pathInput(t, text.String())}}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -65,14 +66,37 @@ func writeOutputs(ctx context.Context, m *masterClient, st master.JobStatus, dir
 			return err
 		}
 	}
-	for r := range st.Outputs {
-		out := &outputReader{ctx: ctx, m: m, args: master.OutputArgs{ID: st.ID, Partition: r}, hash: sha256.New()}
-		if err := writeFile(filepath.Join(dir, mr.OutputFile(r)), out); err != nil {
-			return fmt.Errorf("write output %d: %w", r, err)
-		}
+	// A few outputs at once: each is read a piece a call, and each call
+	// waits on the master, found first by one of them alone.
+	if err := m.ready(ctx); err != nil {
+		return err
 	}
-	return nil
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	slots := make(chan struct{}, outputsAtOnce)
+	var wg sync.WaitGroup
+	for r := range st.Outputs {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			out := &outputReader{ctx: ctx, m: m, args: master.OutputArgs{ID: st.ID, Partition: r}, hash: sha256.New()}
+			if err := writeFile(filepath.Join(dir, mr.OutputFile(r)), out); err != nil {
+				cancel(fmt.Errorf("write output %d: %w", r, err))
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }
+
+// outputsAtOnce is how many outputs writeOutputs reads at once.
+const outputsAtOnce = 4
 
 // writeFile writes what r reads to path, through path.tmp, renamed into
 // place once r ends without error and the file is synced.
