@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/internal/browsertest"
@@ -150,18 +149,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// come after, and the master backs the straggler up.
 	slow := d.startWorkerWith(0, "--slow-factor", "1000")
 	straggled := d.submit(files, "--app", "wordcount", "-r", "2", "--speculation", "on")
-	js, err := jetstream.New(d.nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	brokertest.WaitFor(t, 30*time.Second, func() bool {
-		cons, err := js.Consumer(timeout(t, 5*time.Second), mr.StreamTasks, mr.ConsumerWorkers)
-		if err != nil {
-			return false
-		}
-		info, err := cons.Info(timeout(t, 5*time.Second))
-		return err == nil && info.NumAckPending > 0
-	}, "the slow worker to take a map (output: %s)", slow)
+	d.waitTaken(slow)
 	p.open("/jobs")
 	d.workers = append(d.workers, slow, d.startWorkerWith(1, "--allow-exec"), d.startWorkerWith(2, "--allow-exec"))
 	p.waitText(fmt.Sprintf(`tr[data-job=%q] td.state`, straggled), "done", time.Minute)

@@ -158,6 +158,25 @@ func TestLeaderKilledMidReduce(t *testing.T) {
 	}
 }
 
+// waitTaken waits until a task of the workers' consumer is taken: by
+// slow, the only worker started, which a straggler's test lets take the
+// first map alone before the others start.
+func (d *deployment) waitTaken(slow *process) {
+	d.t.Helper()
+	js, err := jetstream.New(d.nc)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	brokertest.WaitFor(d.t, 30*time.Second, func() bool {
+		cons, err := js.Consumer(timeout(d.t, 5*time.Second), mr.StreamTasks, mr.ConsumerWorkers)
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(timeout(d.t, 5*time.Second))
+		return err == nil && info.NumAckPending > 0
+	}, "the slow worker to take a map (output: %s)", slow)
+}
+
 // TestStragglerBackedUp: three workers, one a thousand times slower than
 // the others, run a job with speculation; the straggler's map gets a
 // backup attempt, which wins, and the output is byte-identical to the
@@ -170,19 +189,8 @@ func TestStragglerBackedUp(t *testing.T) {
 	d := deploy(t, 0)
 	slow := d.startWorkerWith(0, "--slow-factor", "1000")
 	id := d.submit(files, "--app", "wordcount", "-r", "2", "--speculation", "on")
-	js, err := jetstream.New(d.nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The straggler takes the first map alone; the others come after.
-	brokertest.WaitFor(t, 30*time.Second, func() bool {
-		cons, err := js.Consumer(timeout(t, 5*time.Second), mr.StreamTasks, mr.ConsumerWorkers)
-		if err != nil {
-			return false
-		}
-		info, err := cons.Info(timeout(t, 5*time.Second))
-		return err == nil && info.NumAckPending > 0
-	}, "the slow worker to take a map (output: %s)", slow)
+	d.waitTaken(slow)
 	d.workers = append(d.workers, slow, d.startWorker(1), d.startWorker(2))
 	st := d.wait(id, nil)
 	d.checkOutput(id, "wordcount", inputs, 2)
