@@ -63,7 +63,10 @@ func (m *Master) Output(ctx context.Context, caller, id string, r int, after uin
 	for fresh := false; ; fresh = true {
 		info, err := m.outputs.info(ctx, m.store.Data, name, fresh)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return OutputPiece{}, rpcq.Errorf(rpcq.CodeInternal, "output %d of job %s is gone from the object store", r, id)
+			if m.removed(ctx, name) {
+				return OutputPiece{}, rpcq.Errorf(rpcq.CodeInternal, "output %d of job %s is gone from the object store", r, id)
+			}
+			return OutputPiece{}, notYet(r, id)
 		}
 		if err != nil {
 			return OutputPiece{}, err
@@ -76,12 +79,37 @@ func (m *Master) Output(ctx context.Context, caller, id string, r int, after uin
 		case errors.Is(err, jetstream.ErrMsgNotFound) && !fresh:
 			continue // the object may have been put again since its info was read
 		case errors.Is(err, jetstream.ErrMsgNotFound):
-			return OutputPiece{}, rpcq.Errorf(rpcq.CodeBadRequest, "output %d of job %s has no piece after %d", r, id, after)
+			return OutputPiece{}, notYet(r, id)
 		case err != nil:
 			return OutputPiece{}, fmt.Errorf("output %d of job %s: %w", r, id, err)
 		}
 		return piece, nil
 	}
+}
+
+// A direct get may be answered by any replica of the object store's
+// stream, and one that rejoined its cluster after a partition answers
+// "not found" of what it has not caught up with yet. So an output that
+// is not found, and not known removed, is answered CodeNotYet, after
+// which a reader asks again, backing off, for a while (drover get: up to
+// 10 s). A cursor past the output's last piece is answered so too: the
+// master cannot tell it from a replica behind, and only a reader that
+// does not follow Next sends one.
+
+// CodeNotYet is the rpcq error code of an output not found for now.
+const CodeNotYet = 425
+
+// notYet is the answer about output r of job id, not found for now.
+func notYet(r int, id string) error {
+	return rpcq.Errorf(CodeNotYet, "output %d of job %s is not found for now (a replica behind its peers?)", r, id)
+}
+
+// removed reports whether the object store holds the removal of object
+// name: a replica behind may not know of the object at all, but one that
+// knows it was removed is not wrong.
+func (m *Master) removed(ctx context.Context, name string) bool {
+	info, err := m.store.Data.GetInfo(ctx, name, jetstream.GetObjectInfoShowDeleted())
+	return err == nil && info.Deleted
 }
 
 // piece is the piece of the object info describes after the stream

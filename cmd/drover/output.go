@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // ownedFile matches the names of the files writeOutputs writes: the only
@@ -151,10 +153,34 @@ func (o *outputReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// staleReadWait is how long a reader asks again for an output the master
+// does not find for now (master.CodeNotYet): a replica that rejoined its
+// cluster answers "not found" until it has caught up.
+var staleReadWait = 10 * time.Second
+
+// call asks the master for the piece o.args names, again while the master
+// answers that it is not found for now, up to staleReadWait.
+func (o *outputReader) call(piece *master.OutputPiece) error {
+	wait, start := 50*time.Millisecond, time.Now()
+	for {
+		err := o.m.call(o.ctx, mr.MethodOutput, o.args, piece)
+		var remote *rpcq.RemoteError
+		if !errors.As(err, &remote) || remote.Code != master.CodeNotYet || time.Since(start)+wait > staleReadWait {
+			return err
+		}
+		select {
+		case <-o.ctx.Done():
+			return o.ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
 // next reads the next piece into o.unread.
 func (o *outputReader) next() error {
 	var piece master.OutputPiece
-	if err := o.m.call(o.ctx, mr.MethodOutput, o.args, &piece); err != nil {
+	if err := o.call(&piece); err != nil {
 		return err
 	}
 	if o.first == nil {
