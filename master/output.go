@@ -13,8 +13,9 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
-// A done job's outputs are read through the master, one object store
-// chunk a call (Master.Output), by whoever may see the job. NATS
+// A done job's outputs are read through the master, as many of the
+// object store's chunks a call as fit a reply (Master.Output), by whoever
+// may see the job. NATS
 // permissions cannot confine a reader of the object store to some of its
 // objects: the chunks' subjects carry random NUIDs, not job IDs. So those
 // who see only their own jobs are granted no read of the store at all,
@@ -39,7 +40,7 @@ type OutputPiece struct {
 	// Size is the whole output's size in bytes.
 	Size uint64 `json:"size"`
 	// Digest is the whole output's digest, as the object store writes it
-	// ("SHA-256=" and the unpadded base64url of the sum) and as the
+	// ("SHA-256=" and the base64url of the sum) and as the
 	// reduce's commit recorded it.
 	Digest string `json:"digest"`
 }
