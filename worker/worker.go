@@ -91,6 +91,7 @@ type Worker struct {
 	store *mr.Store
 	cfg   Config
 	roots []sharedRoot
+	held  heldRoots // open handles on roots, for openQuick
 	log   *slog.Logger
 	bus   *bus // set by Run, before its slots start
 	// scratch is where tasks keep what they put on disk, under
@@ -176,6 +177,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer w.scratch.close()
+	defer w.held.close()
 	var stopWatch func()
 	w.bus, stopWatch = watchBus(w.store.JS.Conn())
 	defer stopWatch()
