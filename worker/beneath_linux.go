@@ -14,10 +14,12 @@ var errNotRegular = errors.New("not a regular file")
 // openRegularBeneath opens rel, a clean relative path, for reading beneath
 // dir, if it is a regular file: the kernel resolves it (openat2 with
 // RESOLVE_BENEATH) and fails it if it, or a symlink on its way, leads out
-// of dir or is absolute. It is first looked at through a path-only
-// handle, which opens nothing, so that a device or FIFO is never opened;
-// and opened without blocking, so that one put in its place meanwhile
-// cannot hold the task (the caller checks what it opened).
+// of dir or is absolute. What it names is looked at first, so that a
+// device or FIFO is not opened; that look follows symlinks wherever they
+// lead, as the careful way's resolving them does, but only the confined
+// open reads anything. It opens without blocking, so that a FIFO put in
+// the file's place meanwhile cannot hold the task (the caller checks what
+// it opened).
 func openRegularBeneath(dir *os.File, rel string) (*os.File, error) {
 	rc, err := dir.SyscallConn()
 	if err != nil {
@@ -27,21 +29,18 @@ func openRegularBeneath(dir *os.File, rel string) (*os.File, error) {
 	// Control holds dir's descriptor open until it returns, even if dir
 	// is closed meanwhile.
 	cerr := rc.Control(func(dfd uintptr) {
-		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
-		var p int
-		if p, err = openat2(int(dfd), rel, &how); err != nil {
-			return
-		}
 		var st unix.Stat_t
-		err = unix.Fstat(p, &st)
-		unix.Close(p)
-		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
-			err = errNotRegular
-		}
-		if err != nil {
+		if err = unix.Fstatat(int(dfd), rel, &st, 0); err != nil {
 			return
 		}
-		how.Flags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			err = errNotRegular
+			return
+		}
+		how := unix.OpenHow{
+			Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+		}
 		fd, err = openat2(int(dfd), rel, &how)
 	})
 	if cerr != nil {

@@ -12,13 +12,14 @@ import (
 // A path input is opened the quick way where it can be: beneath the
 // shared root it is named under, through a handle on that root the worker
 // keeps open, in one system call that the kernel confines to the root
-// (openBeneath). That takes six system calls where resolving the path's
-// symlinks and opening the root anew takes about eighteen, and it matters
-// when tasks are short. Anything the quick way cannot open (a symlink out
-// of the root, or an absolute one, a missing file, one not regular or not
-// of its declared size, a kernel without the call) is opened the careful
-// way, openShared's, which decides as it always did: the quick way only
-// ever succeeds with a regular file of the declared size inside a root.
+// (openRegularBeneath). That takes about seven system calls, the file's
+// close included, where resolving the path's symlinks and opening the
+// root anew takes about eighteen, and it matters when tasks are short.
+// Anything the quick way cannot open (a symlink out of the root, or an
+// absolute one, a missing file, one not regular or not of its declared
+// size, a kernel without the call) is opened the careful way,
+// openShared's, which decides as it always did: the quick way only ever
+// succeeds with a regular file of the declared size inside a root.
 
 // heldRoots are the worker's open handles on its shared roots, by the
 // roots' order, opened when first used. Each is checked before use to
