@@ -503,41 +503,48 @@ const startedWait = time.Second
 // stop. If another attempt of the task has committed meanwhile
 // (errBeaten), or its message has left the queue because its job ended
 // or was cancelled (errWithdrawn), it calls end: the attempt should stop.
+// Its goroutine starts with the first beat: most tasks are over before.
 func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, end func(error)) (stop func()) {
-	key := mr.CommitKey(task.Job, task.Phase, task.Index)
-	var seq uint64 // the message's place in the stream, to see it is still there
-	if meta, err := msg.Metadata(); err == nil {
-		seq = meta.Sequence.Stream
-	}
+	every := min(w.store.Lease/3, mr.ProgressEvery)
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
-	go func() {
+	first := time.AfterFunc(every, func() {
 		defer close(finished)
-		tick := time.NewTicker(min(w.store.Lease/3, mr.ProgressEvery))
+		key := mr.CommitKey(task.Job, task.Phase, task.Index)
+		var seq uint64 // the message's place in the stream, to see it is still there
+		if meta, err := msg.Metadata(); err == nil {
+			seq = meta.Sequence.Stream
+		}
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
+			if ctx.Err() != nil {
+				return
+			}
+			if _, err := w.store.Commits.Get(ctx, key); err == nil {
+				end(errBeaten)
+				return
+			}
+			if seq > 0 {
+				if _, err := w.store.Tasks.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+					end(errWithdrawn)
+					return
+				}
+			}
+			msg.InProgress()
+			w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: done.get()})
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if _, err := w.store.Commits.Get(ctx, key); err == nil {
-					end(errBeaten)
-					return
-				}
-				if seq > 0 {
-					if _, err := w.store.Tasks.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
-						end(errWithdrawn)
-						return
-					}
-				}
-				msg.InProgress()
-				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: done.get()})
 			}
 		}
-	}()
+	})
 	return func() {
 		cancel()
-		<-finished
+		if !first.Stop() { // the beats began: wait for them to end
+			<-finished
+		}
 	}
 }
 
