@@ -73,12 +73,17 @@ func within(dir, path string) (string, bool) {
 // size under one of the shared roots, both as named and with symlinks
 // resolved. The file is opened through the root (os.Root), so that a
 // symlink changed in the meantime cannot lead out of it, and without
-// blocking, so that a FIFO cannot hold the task.
+// blocking, so that a FIFO cannot hold the task. A file the quick way
+// opens (openQuick) passes all of this; anything else takes the careful
+// way below, which says what is wrong.
 func (w *Worker) openShared(in *mr.Input) (*os.File, int64, error) {
 	bad := func(err error) (*os.File, int64, error) { return nil, 0, &InputError{Input: in.Path, Err: err} }
 	path := in.Path
 	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
 		return bad(errors.New("is not an absolute, clean path (no '.' or '..' elements)"))
+	}
+	if f, size, ok := w.openQuick(in); ok {
+		return f, size, nil
 	}
 	// Named under a root, first: nothing is looked up outside them.
 	named := false

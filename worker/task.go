@@ -70,6 +70,13 @@ func handBack(msg jetstream.Msg) bool {
 	return msg.NakWithDelay(unableRetry) == nil
 }
 
+// taskLog is the logger of one task's messages, made when one is logged:
+// most tasks log nothing, and a handler formats the attributes of a
+// logger With makes at once.
+func (w *Worker) taskLog(task mr.Task) *slog.Logger {
+	return w.log.With("task", mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
+}
+
 // transientRetry is how long a task handed back after a NATS error waits
 // before it is delivered again.
 const transientRetry = time.Second
@@ -83,7 +90,6 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		msg.TermWithReason("invalid task")
 		return
 	}
-	log := w.log.With("task", mr.MsgID(task.Job, task.Phase, task.Index, task.Attempt))
 	key := mr.CommitKey(task.Job, task.Phase, task.Index)
 	if w.committed(ctx, task, key, msg) {
 		msg.Ack() // an earlier attempt, or a backup, committed it
@@ -124,21 +130,21 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		// attempt's work is moot.
 		w.remove(commit.Objects())
 		msg.Ack()
-		log.Info("worker: attempt stopped", "why", why)
+		w.taskLog(task).Info("worker: attempt stopped", "why", why)
 		outcome = metrics.OutcomeStopped
 		return
 	case ctx.Err() != nil:
 		// Stopping: hand the task back at once rather than after a lease.
 		w.remove(commit.Objects())
 		msg.Nak()
-		log.Info("worker: task handed back")
+		w.taskLog(task).Info("worker: task handed back")
 		return
 	case err != nil && w.busFailed(err, runCtx, msg):
 		// The bus failed, not the task: run the attempt again once it
 		// is back, without a failure counted against the task.
 		w.remove(commit.Objects())
 		msg.NakWithDelay(transientRetry)
-		log.Warn("worker: task handed back after a NATS error", "error", err)
+		w.taskLog(task).Warn("worker: task handed back after a NATS error", "error", err)
 		return
 	case err != nil:
 		w.remove(commit.Objects())
@@ -155,15 +161,15 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		// a failure whose report is lost would leave the task nowhere.
 		if rerr := w.report(task, ev); rerr != nil {
 			msg.Nak()
-			log.Warn("worker: task failed; handed back, as its failure could not be reported", "error", err, "report", rerr)
+			w.taskLog(task).Warn("worker: task failed; handed back, as its failure could not be reported", "error", err, "report", rerr)
 			return
 		}
 		msg.TermWithReason(truncate(err.Error(), 256))
-		log.Warn("worker: task failed", "error", err)
+		w.taskLog(task).Warn("worker: task failed", "error", err)
 		outcome = metrics.OutcomeFailed
 		return
 	}
-	outcome = w.commit(task, key, commit, msg, log)
+	outcome = w.commit(task, key, commit, msg)
 }
 
 // committed reports whether the task has a commit already, which only an
@@ -184,7 +190,7 @@ func (w *Worker) committed(ctx context.Context, task mr.Task, key string, msg je
 // commit creates the task's commit record: the first attempt to commit
 // wins, and a loser removes its output. It returns the attempt's outcome,
 // as package metrics counts it.
-func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg, log *slog.Logger) string {
+func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstream.Msg) string {
 	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	data, _ := json.Marshal(commit)
@@ -195,7 +201,7 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		// not wait for it: a redelivery, should the ack be lost, finds
 		// the commit and is skipped.
 		msg.Ack()
-		w.index(ctx, task, commit, log)
+		w.index(ctx, task, commit)
 		return metrics.OutcomeCommitted
 	case errors.Is(err, jetstream.ErrKeyExists):
 		w.remove(commit.Objects())
@@ -206,7 +212,7 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		// again, without counting a failure against it.
 		w.remove(commit.Objects())
 		msg.Nak()
-		log.Warn("worker: commit failed; task handed back", "error", err)
+		w.taskLog(task).Warn("worker: commit failed; task handed back", "error", err)
 		return metrics.OutcomeHandedBack
 	}
 }
@@ -214,7 +220,7 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 // index records a committed map output under its lineage key, for later
 // jobs to reuse. Without the entry the output is only not reused, and the
 // master's collection removes it with its job's other outputs.
-func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit, log *slog.Logger) {
+func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit) {
 	if commit.Lineage == "" || commit.Map == nil {
 		return
 	}
@@ -226,7 +232,7 @@ func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit, log 
 	entry, _ := json.Marshal(mr.LineageEntry{Lineage: lineage, Job: commit.Job, Index: commit.Index, Attempt: commit.Attempt,
 		Outputs: *commit.Map, Counters: commit.Counters, Used: commit.At})
 	if _, err := w.store.Lineage.Put(ctx, commit.Lineage, entry); err != nil {
-		log.Warn("worker: lineage not recorded; the output will not be reused", "error", err)
+		w.taskLog(task).Warn("worker: lineage not recorded; the output will not be reused", "error", err)
 	}
 }
 
@@ -497,41 +503,48 @@ const startedWait = time.Second
 // stop. If another attempt of the task has committed meanwhile
 // (errBeaten), or its message has left the queue because its job ended
 // or was cancelled (errWithdrawn), it calls end: the attempt should stop.
+// Its goroutine starts with the first beat: most tasks are over before.
 func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg, task mr.Task, done *progress, end func(error)) (stop func()) {
-	key := mr.CommitKey(task.Job, task.Phase, task.Index)
-	var seq uint64 // the message's place in the stream, to see it is still there
-	if meta, err := msg.Metadata(); err == nil {
-		seq = meta.Sequence.Stream
-	}
+	every := min(w.store.Lease/3, mr.ProgressEvery)
 	ctx, cancel := context.WithCancel(ctx)
 	finished := make(chan struct{})
-	go func() {
+	first := time.AfterFunc(every, func() {
 		defer close(finished)
-		tick := time.NewTicker(min(w.store.Lease/3, mr.ProgressEvery))
+		key := mr.CommitKey(task.Job, task.Phase, task.Index)
+		var seq uint64 // the message's place in the stream, to see it is still there
+		if meta, err := msg.Metadata(); err == nil {
+			seq = meta.Sequence.Stream
+		}
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
+			if ctx.Err() != nil {
+				return
+			}
+			if _, err := w.store.Commits.Get(ctx, key); err == nil {
+				end(errBeaten)
+				return
+			}
+			if seq > 0 {
+				if _, err := w.store.Tasks.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
+					end(errWithdrawn)
+					return
+				}
+			}
+			msg.InProgress()
+			w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: done.get()})
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if _, err := w.store.Commits.Get(ctx, key); err == nil {
-					end(errBeaten)
-					return
-				}
-				if seq > 0 {
-					if _, err := w.store.Tasks.GetMsg(ctx, seq); errors.Is(err, jetstream.ErrMsgNotFound) {
-						end(errWithdrawn)
-						return
-					}
-				}
-				msg.InProgress()
-				w.event(task, mr.Event{Kind: mr.EventProgress, Fraction: done.get()})
 			}
 		}
-	}()
+	})
 	return func() {
 		cancel()
-		<-finished
+		if !first.Stop() { // the beats began: wait for them to end
+			<-finished
+		}
 	}
 }
 

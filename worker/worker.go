@@ -91,6 +91,7 @@ type Worker struct {
 	store *mr.Store
 	cfg   Config
 	roots []sharedRoot
+	held  heldRoots // open handles on roots, for openQuick
 	log   *slog.Logger
 	bus   *bus // set by Run, before its slots start
 	// scratch is where tasks keep what they put on disk, under
@@ -176,6 +177,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer w.scratch.close()
+	defer w.held.close()
 	var stopWatch func()
 	w.bus, stopWatch = watchBus(w.store.JS.Conn())
 	defer stopWatch()
@@ -198,13 +200,18 @@ func (w *Worker) Run(ctx context.Context) error {
 // slot pulls one task at a time: no prefetch, so that a task waits in the
 // queue, where any worker can take it, rather than behind this one.
 func (w *Worker) slot(ctx context.Context, n int) {
-	consumers := []jetstream.Consumer{w.store.Workers}
+	pullers := []*puller{newPuller(w.store.JS, w.store.Workers)}
 	if w.cfg.AllowExec {
-		consumers = append(consumers, w.store.ExecWorkers)
+		pullers = append(pullers, newPuller(w.store.JS, w.store.ExecWorkers))
 	}
+	defer func() {
+		for _, p := range pullers {
+			p.close()
+		}
+	}()
 	failing := false // since the last pull that did not fail
 	for ctx.Err() == nil {
-		msg, err := next(ctx, consumers)
+		msg, err := next(ctx, pullers)
 		switch {
 		case err == nil:
 			failing = false
@@ -226,35 +233,33 @@ func (w *Worker) slot(ctx context.Context, n int) {
 	}
 }
 
-// next waits for one task from any of consumers, with one pull on each.
-// Pull requests expire, and the server's heartbeats show that one still
-// waits: one a restarted broker forgot is made again within two missed
-// heartbeats. The first pull to end ends the others; a task that a second
-// pull delivered before its end reached the server goes back to the queue
-// at once. Without a task, the error is the first pull's.
-func next(ctx context.Context, consumers []jetstream.Consumer) (jetstream.Msg, error) {
+// next waits for one task from any of pullers' consumers, with one pull
+// on each. Pull requests expire, and the server's heartbeats show that one
+// still waits: one a restarted broker forgot is made again within two
+// missed heartbeats. The first pull to end ends the others; a task that a
+// second pull delivered before its end reached the server goes back to
+// the queue at once. Without a task, the error is the first pull's.
+func next(ctx context.Context, pullers []*puller) (jetstream.Msg, error) {
 	pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
 	defer cancel()
-	pull := func(c jetstream.Consumer) (jetstream.Msg, error) {
-		return c.Next(jetstream.FetchContext(pullCtx), jetstream.FetchHeartbeat(min(pullHeartbeat, pullExpiry/4)))
-	}
-	if len(consumers) == 1 {
-		return pull(consumers[0])
+	heartbeat := min(pullHeartbeat, pullExpiry/4)
+	if len(pullers) == 1 {
+		return pullers[0].pull(pullCtx, heartbeat)
 	}
 	type result struct {
 		msg jetstream.Msg
 		err error
 	}
-	results := make(chan result, len(consumers))
-	for _, c := range consumers {
+	results := make(chan result, len(pullers))
+	for _, p := range pullers {
 		go func() {
-			msg, err := pull(c)
+			msg, err := p.pull(pullCtx, heartbeat)
 			results <- result{msg, err}
 		}()
 	}
 	var msg jetstream.Msg
 	var err error
-	for i := range consumers {
+	for i := range pullers {
 		r := <-results
 		cancel()
 		switch {

@@ -1,0 +1,199 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/mr/mrtest"
+)
+
+// pullFor pulls once from p with a pull of d.
+func pullFor(p *puller, d time.Duration) (jetstream.Msg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return p.pull(ctx, min(pullHeartbeat, d/4))
+}
+
+// TestPullerKeepsItsInbox: pulls that end with a task, or with the
+// server's word that none came, leave nothing waiting on the server and
+// take the same inbox; the tasks are acknowledged as jetstream's are.
+func TestPullerKeepsItsInbox(t *testing.T) {
+	ctx, _, store := mrtest.Start(t, 3*time.Second)
+	p := newPuller(store.JS, store.Workers)
+	defer p.close()
+
+	if msg, err := pullFor(p, 2*time.Second); !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("pull from an empty queue = %v, %v; want nats.ErrTimeout", msg, err)
+	}
+	inbox := p.sub
+	if inbox == nil {
+		t.Fatal("a pull that expired dropped its inbox")
+	}
+	for i := range 3 {
+		if _, err := store.JS.Publish(ctx, mr.TaskSubject("job", mr.PhaseMap, i), []byte("task")); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := pullFor(p, 5*time.Second)
+		if err != nil {
+			t.Fatalf("pull %d: %v", i, err)
+		}
+		if string(msg.Data()) != "task" || msg.Subject() != mr.TaskSubject("job", mr.PhaseMap, i) {
+			t.Errorf("pull %d = %q on %s, want %q on %s", i, msg.Data(), msg.Subject(), "task", mr.TaskSubject("job", mr.PhaseMap, i))
+		}
+		meta, err := msg.Metadata()
+		if err != nil || meta.NumDelivered != 1 || meta.Stream != mr.StreamTasks || meta.Consumer != mr.ConsumerWorkers {
+			t.Errorf("Metadata() = %+v, %v; want a first delivery from %s/%s", meta, err, mr.StreamTasks, mr.ConsumerWorkers)
+		}
+		if err := msg.InProgress(); err != nil {
+			t.Errorf("InProgress() = %v", err)
+		}
+		if err := msg.Ack(); err != nil {
+			t.Errorf("Ack() = %v", err)
+		}
+		if err := msg.Nak(); !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			t.Errorf("Nak() after Ack() = %v, want jetstream.ErrMsgAlreadyAckd", err)
+		}
+		if p.sub != inbox {
+			t.Errorf("pull %d took a new inbox", i)
+		}
+	}
+	// Acknowledged: the work queue is empty.
+	brokertest.WaitFor(t, 30*time.Second, func() bool {
+		info, err := store.Tasks.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	}, "an empty work queue")
+}
+
+// TestPullerDropsAbandonedPull: a pull given up before the server ended
+// it drops its inbox, so that the server drops the pull: a task that
+// comes after goes to the next pull, delivered once, not to the
+// abandoned one.
+func TestPullerDropsAbandonedPull(t *testing.T) {
+	ctx, b, store := mrtest.Start(t, 3*time.Second)
+	p := newPuller(store.JS, store.Workers)
+	defer p.close()
+
+	// The slot's worker stops once the pull is on the server.
+	pullCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	watch := b.Connect()
+	sub, err := watch.Subscribe(p.subject, func(*nats.Msg) { cancel() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	watch.Flush()
+	if _, err := p.pull(pullCtx, pullHeartbeat); !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned pull = %v, want context.Canceled", err)
+	}
+	if p.sub != nil {
+		t.Fatal("an abandoned pull kept its inbox")
+	}
+	if _, err := store.JS.Publish(ctx, mr.TaskSubject("job", mr.PhaseMap, 0), []byte("task")); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := pullFor(p, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta, err := msg.Metadata(); err != nil || meta.NumDelivered != 1 {
+		t.Errorf("Metadata() = %+v, %v; want the first delivery", meta, err)
+	}
+	msg.Ack()
+}
+
+// TestPullerMissedHeartbeats: a pull that hears nothing for two
+// heartbeats (its server forgot it, as a restarted one does) ends with
+// jetstream.ErrNoHeartbeat and drops its inbox.
+func TestPullerMissedHeartbeats(t *testing.T) {
+	_, b, store := mrtest.Start(t, 3*time.Second)
+	nc := b.Connect()
+	// A server that takes pulls and says nothing.
+	sub, err := nc.Subscribe("silent.next", func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	nc.Flush()
+	p := newPuller(store.JS, store.Workers)
+	p.subject = "silent.next"
+	defer p.close()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := p.pull(ctx, 50*time.Millisecond); !errors.Is(err, jetstream.ErrNoHeartbeat) {
+		t.Fatalf("pull = %v, want jetstream.ErrNoHeartbeat", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("pull took %v to miss its heartbeats", took)
+	}
+	if p.sub != nil {
+		t.Error("a pull that missed its heartbeats kept its inbox")
+	}
+}
+
+// TestPulledAcks: what each acknowledgement sends, and that only
+// InProgress may follow another.
+func TestPulledAcks(t *testing.T) {
+	_, b, _ := mrtest.Start(t, 3*time.Second)
+	nc := b.Connect()
+	var mu sync.Mutex
+	var got []string
+	sub, err := nc.Subscribe("ack.>", func(m *nats.Msg) {
+		mu.Lock()
+		got = append(got, m.Subject+" "+string(m.Data))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	nc.Flush()
+	tests := []struct {
+		name string
+		ack  func(jetstream.Msg) error
+		want string
+	}{
+		{"Ack", jetstream.Msg.Ack, "+ACK"},
+		{"Nak", jetstream.Msg.Nak, "-NAK"},
+		{"NakWithDelay", func(m jetstream.Msg) error { return m.NakWithDelay(time.Second) }, `-NAK {"delay": 1000000000}`},
+		{"Term", jetstream.Msg.Term, "+TERM"},
+		{"TermWithReason", func(m jetstream.Msg) error { return m.TermWithReason("bad task") }, "+TERM bad task"},
+	}
+	var want []string
+	for _, tt := range tests {
+		reply := "ack." + tt.name
+		m := &pulled{msg: &nats.Msg{Subject: "task", Reply: reply}, nc: nc}
+		if err := m.InProgress(); err != nil {
+			t.Errorf("%s: InProgress() = %v", tt.name, err)
+		}
+		if err := tt.ack(m); err != nil {
+			t.Errorf("%s() = %v", tt.name, err)
+		}
+		if err := m.Ack(); !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			t.Errorf("Ack() after %s() = %v, want jetstream.ErrMsgAlreadyAckd", tt.name, err)
+		}
+		want = append(want, reply+" +WPI", reply+" "+tt.want)
+	}
+	nc.Flush()
+	brokertest.WaitFor(t, 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= len(want)
+	}, "the acknowledgements")
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("acknowledgement %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
