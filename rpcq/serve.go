@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -243,6 +244,11 @@ func (s *Server) answer(req micro.Request, r Reply) {
 // service's if that fails.
 func (s *Server) respond(req micro.Request, r Reply, opts []micro.RespondOpt) error {
 	if !s.cfg.SeparateLargeReplies || len(r.Body) < bulkReplySize || req.Reply() == "" {
+		if len(opts) == 0 && req.Reply() != "" && s.publishReply(req.Reply(), r.Body) == nil {
+			return nil
+		}
+		// micro's Respond sends it again if need be, and counts the
+		// error in the endpoint's stats if it fails again.
 		return req.Respond(r.Body, opts...)
 	}
 	m := &nats.Msg{Subject: req.Reply(), Data: r.Body}
@@ -255,6 +261,23 @@ func (s *Server) respond(req micro.Request, r Reply, opts []micro.RespondOpt) er
 	}
 	s.cfg.Logger.Debug("rpcq: large reply sent on the service's connection", "service", s.cfg.Name, "error", err)
 	return req.Respond(r.Body, opts...)
+}
+
+// replyPool holds the messages of successful replies without headers.
+// micro's Respond allocates a message per reply; nats.go has encoded a
+// message when PublishMsg returns, so one can be reused at once.
+var replyPool = sync.Pool{New: func() any { return new(nats.Msg) }}
+
+// publishReply sends body to subject on the service's connection, the
+// one micro received the request on: a reply's permission
+// (allow_responses) is that connection's.
+func (s *Server) publishReply(subject string, body []byte) error {
+	m := replyPool.Get().(*nats.Msg)
+	m.Subject, m.Data = subject, body
+	err := s.nc.PublishMsg(m)
+	*m = nats.Msg{}
+	replyPool.Put(m)
+	return err
 }
 
 // replyHeaderRoom is more than the headers a successful reply carries.
