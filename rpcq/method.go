@@ -84,11 +84,17 @@ func reflectMethod(fn reflect.Value) func(context.Context, Codec, []byte) ([]byt
 // heap; the handler gets a copy of them, never the cell. Where no code
 // but the codec's own can be handed a pointer into the cell (see
 // cellPoolable), the cell is cleared and put back once decoded, and a
-// call does not allocate one.
+// call does not allocate one. The reply likewise: passing it to the codec
+// as an interface would copy it to the heap, so it is copied into a
+// pooled cell and encoded through a pointer to it, which encodes as the
+// value does where the type has no methods with a pointer receiver.
 func funcMethod[A, R any](fn func(context.Context, A) (R, error)) func(context.Context, Codec, []byte) ([]byte, error) {
-	var cells *sync.Pool
+	var cells, replies *sync.Pool
 	if cellPoolable(reflect.TypeFor[A]()) {
 		cells = &sync.Pool{New: func() any { return new(A) }}
+	}
+	if rt := reflect.TypeFor[R](); rt.Kind() != reflect.Interface && cellPoolable(rt) {
+		replies = &sync.Pool{New: func() any { return new(R) }}
 	}
 	return func(ctx context.Context, codec Codec, body []byte) ([]byte, error) {
 		var cell *A
@@ -110,7 +116,15 @@ func funcMethod[A, R any](fn func(context.Context, A) (R, error)) func(context.C
 		if err != nil {
 			return nil, err
 		}
-		return codec.Marshal(reply)
+		if replies == nil {
+			return codec.Marshal(reply)
+		}
+		rcell := replies.Get().(*R)
+		*rcell = reply
+		out, err := codec.Marshal(rcell)
+		*rcell = *new(R)
+		replies.Put(rcell)
+		return out, err
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 // endpoint names its caller after methodSubject; methodSubject is empty
 // for the method's own endpoint.
 func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
-	start := time.Now()
+	start := time.Now() // read once for the metrics, the deadline and the table
 	answer := func(r Reply) {
 		s.answer(req, r)
 		s.metrics.observe(s.cfg.Name, m, r.Code, start)
@@ -49,7 +49,7 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	}
 	var ctx context.Context
 	if err == nil {
-		ctx, err = s.callContext(rh, caller)
+		ctx, err = s.callContext(rh, caller, start)
 	}
 	if err != nil {
 		answer(errorReply(codec, err))
@@ -62,7 +62,7 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	}
 	id := RequestID{Client: rh.client, Seq: rh.seq}
 	if s.overlap == nil {
-		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack))
+		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack, start))
 		release(ctx)
 		return
 	}
@@ -124,11 +124,12 @@ func (s *Server) fits(n int) error {
 	return nil
 }
 
-// runOnce runs the call unless the duplicate table has seen it: a duplicate
-// gets the saved reply, or waits for the run still under way.
-func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64) Reply {
-	for {
-		verdict, saved, wait, err := s.table.Begin(ctx, id, ack, time.Now())
+// runOnce runs the call, which arrived at now, unless the duplicate table
+// has seen it: a duplicate gets the saved reply, or waits for the run
+// still under way.
+func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64, now time.Time) Reply {
+	for ; ; now = time.Now() {
+		verdict, saved, wait, err := s.table.Begin(ctx, id, ack, now)
 		if err != nil {
 			var re *RemoteError
 			if !errors.As(err, &re) { // the table is unreachable: nothing ran
@@ -179,10 +180,10 @@ func (s *Server) finish(ctx context.Context, id RequestID, r Reply) {
 // finishTimeout bounds saving a reply in the duplicate table.
 const finishTimeout = 5 * time.Second
 
-// callContext is the handler's context: the server's, ending at the
-// caller's deadline if the request gives one. A request whose deadline
-// has passed is refused.
-func (s *Server) callContext(rh requestHeader, caller string) (context.Context, error) {
+// callContext is the handler's context for a request that arrived at
+// now: the server's, ending at the caller's deadline if the request
+// gives one. A request whose deadline has passed is refused.
+func (s *Server) callContext(rh requestHeader, caller string, now time.Time) (context.Context, error) {
 	if !rh.hasDL {
 		if rh.client == "" && caller == "" {
 			return s.base, nil
@@ -192,7 +193,7 @@ func (s *Server) callContext(rh requestHeader, caller string) (context.Context, 
 	if rh.deadline <= 0 {
 		return nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -rh.deadline)
 	}
-	return &deadlineContext{Context: s.base, deadline: time.Now().Add(rh.deadline), hasDL: true, caller: caller}, nil
+	return &deadlineContext{Context: s.base, deadline: now.Add(rh.deadline), hasDL: true, caller: caller}, nil
 }
 
 // invoke runs the method, turning a panic into a CodeInternal error.
