@@ -62,16 +62,16 @@ var outgoingPool = sync.Pool{New: func() any {
 	return &outgoing{msg: nats.Msg{Header: make(nats.Header, 2)}}
 }}
 
-// outgoing builds the message of the call's next attempt, with the
-// client's watermark ack; release it once published.
-func (call *Call) outgoing(ack uint64) *outgoing {
+// outgoing builds the message of the call's next attempt, sent at now,
+// with the client's watermark ack; release it once published.
+func (call *Call) outgoing(ack uint64, now time.Time) *outgoing {
 	o := outgoingPool.Get().(*outgoing)
 	o.msg.Subject, o.msg.Reply, o.msg.Data = call.subject, call.reply, call.body
 	var sent int64
 	if call.mode == AtMostOnce {
-		sent = time.Now().UnixNano()
+		sent = now.UnixNano()
 	}
-	o.buf = appendRequestHeader(o.buf[:0], call.id, time.Until(call.deadline), ack, call.mode.once(), sent, call.Attempts)
+	o.buf = appendRequestHeader(o.buf[:0], call.id, call.deadline.Sub(now), ack, call.mode.once(), sent, call.Attempts)
 	// The header's value shares o.buf rather than copy it: PublishMsg has
 	// encoded it when it returns, and o.buf is written again only after
 	// release.

@@ -227,9 +227,10 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		return
 	}
 	call.ctx = ctx
+	now := time.Now() // read once for the deadline and the first send: reading the clock shows in profiles
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		deadline = time.Now().Add(c.cfg.Timeout)
+		deadline = now.Add(c.cfg.Timeout)
 	}
 	call.deadline = deadline
 
@@ -245,15 +246,18 @@ func (c *Client) start(ctx context.Context, call *Call, opts []CallOption, watch
 		call.stopWatch = context.AfterFunc(ctx, func() { c.expire(call) })
 	}
 	if !ok {
-		c.expiries.push(call, c.fire)
+		c.expiries.push(call, now, c.fire)
 	}
 	c.mu.Unlock()
-	c.send(call)
+	c.sendAt(call, now)
 }
 
 // send publishes the call's next attempt; a retrying mode arms a resend in
 // case no reply comes.
-func (c *Client) send(call *Call) {
+func (c *Client) send(call *Call) { c.sendAt(call, time.Now()) }
+
+// sendAt is send at now, the time the request says it was sent.
+func (c *Client) sendAt(call *Call, now time.Time) {
 	c.mu.Lock()
 	if call.finished {
 		c.mu.Unlock()
@@ -263,7 +267,7 @@ func (c *Client) send(call *Call) {
 	call.notRun = false
 	c.sends++
 	call.sentAs = c.sends
-	out := call.outgoing(c.watermarkLocked())
+	out := call.outgoing(c.watermarkLocked(), now)
 	if call.mode.retries() {
 		// The wait doubles with each send that goes unanswered, not with
 		// each send: after "no responders", a reconnection or a service's

@@ -127,20 +127,8 @@ type MemoryTable struct {
 }
 
 type clientState struct {
-	ack      uint64 // every call at or below it is forgotten and refused
-	lastSeen int64  // Unix nanoseconds
-	calls    []savedCall
-}
-
-// keptCalls is how many calls' room a client keeps once it has none in
-// flight: a client making one call at a time then allocates none.
-const keptCalls = 4
-
-type savedCall struct {
-	seq   uint64
-	done  bool
-	reply Reply
-	wait  chan struct{} // made for the first duplicate that waits
+	lastSeen int64 // Unix nanoseconds
+	savedCalls
 }
 
 // NewMemoryTable returns an empty table that began at since and forgets a
@@ -175,13 +163,12 @@ func (t *MemoryTable) Begin(_ context.Context, id RequestID, ack uint64, now tim
 		t.stats.Stale++
 		return Stale, Reply{}, nil, nil
 	}
-	i, found := slices.BinarySearchFunc(cs.calls, id.Seq, bySeq)
-	if !found {
-		cs.calls = slices.Insert(cs.calls, i, savedCall{seq: id.Seq})
+	c := cs.get(id.Seq)
+	if c == nil {
+		cs.add(id.Seq)
 		t.stats.Executions++
 		return Run, Reply{}, nil, nil
 	}
-	c := &cs.calls[i]
 	if c.done {
 		t.stats.Duplicates++
 		return Answered, c.reply, nil, nil
@@ -204,11 +191,10 @@ func (t *MemoryTable) Finish(_ context.Context, id RequestID, reply Reply) error
 	if cs == nil {
 		return nil // expired meanwhile; nobody can ask again
 	}
-	i, found := slices.BinarySearchFunc(cs.calls, id.Seq, bySeq)
-	if !found {
+	c := cs.get(id.Seq)
+	if c == nil {
 		return nil // acknowledged meanwhile: the client gave up on it
 	}
-	c := &cs.calls[i]
 	c.done, c.reply = true, reply
 	if c.wait != nil {
 		close(c.wait)
@@ -239,11 +225,11 @@ func (t *MemoryTable) Restore(id RequestID, ack uint64, reply Reply, at time.Tim
 	if id.Seq <= cs.ack {
 		return nil
 	}
-	i, found := slices.BinarySearchFunc(cs.calls, id.Seq, bySeq)
-	if !found {
-		cs.calls = slices.Insert(cs.calls, i, savedCall{seq: id.Seq})
+	c := cs.get(id.Seq)
+	if c == nil {
+		c = cs.add(id.Seq)
 	}
-	cs.calls[i].done, cs.calls[i].reply = true, reply
+	c.done, c.reply = true, reply
 	return nil
 }
 
@@ -272,13 +258,7 @@ func (t *MemoryTable) Snapshot() []SavedClient {
 	defer t.mu.Unlock()
 	out := make([]SavedClient, 0, len(t.clients))
 	for id, cs := range t.clients {
-		sc := SavedClient{Client: id.String(), Ack: cs.ack, LastSeen: time.Unix(0, cs.lastSeen)}
-		for _, c := range cs.calls {
-			if c.done {
-				sc.Calls = append(sc.Calls, SavedCall{Seq: c.seq, Reply: c.reply})
-			}
-		}
-		out = append(out, sc)
+		out = append(out, SavedClient{Client: id.String(), Ack: cs.ack, LastSeen: time.Unix(0, cs.lastSeen), Calls: cs.finished()})
 	}
 	slices.SortFunc(out, func(a, b SavedClient) int { return cmp.Compare(a.Client, b.Client) })
 	return out
@@ -307,49 +287,9 @@ func (t *MemoryTable) Stats() TableStats {
 	st := t.stats
 	st.Clients = len(t.clients)
 	for _, cs := range t.clients {
-		st.Entries += len(cs.calls)
+		st.Entries += cs.len()
 	}
 	return st
-}
-
-// acknowledge raises the client's watermark to ack, forgetting the calls
-// at or below it. A call still running is forgotten too: its client has
-// given up on it and will not ask again.
-func (cs *clientState) acknowledge(ack uint64) {
-	if ack <= cs.ack {
-		return
-	}
-	cs.ack = ack
-	i := 0
-	for i < len(cs.calls) && cs.calls[i].seq <= ack {
-		if w := cs.calls[i].wait; w != nil {
-			close(w)
-		}
-		i++
-	}
-	if i > 0 {
-		// Dropped from the front without moving the rest: with many
-		// calls in flight, moving them on every acknowledgement would cost
-		// more than the calls. append reclaims the room when it grows.
-		clear(cs.calls[:i])
-		switch {
-		case i < len(cs.calls):
-			cs.calls = cs.calls[i:]
-		case cap(cs.calls) > keptCalls:
-			cs.calls = nil // give the memory back
-		default:
-			cs.calls = cs.calls[:0]
-		}
-	}
-}
-
-func (cs *clientState) running() bool {
-	for _, c := range cs.calls {
-		if !c.done {
-			return true
-		}
-	}
-	return false
 }
 
 // mayBeNew reports whether a client unknown to a table that began at since
@@ -361,5 +301,3 @@ func (cs *clientState) running() bool {
 func mayBeNew(born int64, since, now time.Time, lease time.Duration) bool {
 	return born >= since.UnixNano() && born >= now.Add(-lease).UnixNano()
 }
-
-func bySeq(c savedCall, seq uint64) int { return cmp.Compare(c.seq, seq) }

@@ -62,12 +62,12 @@ func newExpiryQueue() expiryQueue {
 	return expiryQueue{calls: callList{link: func(c *Call) *callLink { return &c.byDeadline }}}
 }
 
-// push appends call, which must have the latest deadline, and arms the
-// timer if it is idle; fire runs when it goes off.
-func (q *expiryQueue) push(call *Call, fire func()) {
+// push appends call, which must have the latest deadline, at now, and
+// arms the timer if it is idle; fire runs when it goes off.
+func (q *expiryQueue) push(call *Call, now time.Time, fire func()) {
 	q.calls.push(call)
 	if !q.armed {
-		q.arm(time.Until(call.deadline), fire)
+		q.arm(call.deadline.Sub(now), fire)
 	}
 }
 

@@ -3,6 +3,7 @@ package rpcq
 import (
 	"context"
 	"reflect"
+	"sync"
 )
 
 // method is one callable endpoint: it decodes the arguments with the
@@ -78,17 +79,52 @@ func reflectMethod(fn reflect.Value) func(context.Context, Codec, []byte) ([]byt
 }
 
 // funcMethod adapts a typed handler function.
+//
+// A codec decodes into a pointer, so the arguments need a cell on the
+// heap; the handler gets a copy of them, never the cell. Where no code
+// but the codec's own can be handed a pointer into the cell (see
+// cellPoolable), the cell is cleared and put back once decoded, and a
+// call does not allocate one. The reply likewise: passing it to the codec
+// as an interface would copy it to the heap, so it is copied into a
+// pooled cell and encoded through a pointer to it, which encodes as the
+// value does where the type has no methods with a pointer receiver.
 func funcMethod[A, R any](fn func(context.Context, A) (R, error)) func(context.Context, Codec, []byte) ([]byte, error) {
+	var cells, replies *sync.Pool
+	if cellPoolable(reflect.TypeFor[A]()) {
+		cells = &sync.Pool{New: func() any { return new(A) }}
+	}
+	if rt := reflect.TypeFor[R](); rt.Kind() != reflect.Interface && cellPoolable(rt) {
+		replies = &sync.Pool{New: func() any { return new(R) }}
+	}
 	return func(ctx context.Context, codec Codec, body []byte) ([]byte, error) {
-		var args A
-		if err := decodeArgs(codec, body, &args); err != nil {
+		var cell *A
+		if cells != nil {
+			cell = cells.Get().(*A)
+		} else {
+			cell = new(A)
+		}
+		err := decodeArgs(codec, body, cell)
+		args := *cell
+		if cells != nil {
+			*cell = *new(A)
+			cells.Put(cell)
+		}
+		if err != nil {
 			return nil, err
 		}
 		reply, err := fn(ctx, args)
 		if err != nil {
 			return nil, err
 		}
-		return codec.Marshal(reply)
+		if replies == nil {
+			return codec.Marshal(reply)
+		}
+		rcell := replies.Get().(*R)
+		*rcell = reply
+		out, err := codec.Marshal(rcell)
+		*rcell = *new(R)
+		replies.Put(rcell)
+		return out, err
 	}
 }
 
@@ -105,4 +141,27 @@ func decodeArgs(codec Codec, body []byte, args any) error {
 		return Errorf(CodeBadRequest, "decode msgpack arguments: %v; the body must be JSON text, or msgpack (Content-Type: %s or %s says which)", err, ContentTypeJSON, ContentTypeMsgpack)
 	}
 	return nil
+}
+
+// cellPoolable reports whether a cell of type t may be reused once a
+// codec has decoded into it: the codecs keep no pointer to what they
+// decode into, and the only user code they hand a pointer into the cell
+// is a method with a pointer receiver (an UnmarshalJSON, say) of t or of
+// a type stored inline in it, which could keep it. What sits behind a
+// pointer, slice, map or interface in the cell the codec allocates anew.
+func cellPoolable(t reflect.Type) bool {
+	if reflect.PointerTo(t).NumMethod() > t.NumMethod() {
+		return false // has methods with a pointer receiver
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !cellPoolable(t.Field(i).Type) {
+				return false
+			}
+		}
+	case reflect.Array:
+		return cellPoolable(t.Elem())
+	}
+	return true
 }

@@ -63,6 +63,41 @@ func TestServerMetrics(t *testing.T) {
 		}
 	}
 
+	// A call is counted once its reply is sent, so the last may be
+	// counted a moment after its caller has the reply.
+	want := map[string]float64{
+		"drover_rpcq_calls_total,code=0,method=Multiply,mode=exactly-once,service=Arith":  4,
+		"drover_rpcq_calls_total,code=400,method=Divide,mode=at-least-once,service=Arith": 1,
+		"drover_rpcq_call_duration_seconds,method=Multiply,service=Arith":                 4,
+		"drover_rpcq_duplicates_total,method=Multiply,service=Arith":                      1,
+	}
+	var got map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got = gather(t, reg)
+		if countsReached(got, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	for key, want := range want {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v", key, got[key], want)
+		}
+	}
+	if got["drover_rpcq_table_entries,service=Arith"] < 1 {
+		t.Errorf("drover_rpcq_table_entries = %v, want the calls the table holds", got["drover_rpcq_table_entries,service=Arith"])
+	}
+	if n := testutil.CollectAndCount(reg, "drover_rpcq_table_entries"); n != 1 {
+		t.Errorf("table entries series = %d, want 1", n)
+	}
+
+	srv.Shutdown(ctx)
+	newServer().Shutdown(ctx)
+}
+
+// gather returns reg's series as "name,label=value,..." to their value,
+// or a histogram's sample count.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -84,23 +119,16 @@ func TestServerMetrics(t *testing.T) {
 			}
 		}
 	}
-	for key, want := range map[string]float64{
-		"drover_rpcq_calls_total,code=0,method=Multiply,mode=exactly-once,service=Arith":  4,
-		"drover_rpcq_calls_total,code=400,method=Divide,mode=at-least-once,service=Arith": 1,
-		"drover_rpcq_call_duration_seconds,method=Multiply,service=Arith":                 4,
-		"drover_rpcq_duplicates_total,method=Multiply,service=Arith":                      1,
-	} {
-		if got[key] != want {
-			t.Errorf("%s = %v, want %v", key, got[key], want)
+	return got
+}
+
+// countsReached reports whether every series of want has reached its
+// value in got.
+func countsReached(got, want map[string]float64) bool {
+	for key, w := range want {
+		if got[key] < w {
+			return false
 		}
 	}
-	if got["drover_rpcq_table_entries,service=Arith"] < 1 {
-		t.Errorf("drover_rpcq_table_entries = %v, want the calls the table holds", got["drover_rpcq_table_entries,service=Arith"])
-	}
-	if n := testutil.CollectAndCount(reg, "drover_rpcq_table_entries"); n != 1 {
-		t.Errorf("table entries series = %d, want 1", n)
-	}
-
-	srv.Shutdown(ctx)
-	newServer().Shutdown(ctx)
+	return true
 }

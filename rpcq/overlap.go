@@ -56,7 +56,7 @@ func (s *Server) runner(c waitingCall) {
 // runCall runs and answers a call off its endpoint's subscription.
 func (s *Server) runCall(c waitingCall) {
 	defer s.inflight.Done()
-	r := s.runOnce(c.ctx, c.m, c.codec, c.req.Data(), c.id, c.ack)
+	r := s.runOnce(c.ctx, c.m, c.codec, c.req.Data(), c.id, c.ack, time.Now()) // it may have waited
 	release(c.ctx)
 	s.answer(detached{c.req, s.nc}, r)
 	s.metrics.observe(s.cfg.Name, c.m, r.Code, c.start)

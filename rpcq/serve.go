@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,7 +21,7 @@ import (
 // endpoint names its caller after methodSubject; methodSubject is empty
 // for the method's own endpoint.
 func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
-	start := time.Now()
+	start := time.Now() // read once for the metrics, the deadline and the table
 	answer := func(r Reply) {
 		s.answer(req, r)
 		s.metrics.observe(s.cfg.Name, m, r.Code, start)
@@ -48,7 +49,7 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	}
 	var ctx context.Context
 	if err == nil {
-		ctx, err = s.callContext(rh, caller)
+		ctx, err = s.callContext(rh, caller, start)
 	}
 	if err != nil {
 		answer(errorReply(codec, err))
@@ -61,7 +62,7 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	}
 	id := RequestID{Client: rh.client, Seq: rh.seq}
 	if s.overlap == nil {
-		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack))
+		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack, start))
 		release(ctx)
 		return
 	}
@@ -123,11 +124,12 @@ func (s *Server) fits(n int) error {
 	return nil
 }
 
-// runOnce runs the call unless the duplicate table has seen it: a duplicate
-// gets the saved reply, or waits for the run still under way.
-func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64) Reply {
-	for {
-		verdict, saved, wait, err := s.table.Begin(ctx, id, ack, time.Now())
+// runOnce runs the call, which arrived at now, unless the duplicate table
+// has seen it: a duplicate gets the saved reply, or waits for the run
+// still under way.
+func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64, now time.Time) Reply {
+	for ; ; now = time.Now() {
+		verdict, saved, wait, err := s.table.Begin(ctx, id, ack, now)
 		if err != nil {
 			var re *RemoteError
 			if !errors.As(err, &re) { // the table is unreachable: nothing ran
@@ -178,10 +180,10 @@ func (s *Server) finish(ctx context.Context, id RequestID, r Reply) {
 // finishTimeout bounds saving a reply in the duplicate table.
 const finishTimeout = 5 * time.Second
 
-// callContext is the handler's context: the server's, ending at the
-// caller's deadline if the request gives one. A request whose deadline
-// has passed is refused.
-func (s *Server) callContext(rh requestHeader, caller string) (context.Context, error) {
+// callContext is the handler's context for a request that arrived at
+// now: the server's, ending at the caller's deadline if the request
+// gives one. A request whose deadline has passed is refused.
+func (s *Server) callContext(rh requestHeader, caller string, now time.Time) (context.Context, error) {
 	if !rh.hasDL {
 		if rh.client == "" && caller == "" {
 			return s.base, nil
@@ -191,7 +193,7 @@ func (s *Server) callContext(rh requestHeader, caller string) (context.Context, 
 	if rh.deadline <= 0 {
 		return nil, Errorf(CodeDeadline, "deadline passed %v before the call ran", -rh.deadline)
 	}
-	return &deadlineContext{Context: s.base, deadline: time.Now().Add(rh.deadline), hasDL: true, caller: caller}, nil
+	return &deadlineContext{Context: s.base, deadline: now.Add(rh.deadline), hasDL: true, caller: caller}, nil
 }
 
 // invoke runs the method, turning a panic into a CodeInternal error.
@@ -243,6 +245,11 @@ func (s *Server) answer(req micro.Request, r Reply) {
 // service's if that fails.
 func (s *Server) respond(req micro.Request, r Reply, opts []micro.RespondOpt) error {
 	if !s.cfg.SeparateLargeReplies || len(r.Body) < bulkReplySize || req.Reply() == "" {
+		if len(opts) == 0 && req.Reply() != "" && s.publishReply(req.Reply(), r.Body) == nil {
+			return nil
+		}
+		// micro's Respond sends it again if need be, and counts the
+		// error in the endpoint's stats if it fails again.
 		return req.Respond(r.Body, opts...)
 	}
 	m := &nats.Msg{Subject: req.Reply(), Data: r.Body}
@@ -255,6 +262,23 @@ func (s *Server) respond(req micro.Request, r Reply, opts []micro.RespondOpt) er
 	}
 	s.cfg.Logger.Debug("rpcq: large reply sent on the service's connection", "service", s.cfg.Name, "error", err)
 	return req.Respond(r.Body, opts...)
+}
+
+// replyPool holds the messages of successful replies without headers.
+// micro's Respond allocates a message per reply; nats.go has encoded a
+// message when PublishMsg returns, so one can be reused at once.
+var replyPool = sync.Pool{New: func() any { return new(nats.Msg) }}
+
+// publishReply sends body to subject on the service's connection, the
+// one micro received the request on: a reply's permission
+// (allow_responses) is that connection's.
+func (s *Server) publishReply(subject string, body []byte) error {
+	m := replyPool.Get().(*nats.Msg)
+	m.Subject, m.Data = subject, body
+	err := s.nc.PublishMsg(m)
+	*m = nats.Msg{}
+	replyPool.Put(m)
+	return err
 }
 
 // replyHeaderRoom is more than the headers a successful reply carries.
