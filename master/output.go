@@ -70,7 +70,7 @@ func (m *Master) Output(ctx context.Context, caller, id string, r int, after uin
 			return OutputPiece{}, notYet(r, id)
 		}
 		if err != nil {
-			return OutputPiece{}, err
+			return OutputPiece{}, notNow(r, id, err)
 		}
 		if err := mr.CheckOutput(name, info.Digest, digest); err != nil {
 			return OutputPiece{}, err
@@ -81,8 +81,10 @@ func (m *Master) Output(ctx context.Context, caller, id string, r int, after uin
 			continue // the object may have been put again since its info was read
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 			return OutputPiece{}, notYet(r, id)
-		case err != nil:
+		case errors.Is(err, errBadChunk):
 			return OutputPiece{}, fmt.Errorf("output %d of job %s: %w", r, id, err)
+		case err != nil:
+			return OutputPiece{}, notNow(r, id, err)
 		}
 		return piece, nil
 	}
@@ -93,7 +95,7 @@ func (m *Master) Output(ctx context.Context, caller, id string, r int, after uin
 // "not found" of what it has not caught up with yet. So an output that
 // is not found, and not known removed, is answered CodeNotYet, after
 // which a reader asks again, backing off, for a while (drover get: up to
-// 10 s). A cursor past the output's last piece is answered so too: the
+// 30 s). A cursor past the output's last piece is answered so too: the
 // master cannot tell it from a replica behind, and only a reader that
 // does not follow Next sends one.
 
@@ -104,6 +106,16 @@ const CodeNotYet = 425
 func notYet(r int, id string) error {
 	return rpcq.Errorf(CodeNotYet, "output %d of job %s is not found for now (a replica behind its peers?)", r, id)
 }
+
+// notNow is the answer about output r of job id, which could not be
+// read for err: JetStream's trouble (a time-out, a stream without a
+// leader for now) passes, so it is answered CodeNotYet too.
+func notNow(r int, id string, err error) error {
+	return rpcq.Errorf(CodeNotYet, "output %d of job %s cannot be read for now: %v", r, id, err)
+}
+
+// errBadChunk is an object whose chunks are larger than it says.
+var errBadChunk = errors.New("a chunk larger than its object's chunk size")
 
 // removed reports whether the object store holds the removal of object
 // name: a replica behind may not know of the object at all, but one that
@@ -133,7 +145,7 @@ func (m *Master) piece(ctx context.Context, info *jetstream.ObjectInfo, after ui
 	piece.Data = make([]byte, 0, min(uint64(budget), info.Size))
 	for _, c := range chunks {
 		if len(c.data) > chunkSize || len(piece.Data)+len(c.data) > budget {
-			return OutputPiece{}, fmt.Errorf("a chunk of %d bytes, over its %d", len(c.data), chunkSize)
+			return OutputPiece{}, fmt.Errorf("%w: %d bytes, over %d", errBadChunk, len(c.data), chunkSize)
 		}
 		piece.Data, piece.Next = append(piece.Data, c.data...), c.seq
 	}

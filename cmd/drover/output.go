@@ -154,9 +154,10 @@ func (o *outputReader) Read(p []byte) (int, error) {
 }
 
 // staleReadWait is how long a reader asks again for an output the master
-// does not find for now (master.CodeNotYet): a replica that rejoined its
-// cluster answers "not found" until it has caught up.
-var staleReadWait = 10 * time.Second
+// cannot read for now (master.CodeNotYet): a replica that rejoined its
+// cluster answers "not found" until it has caught up, and a stream
+// without a leader for now answers nothing.
+var staleReadWait = 30 * time.Second
 
 // call asks the master for the piece o.args names, again while the master
 // answers that it is not found for now, up to staleReadWait.
