@@ -172,7 +172,8 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 //
 // A master whose start fails because JetStream does not answer for a
 // moment (mr.Retryable: a cluster electing leaders, a node rejoining
-// after a partition) is started again, a fresh one, while the lease is
+// after a partition), or answers from a replica behind (ErrUnread), is
+// started again, a fresh one, while the lease is
 // still ours: giving the lease up would only hand the same moment to the
 // other master, and the two would pass the lease back and forth. A master
 // that stops on its own for any other reason gives the lease up and
@@ -200,7 +201,7 @@ func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log 
 	for {
 		select {
 		case err := <-done:
-			if err != nil && mr.Retryable(term, err) {
+			if err != nil && term.Err() == nil && (mr.Retryable(term, err) || errors.Is(err, ErrUnread)) {
 				log.Warn("master: JetStream unavailable; starting again", "error", err, "in", wait)
 				again = time.After(wait)
 				wait = min(2*wait, l.ttl)
