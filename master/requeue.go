@@ -62,11 +62,17 @@ func (c *Core) Queued() []Attempt {
 
 // requeue publishes a new attempt of a task whose newest attempt's
 // message is gone; a finding about an older attempt, or a task that
-// committed or waits since, changes nothing.
+// committed or waits since, changes nothing. A reduce found gone while a
+// map is being recomputed waits for it, as a failed one does.
 func (c *Core) requeue(ev Requeue) []Action {
 	t := c.live(ev.Task)
 	if t == nil || ev.Attempt != t.attempt || t.attempt == 0 || t.waiting {
 		return nil
 	}
-	return []Action{c.publish(c.jobs[ev.Task.Job], t, WhyLost)}
+	j := c.jobs[ev.Task.Job]
+	if t.id.Phase == mr.PhaseReduce && !allCommitted(j.tasks[mr.PhaseMap]) {
+		t.waiting, t.started = true, false
+		return nil
+	}
+	return []Action{c.publish(j, t, WhyLost)}
 }

@@ -69,3 +69,20 @@ func TestRequeueRebuilt(t *testing.T) {
 		{0, Failed{Task: id(mr.PhaseMap, 0), Attempt: 2, Err: "boom"}, []Action{repub(mr.PhaseMap, 0, 3, WhyFailed)}},
 	})
 }
+
+// TestRequeueReduceWaits: a reduce whose message is gone while a map is
+// being recomputed waits for it, as a failed one does, and runs once the
+// map has committed again.
+func TestRequeueReduceWaits(t *testing.T) {
+	job := Submitted{Job: "j", Maps: 1, Reduces: 2, MaxAttempts: 2, Timeout: time.Second}
+	run(t, []step{
+		{0, job, []Action{pub(mr.PhaseMap, 0, 1)}},
+		{0, Committed{id(mr.PhaseMap, 0), 1}, []Action{pub(mr.PhaseReduce, 0, 1), pub(mr.PhaseReduce, 1, 1)}},
+		{0, InputLost{Task: id(mr.PhaseReduce, 0), Attempt: 1, Map: 0, MapAttempt: 1, Err: "gone"}, []Action{
+			Uncommit{Task: id(mr.PhaseMap, 0), Reason: "map 0 ran again: j/reduce/0 could not read its output (gone)"},
+			repub(mr.PhaseMap, 0, 2, WhyRecompute),
+		}},
+		{0, Requeue{id(mr.PhaseReduce, 1), 1}, nil},
+		{0, Committed{id(mr.PhaseMap, 0), 2}, []Action{repub(mr.PhaseReduce, 0, 2, WhyRecompute), repub(mr.PhaseReduce, 1, 2, WhyRecompute)}},
+	})
+}
