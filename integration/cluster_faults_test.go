@@ -166,17 +166,7 @@ func TestClusterWorkersStartWithMaster(t *testing.T) {
 // partition is small: on the majority's side, writes of whole 128 KiB
 // object chunks may time out for as long as a node is silently cut off,
 // while small writes pass.
-//
-// It fails about one run in five, on an open bug: right after the cut the
-// task stream sometimes holds none of the job's outstanding maps, with
-// nothing pending or unacknowledged on the workers' consumer, and the job
-// stalls (the test logs the stream's and the consumer's state when it
-// does). Until that is found it runs only when asked:
-// DROVER_TEST_MASTER_PARTITION=1 go test -run TestClusterMasterPartitioned ./integration/
 func TestClusterMasterPartitioned(t *testing.T) {
-	if os.Getenv("DROVER_TEST_MASTER_PARTITION") == "" {
-		t.Skip("fails about one run in five on an open bug (a task queue emptied by the cut); DROVER_TEST_MASTER_PARTITION=1 runs it")
-	}
 	files, inputs := books(t)
 	small, smallInputs := smallBooks(t, inputs, 2, 8<<10)
 	c := brokertest.StartCluster(t, 3)
@@ -360,6 +350,7 @@ func (q queueState) String() string {
 	if err != nil {
 		return fmt.Sprintf("workers' consumer: %v", err)
 	}
-	return fmt.Sprintf("task stream: %d messages, cluster %+v; workers' consumer: %d pending, %d unacknowledged, %d pulls waiting, cluster %+v",
-		stream.State.Msgs, stream.Cluster, consumer.NumPending, consumer.NumAckPending, consumer.NumWaiting, consumer.Cluster)
+	return fmt.Sprintf("task stream: %d messages, sequences %d to %d, cluster %+v; workers' consumer: %d pending, %d unacknowledged, %d pulls waiting, delivered %d, acknowledged to %d, cluster %+v",
+		stream.State.Msgs, stream.State.FirstSeq, stream.State.LastSeq, stream.Cluster, consumer.NumPending, consumer.NumAckPending, consumer.NumWaiting,
+		consumer.Delivered.Stream, consumer.AckFloor.Stream, consumer.Cluster)
 }
