@@ -100,6 +100,8 @@ func (m *Master) readJob(ctx context.Context, key string) (jetstream.KeyValueEnt
 			return nil, ctx.Err()
 		case time.Since(start)+wait > readJobWait:
 			return nil, fmt.Errorf("%w: %s: %w", ErrUnread, key, err)
+		case wait == 50*time.Millisecond:
+			m.log.Warn("master: job record not read; reading it again", "key", key, "error", err)
 		}
 		select {
 		case <-ctx.Done():
