@@ -2,9 +2,16 @@ package master
 
 import (
 	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/testutil"
 	"github.com/drover-dev/drover/mr/mrtest"
 )
 
@@ -81,5 +88,55 @@ func TestLeaseRenewalAnswerLost(t *testing.T) {
 	}
 	if err := a.renew(ctx); err == nil || !taken(err) {
 		t.Fatalf("a.renew of a lease b holds = %v, want it taken", err)
+	}
+}
+
+// flakyJobs is a jobs bucket whose listing answers "JetStream
+// unavailable", as a cluster electing leaders does, while fails is above
+// zero.
+type flakyJobs struct {
+	jetstream.KeyValue
+	fails *atomic.Int32
+}
+
+func (f flakyJobs) ListKeys(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyLister, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
+	}
+	return f.KeyValue.ListKeys(ctx, opts...)
+}
+
+// TestLeaderStartsAgain: a master that cannot start for want of JetStream
+// is started again, a fresh one, while the leader keeps its lease: it
+// neither steps down nor stands by, and leads once.
+func TestLeaderStartsAgain(t *testing.T) {
+	ctx, b, store := mrtest.Start(t, time.Second)
+	var fails atomic.Int32
+	fails.Store(3)
+	flaky := *store
+	flaky.Jobs = flakyJobs{KeyValue: store.Jobs, fails: &fails}
+	var logs testutil.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var starts atomic.Int32
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunLeader(runCtx, store, "a", time.Second, log, func() (*Master, error) {
+			starts.Add(1)
+			return New(b.Connect(), &flaky, Config{Apps: mrtest.Registry(), Logger: log})
+		})
+	}()
+	brokertest.WaitFor(t, time.Minute, func() bool { return strings.Contains(logs.String(), "master: running") },
+		"the master to run (log: %s)", &logs)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunLeader = %v", err)
+	}
+	if n := starts.Load(); n != 4 {
+		t.Errorf("%d masters started, want 4: three that could not list the jobs, and one that ran", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "master: leading"); n != 1 || strings.Contains(out, "stepping down") || strings.Contains(out, "standing by") {
+		t.Errorf("led %d times, want once, without stepping down or standing by; log:\n%s", n, out)
 	}
 }
