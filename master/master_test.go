@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -451,4 +452,53 @@ func (pausing) Reduce(_ context.Context, _ string, values iter.Seq[string]) (str
 		n++
 	}
 	return strconv.Itoa(n), nil
+}
+
+// flakyReads is a jobs bucket whose reads answer "not found" while fails
+// is above zero, as a replica behind its peers answers a direct get after
+// a partition.
+type flakyReads struct {
+	jetstream.KeyValue
+	fails *atomic.Int32
+}
+
+func (f flakyReads) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, jetstream.ErrKeyNotFound
+	}
+	return f.KeyValue.Get(ctx, key)
+}
+
+// TestRestoreReadsAgain: a master that starts while the record of a job
+// its bucket lists reads "not found" reads it again, and knows the job
+// when it serves; it never answers that there is no such job.
+func TestRestoreReadsAgain(t *testing.T) {
+	c := prepare(t, nil)
+	stop := c.startMaster(t, 1, master.Config{})
+	path := filepath.Join(t.TempDir(), "a.txt")
+	text := "the cat sat on the mat\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := c.submit(t, mr.JobSpec{App: "wordcount", R: 1, Inputs: []mr.Input{{Name: "a.txt", Path: path, Size: int64(len(text))}}})
+	c.wait(t, id)
+	stop()
+
+	var fails atomic.Int32
+	fails.Store(3)
+	flaky := *c.store
+	flaky.Jobs = flakyReads{KeyValue: c.store.Jobs, fails: &fails}
+	c.store = &flaky
+	c.startMaster(t, 0, master.Config{})
+	var st master.JobStatus
+	brokertest.WaitFor(t, time.Minute, func() bool {
+		err := c.client.Call(c.ctx, "Master.Status", master.JobArgs{ID: id}, &st)
+		if errors.Is(err, &rpcq.RemoteError{Code: rpcq.CodeUnknownMethod}) {
+			t.Fatalf("the new master serves without job %s: %v", id, err)
+		}
+		return err == nil
+	}, "the new master to serve")
+	if st.State != master.JobDone {
+		t.Errorf("job %s is %s after the restart, want done", id, st.State)
+	}
 }
