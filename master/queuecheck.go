@@ -71,9 +71,13 @@ func compareAttempts(a, b Attempt) int {
 func (m *Master) missingAttempts(ctx context.Context) (map[Attempt]bool, error) {
 	m.mu.Lock()
 	queued := m.core.Queued()
-	m.exec.Lock() // taken before mu is let go, as decide takes it
+	// Every batch of actions decided so far has taken exec (decide takes
+	// it before it lets mu go): once exec is ours, they are carried out.
+	// It is let go at once, not held over the reads below, which may
+	// wait long for a cluster electing leaders.
+	m.exec.Lock()
 	m.mu.Unlock()
-	defer m.exec.Unlock()
+	m.exec.Unlock()
 	if len(queued) == 0 {
 		return nil, nil
 	}
