@@ -173,12 +173,12 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 // A master whose start fails because JetStream does not answer for a
 // moment (mr.Retryable: a cluster electing leaders, a node rejoining
 // after a partition), or answers from a replica behind (ErrUnread), is
-// started again, a fresh one, while the lease is
-// still ours: giving the lease up would only hand the same moment to the
-// other master, and the two would pass the lease back and forth. A master
-// that stops on its own for any other reason gives the lease up and
-// stands by: the process never exits for what the bus does. Only
-// newMaster's error, which no retry mends, is returned.
+// started again, a fresh one, while the lease is still ours: giving the
+// lease up would only hand the same moment to the other master, and the
+// two would pass the lease back and forth. A master that stops on its
+// own for any other reason gives the lease up and stands by: the process
+// never exits for what the bus does. Only newMaster's error, which no
+// retry mends, is returned.
 func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log *slog.Logger, newMaster func() (*Master, error)) error {
 	term, cancel := context.WithCancel(ctx)
 	defer cancel()
