@@ -11,9 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/mr"
@@ -156,7 +154,7 @@ func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, mc mr.Commit
 	if name == "" {
 		return "", 0, nil // the map wrote nothing for this partition
 	}
-	obj, err := getObject(ctx, w.store.Data, name)
+	obj, err := mr.GetObject(ctx, w.store.Data, name)
 	if err != nil {
 		return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
 	}
@@ -176,66 +174,4 @@ func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, mc mr.Commit
 		return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
 	}
 	return path, n, nil
-}
-
-// consumerWait bounds how long a read waits for a consumer of the data
-// stream to be free.
-const consumerWait = 30 * time.Second
-
-// staleReadWait bounds how long a read of an object a commit or a job
-// names tries again while the object is not found. Reads are direct gets, which any
-// replica of the stream may answer: one that rejoined its cluster after a
-// partition answers before it has caught up, "not found" of an object
-// stored long before. Only once it stays not found is the output lost.
-const staleReadWait = 10 * time.Second
-
-// getObject opens an object to read that a commit or a job names, and so
-// was stored. A stream at its limit of consumers is busy, not a sign of
-// a lost output: the read waits, backing off, for another reader to
-// finish, up to consumerWait. An object not found, and not known to be
-// removed, is tried again, backing off, for up to staleReadWait, as a
-// replica behind its peers may say so.
-func getObject(ctx context.Context, obs jetstream.ObjectStore, name string) (jetstream.ObjectResult, error) {
-	backoff := 50 * time.Millisecond
-	start := time.Now()
-	for {
-		obj, err := obs.Get(ctx, name)
-		wait := consumerWait
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			if deleted(ctx, obs, name) {
-				return obj, err
-			}
-			wait = staleReadWait
-		} else if err == nil || !consumerLimit(err) {
-			return obj, err
-		}
-		if time.Since(start)+backoff > wait {
-			return obj, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-// deleted reports whether the object store holds the object's removal:
-// a replica behind its peers may not know of the object at all, but one
-// that knows it was removed is not wrong.
-func deleted(ctx context.Context, obs jetstream.ObjectStore, name string) bool {
-	info, err := obs.GetInfo(ctx, name, jetstream.GetObjectInfoShowDeleted())
-	return err == nil && info.Deleted
-}
-
-// consumerLimit reports whether err says a stream has as many consumers
-// as it allows (10026), from either of nats.go's JetStream APIs.
-func consumerLimit(err error) bool {
-	const code = 10026
-	if api := (*jetstream.APIError)(nil); errors.As(err, &api) && api.ErrorCode == code {
-		return true
-	}
-	api := (*nats.APIError)(nil)
-	return errors.As(err, &api) && api.ErrorCode == code
 }

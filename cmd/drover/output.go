@@ -77,7 +77,7 @@ func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir
 // its reduce's commit recorded: the object store checks the bytes against
 // the object's digest as they are read.
 func writeOutput(ctx context.Context, store *mr.Store, object, digest, path string) error {
-	obj, err := store.Data.Get(ctx, object)
+	obj, err := mr.GetObject(ctx, store.Data, object)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package worker
+package mr_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/mr/mrtest"
 )
 
@@ -31,7 +32,7 @@ func (s staleStore) Get(ctx context.Context, name string, opts ...jetstream.GetO
 // TestGetObjectReadsAgain: an object that reads "not found" for a moment
 // is read again and found; one whose removal the store records is not
 // found at once; one that stays not found is not found after
-// staleReadWait.
+// StaleReadWait.
 func TestGetObjectReadsAgain(t *testing.T) {
 	ctx, _, store := mrtest.Start(t, 3*time.Second)
 	if _, err := store.Data.PutString(ctx, "there", "an output"); err != nil {
@@ -45,9 +46,9 @@ func TestGetObjectReadsAgain(t *testing.T) {
 	}
 	var fails atomic.Int32
 	fails.Store(3)
-	obj, err := getObject(ctx, staleStore{ObjectStore: store.Data, fails: &fails}, "there")
+	obj, err := mr.GetObject(ctx, staleStore{ObjectStore: store.Data, fails: &fails}, "there")
 	if err != nil {
-		t.Fatalf("getObject of an object read stale three times = %v", err)
+		t.Fatalf("GetObject of an object read stale three times = %v", err)
 	}
 	data, err := io.ReadAll(obj)
 	obj.Close()
@@ -56,18 +57,18 @@ func TestGetObjectReadsAgain(t *testing.T) {
 	}
 
 	start := time.Now()
-	if _, err := getObject(ctx, store.Data, "removed"); !errors.Is(err, jetstream.ErrObjectNotFound) {
-		t.Errorf("getObject of a removed object = %v, want not found", err)
+	if _, err := mr.GetObject(ctx, store.Data, "removed"); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("GetObject of a removed object = %v, want not found", err)
 	}
-	if took := time.Since(start); took > staleReadWait/2 {
-		t.Errorf("getObject of a removed object took %v, want it at once", took)
+	if took := time.Since(start); took > mr.StaleReadWait/2 {
+		t.Errorf("GetObject of a removed object took %v, want it at once", took)
 	}
 
 	start = time.Now()
-	if _, err := getObject(ctx, store.Data, "never"); !errors.Is(err, jetstream.ErrObjectNotFound) {
-		t.Errorf("getObject of an object never stored = %v, want not found", err)
+	if _, err := mr.GetObject(ctx, store.Data, "never"); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Errorf("GetObject of an object never stored = %v, want not found", err)
 	}
-	if took := time.Since(start); took < staleReadWait/2 || took > 2*staleReadWait {
-		t.Errorf("getObject of an object never stored took %v, want about %v", took, staleReadWait)
+	if took := time.Since(start); took < mr.StaleReadWait/2 || took > 2*mr.StaleReadWait {
+		t.Errorf("GetObject of an object never stored took %v, want about %v", took, mr.StaleReadWait)
 	}
 }
