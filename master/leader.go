@@ -194,13 +194,24 @@ func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log 
 	if err := start(); err != nil {
 		return err
 	}
-	expiry := time.NewTimer(l.ttl - time.Since(sent)) // from before the write that took the lease
+	// The lease ends a TTL after the write that took it, or the last
+	// renewal that passed, was sent. The expiry is judged before
+	// anything else the loop does, and no renewal runs past it: select
+	// picks at random among ready cases, and renewals one after another
+	// would otherwise keep the master acting past its lease.
+	deadline := sent.Add(l.ttl)
+	expired := func() bool { return !time.Now().Before(deadline) }
+	expiry := time.NewTimer(time.Until(deadline))
 	defer expiry.Stop()
 	var again <-chan time.Time // the next start of a master that failed to start
 	wait := restartWait
 	for {
 		select {
 		case err := <-done:
+			if err != nil && expired() {
+				log.Warn("master: leadership lost: the lease expired unrenewed")
+				return nil
+			}
 			if err != nil && term.Err() == nil && (mr.Retryable(term, err) || errors.Is(err, ErrUnread)) {
 				log.Warn("master: JetStream unavailable; starting again", "error", err, "in", wait)
 				again = time.After(wait)
@@ -215,26 +226,42 @@ func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log 
 			}
 			return nil
 		case <-again:
+			if expired() {
+				break
+			}
 			again = nil
 			if err := start(); err != nil {
 				return err
 			}
 			continue
 		case <-expiry.C:
-			log.Warn("master: leadership lost: the lease expired unrenewed")
+			if !expired() {
+				continue // set before a renewal moved the deadline
+			}
 		case <-tick.C:
+			if expired() {
+				break
+			}
 			sent := time.Now()
-			rctx, cancelRenew := context.WithTimeout(term, l.ttl/3)
+			renewBy := sent.Add(l.ttl / 3)
+			if deadline.Before(renewBy) {
+				renewBy = deadline
+			}
+			rctx, cancelRenew := context.WithDeadline(term, renewBy)
 			err := l.renew(rctx)
 			cancelRenew()
 			if err == nil {
-				expiry.Reset(l.ttl - time.Since(sent))
+				deadline = sent.Add(l.ttl)
+				expiry.Reset(time.Until(deadline))
 				continue
 			}
 			log.Warn("master: renew", "error", err)
-			if !taken(err) {
+			if !taken(err) && !expired() {
 				continue // the expiry decides
 			}
+		}
+		if expired() {
+			log.Warn("master: leadership lost: the lease expired unrenewed")
 		}
 		cancel()
 		if again == nil {
