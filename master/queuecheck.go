@@ -18,9 +18,9 @@ import (
 // they are fewer than the attempts that should be queued, it lists the
 // task subjects of each job that has such attempts. An attempt missing
 // from two lists in a row, queueCheckEvery apart at least, and without a
-// commit, is requeued: a commit or a failure that removed its message in
-// between has reached the core by then, and so has any worker's notice
-// that its message is gone.
+// commit record, is requeued: a failure that removed its message has
+// reached the core by then, as a rule, and a worker still running it has
+// found its message gone at a heartbeat and stopped.
 //
 // Counting first keeps the common case to one small request. Its sharp
 // edge: a message the core does not count (a backup's original, an old
