@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -66,11 +69,36 @@ func writeOutputs(ctx context.Context, store *mr.Store, st master.JobStatus, dir
 		if r < len(st.OutputDigests) {
 			digest = st.OutputDigests[r]
 		}
-		if err := writeOutput(ctx, store, name, digest, filepath.Join(dir, mr.OutputFile(r))); err != nil {
+		if err := writeOutputAgain(ctx, store, name, digest, filepath.Join(dir, mr.OutputFile(r))); err != nil {
 			return fmt.Errorf("write output %d: %w", r, err)
 		}
 	}
 	return nil
+}
+
+// outputReadWait bounds how long an output whose read failed midway is
+// read again. An object's chunks come through a consumer that any
+// replica may serve: one that rejoined its cluster after a partition may
+// not deliver them until it has caught up, and the read times out.
+const outputReadWait = 30 * time.Second
+
+// writeOutputAgain is writeOutput, tried again, backing off, for up to
+// outputReadWait while it fails for any reason but an object lost
+// (mr.GetObject has waited already) or changed.
+func writeOutputAgain(ctx context.Context, store *mr.Store, object, digest, path string) error {
+	start := time.Now()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := writeOutput(ctx, store, object, digest, path)
+		if err == nil || errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, mr.ErrOutputChanged) ||
+			ctx.Err() != nil || time.Since(start)+wait > outputReadWait {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // writeOutput writes object to path, if it is the object whose digest
