@@ -183,7 +183,7 @@ func TestClusterMasterPartitioned(t *testing.T) {
 	first, standby := d.masters[0], d.masters[1]
 
 	id := d.submit(files, "--app", "wordcount", "-r", "3", "--split-size", "65536")
-	var cutAt time.Time
+	var cutAt, healAt time.Time
 	var during string
 	d.wait(id, func(st master.JobStatus) {
 		if !cutAt.IsZero() || st.MapsDone == 0 {
@@ -203,14 +203,28 @@ func TestClusterMasterPartitioned(t *testing.T) {
 		d.wait(during, nil)
 		t.Logf("the job submitted during the partition ended %v after the cut", time.Since(cutAt).Round(time.Millisecond))
 		c.Heal(0)
+		healAt = time.Now()
 	})
 	if cutAt.IsZero() {
 		t.Fatal("the job ended before the partition")
 	}
 	// The heal may leave JetStream unable to answer for a moment, and
-	// the masters step down and take turns meanwhile: wait for one to
-	// serve.
+	// the masters step down and take turns meanwhile: the node that comes
+	// back, with the higher raft terms it campaigned for alone, makes
+	// the streams' leaders step down, the jobs bucket's among them, and a
+	// term that cannot renew its lease for a second ends. Wait for one
+	// master to have led for a while since the heal, as a client that
+	// asks for a master a moment (drover's 2 s) would find one.
 	c.WaitHealthy(0)
+	brokertest.WaitFor(t, 2*time.Minute, func() bool {
+		for _, p := range d.masters {
+			terms := leaderTerms(t, p)
+			if n := len(terms); n > 0 && terms[n-1].end.IsZero() && time.Since(later(terms[n-1].begin, healAt)) > settle {
+				return true
+			}
+		}
+		return false
+	}, "a master to lead for %v after the heal", settle)
 	d.waitLeading()
 	d.checkOutput(id, "wordcount", inputs, 3)
 	d.checkOutput(during, "wordcount", smallInputs, 2)
@@ -238,6 +252,18 @@ func TestClusterMasterPartitioned(t *testing.T) {
 	}
 	t.Logf("%d terms of the first master, %d of the standby; the first master's last before the cut ended %v after the cut, the standby's first began %v after that",
 		len(firstTerms), len(standbyTerms), lost.end.Sub(cutAt).Round(time.Millisecond), standbyTerms[0].begin.Sub(lost.end).Round(time.Millisecond))
+}
+
+// settle is how long a master must have led, after a heal, for the
+// heal's leader elections to be over.
+const settle = 3 * time.Second
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // term is a master's time as leader, by its log: from "master: leading"
