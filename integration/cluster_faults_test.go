@@ -213,8 +213,9 @@ func TestClusterMasterPartitioned(t *testing.T) {
 	// back, with the higher raft terms it campaigned for alone, makes
 	// the streams' leaders step down, the jobs bucket's among them, and a
 	// term that cannot renew its lease for a second ends. Wait for one
-	// master to have led for a while since the heal, as a client that
-	// asks for a master a moment (drover's 2 s) would find one.
+	// master to have led for a while since the heal, so that a client
+	// that looks for a master for a moment only (drover looks for 2 s)
+	// finds one.
 	c.WaitHealthy(0)
 	brokertest.WaitFor(t, 2*time.Minute, func() bool {
 		for _, p := range d.masters {
