@@ -160,6 +160,7 @@ const (
 	WhyDeadline  Why = "deadline"  // the attempt before passed its deadline: a failure
 	WhyBackup    Why = "backup"    // a backup of a straggler
 	WhyRecompute Why = "recompute" // a map whose output was lost, or a reduce that waited for one
+	WhyLost      Why = "lost"      // the attempt before left the queue with no commit or failure (see Requeue)
 )
 
 // Uncommit deletes a map's commit record, whose output was lost, so that
@@ -312,6 +313,8 @@ func (c *Core) Handle(now time.Time, ev Event) []Action {
 		}
 	case WorkerLost:
 		return c.workerLost(ev.Worker)
+	case Requeue:
+		return c.requeue(ev)
 	case Tick:
 		return c.tick(now)
 	}

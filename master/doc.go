@@ -24,13 +24,17 @@
 //     attempts change nothing;
 //   - the attempts of a worker found gone (WorkerLost: its connection
 //     closed) are handed back to the queue, the same attempts, to run on
-//     another worker at once rather than after the lease.
+//     another worker at once rather than after the lease;
+//   - a task whose newest attempt's message has left the queue with no
+//     commit and no failure (Requeue: the shell found it missing) gets a
+//     new attempt, which counts as no failure.
 //
 // Master is the shell: New, then Run(ctx), which serves the rpcq service
 // Master until ctx ends (RunLeader runs one per term of a leader lease,
 // and stands by, to lead again, when JetStream ends a term). It follows
 // the commit bucket and the event stream with ordered consumers, and
-// looks for the workers of running attempts on their mr.WorkerSubject.
+// looks for the workers of running attempts on their mr.WorkerSubject,
+// and for the messages of the attempts it waits for in the task queue.
 // Its methods, one subject each so that NATS permissions grant them by
 // role (see mr.MasterSubject):
 //

@@ -170,24 +170,54 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 // took the lease (sent), before any standby can lead. A renewal that
 // fails for want of the broker is retried meanwhile.
 //
-// A master that stops on its own, because JetStream failed it (a cluster
-// electing leaders, a broker restarting), gives the lease up and stands
-// by: the process never exits for what the bus does for a moment. Only
-// newMaster's error, which no retry mends, is returned.
+// A master whose start fails because JetStream does not answer for a
+// moment (mr.Retryable: a cluster electing leaders, a node rejoining
+// after a partition), or answers from a replica behind (ErrUnread), is
+// started again, a fresh one, while the lease is still ours: giving the
+// lease up would only hand the same moment to the other master, and the
+// two would pass the lease back and forth. A master that stops on its
+// own for any other reason gives the lease up and stands by: the process
+// never exits for what the bus does. Only newMaster's error, which no
+// retry mends, is returned.
 func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log *slog.Logger, newMaster func() (*Master, error)) error {
-	m, err := newMaster()
-	if err != nil {
-		return err
-	}
 	term, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- m.Run(term) }()
-	expiry := time.NewTimer(l.ttl - time.Since(sent)) // from before the write that took the lease
+	start := func() error {
+		m, err := newMaster()
+		if err != nil {
+			return err
+		}
+		go func() { done <- m.Run(term) }()
+		return nil
+	}
+	if err := start(); err != nil {
+		return err
+	}
+	// The lease ends a TTL after the write that took it, or the last
+	// renewal that passed, was sent. The expiry is judged before
+	// anything else the loop does, and no renewal runs past it: select
+	// picks at random among ready cases, and renewals one after another
+	// would otherwise keep the master acting past its lease.
+	deadline := sent.Add(l.ttl)
+	expired := func() bool { return !time.Now().Before(deadline) }
+	expiry := time.NewTimer(time.Until(deadline))
 	defer expiry.Stop()
+	var again <-chan time.Time // the next start of a master that failed to start
+	wait := restartWait
 	for {
 		select {
 		case err := <-done:
+			if err != nil && expired() {
+				log.Warn("master: leadership lost: the lease expired unrenewed")
+				return nil
+			}
+			if err != nil && term.Err() == nil && (mr.Retryable(term, err) || errors.Is(err, ErrUnread)) {
+				log.Warn("master: JetStream unavailable; starting again", "error", err, "in", wait)
+				again = time.After(wait)
+				wait = min(2*wait, l.ttl)
+				continue
+			}
 			if err != nil && ctx.Err() == nil {
 				log.Error("master: stepping down", "error", err)
 				release, cancelRelease := context.WithTimeout(ctx, l.ttl/3)
@@ -195,24 +225,53 @@ func lead(ctx context.Context, l *lease, sent time.Time, tick *time.Ticker, log 
 				cancelRelease()
 			}
 			return nil
+		case <-again:
+			if expired() {
+				break
+			}
+			again = nil
+			if err := start(); err != nil {
+				return err
+			}
+			continue
 		case <-expiry.C:
-			log.Warn("master: leadership lost: the lease expired unrenewed")
+			if !expired() {
+				continue // set before a renewal moved the deadline
+			}
 		case <-tick.C:
+			if expired() {
+				break
+			}
 			sent := time.Now()
-			rctx, cancelRenew := context.WithTimeout(term, l.ttl/3)
+			renewBy := sent.Add(l.ttl / 3)
+			if deadline.Before(renewBy) {
+				renewBy = deadline
+			}
+			rctx, cancelRenew := context.WithDeadline(term, renewBy)
 			err := l.renew(rctx)
 			cancelRenew()
 			if err == nil {
-				expiry.Reset(l.ttl - time.Since(sent))
+				deadline = sent.Add(l.ttl)
+				expiry.Reset(time.Until(deadline))
 				continue
 			}
 			log.Warn("master: renew", "error", err)
-			if !taken(err) {
+			if !taken(err) && !expired() {
 				continue // the expiry decides
 			}
 		}
+		if expired() {
+			log.Warn("master: leadership lost: the lease expired unrenewed")
+		}
 		cancel()
-		<-done
+		if again == nil {
+			<-done
+		}
 		return nil
 	}
 }
+
+// restartWait is how long a leader waits before it starts a master again
+// after one failed to start for want of JetStream; the wait doubles each
+// time, up to the lease's TTL.
+const restartWait = 100 * time.Millisecond

@@ -2,9 +2,16 @@ package master
 
 import (
 	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/drover-dev/drover/broker/brokertest"
+	"github.com/drover-dev/drover/internal/testutil"
 	"github.com/drover-dev/drover/mr/mrtest"
 )
 
@@ -81,5 +88,122 @@ func TestLeaseRenewalAnswerLost(t *testing.T) {
 	}
 	if err := a.renew(ctx); err == nil || !taken(err) {
 		t.Fatalf("a.renew of a lease b holds = %v, want it taken", err)
+	}
+}
+
+// flakyJobs is a jobs bucket whose listing answers "JetStream
+// unavailable", as a cluster electing leaders does, while fails is above
+// zero.
+type flakyJobs struct {
+	jetstream.KeyValue
+	fails *atomic.Int32
+}
+
+func (f flakyJobs) ListKeys(ctx context.Context, opts ...jetstream.WatchOpt) (jetstream.KeyLister, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}
+	}
+	return f.KeyValue.ListKeys(ctx, opts...)
+}
+
+// TestLeaderStartsAgain: a master that cannot start for want of JetStream
+// is started again, a fresh one, while the leader keeps its lease: it
+// neither steps down nor stands by, and leads once.
+func TestLeaderStartsAgain(t *testing.T) {
+	ctx, b, store := mrtest.Start(t, time.Second)
+	var fails atomic.Int32
+	fails.Store(3)
+	flaky := *store
+	flaky.Jobs = flakyJobs{KeyValue: store.Jobs, fails: &fails}
+	var logs testutil.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var starts atomic.Int32
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunLeader(runCtx, store, "a", time.Second, log, func() (*Master, error) {
+			starts.Add(1)
+			return New(b.Connect(), &flaky, Config{Apps: mrtest.Registry(), Logger: log})
+		})
+	}()
+	brokertest.WaitFor(t, time.Minute, func() bool { return strings.Contains(logs.String(), "master: running") },
+		"the master to run (log: %s)", &logs)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunLeader = %v", err)
+	}
+	if n := starts.Load(); n != 4 {
+		t.Errorf("%d masters started, want 4: three that could not list the jobs, and one that ran", n)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "master: leading"); n != 1 || strings.Contains(out, "stepping down") || strings.Contains(out, "standing by") {
+		t.Errorf("led %d times, want once, without stepping down or standing by; log:\n%s", n, out)
+	}
+}
+
+// hangingLease is a jobs bucket whose updates, the lease's renewals,
+// wait for their context's end once hang is set, as a cluster that has
+// stopped answering makes them; sent is when the last update that
+// passed was sent.
+type hangingLease struct {
+	jetstream.KeyValue
+	hang *atomic.Bool
+	sent *atomic.Int64
+}
+
+func (h hangingLease) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	at := time.Now()
+	rev, err := h.KeyValue.Update(ctx, key, value, revision)
+	if err == nil {
+		h.sent.Store(at.UnixNano())
+	}
+	return rev, err
+}
+
+// stampedLines records when each line of a log was written.
+type stampedLines struct {
+	testutil.SyncBuffer
+}
+
+func (s *stampedLines) Write(p []byte) (int, error) {
+	return s.SyncBuffer.Write(append([]byte(time.Now().Format(time.RFC3339Nano)+" "), p...))
+}
+
+// TestLeaderStopsAtExpiry: a leader whose renewals stop being answered
+// stops leading a TTL after it sent the last one that passed, not a
+// renewal or two later.
+func TestLeaderStopsAtExpiry(t *testing.T) {
+	ctx, b, store := mrtest.Start(t, time.Second)
+	var hang atomic.Bool
+	var sent atomic.Int64
+	hanging := *store
+	hanging.Jobs = hangingLease{KeyValue: store.Jobs, hang: &hang, sent: &sent}
+	var logs stampedLines
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	const ttl = time.Second
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go RunLeader(runCtx, &hanging, "a", ttl, log, func() (*Master, error) {
+		return New(b.Connect(), store, Config{Apps: mrtest.Registry(), Logger: slog.New(slog.DiscardHandler)})
+	})
+	brokertest.WaitFor(t, time.Minute, func() bool { return sent.Load() != 0 }, "a renewal (log: %s)", &logs)
+	hang.Store(true)
+	const lost = "master: leadership lost: the lease expired"
+	brokertest.WaitFor(t, time.Minute, func() bool { return strings.Contains(logs.String(), lost) }, "the lease to expire (log: %s)", &logs)
+	cancel()
+	var at time.Time
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, lost) {
+			at, _ = time.Parse(time.RFC3339Nano, strings.Fields(line)[0])
+			break
+		}
+	}
+	last := time.Unix(0, sent.Load())
+	if late := at.Sub(last) - ttl; late > ttl/4 {
+		t.Errorf("the leader stopped %v after the TTL from its last renewal that passed, want within %v", late, ttl/4)
 	}
 }

@@ -236,6 +236,12 @@ func (m *Master) Run(ctx context.Context) error {
 		m.probeWorkers(ctx)
 	}()
 	defer func() { <-probing }() // Run returns here only once ctx has ended
+	checking := make(chan struct{})
+	go func() {
+		defer close(checking)
+		m.checkQueue(ctx)
+	}()
+	defer func() { <-checking }()
 
 	tick := time.NewTicker(m.cfg.Tick)
 	defer tick.Stop()

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -451,4 +452,98 @@ func (pausing) Reduce(_ context.Context, _ string, values iter.Seq[string]) (str
 		n++
 	}
 	return strconv.Itoa(n), nil
+}
+
+// flakyReads is a jobs bucket whose reads answer "not found" while fails
+// is above zero, as a replica behind its peers answers a direct get after
+// a partition.
+type flakyReads struct {
+	jetstream.KeyValue
+	fails *atomic.Int32
+}
+
+func (f flakyReads) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if f.fails.Add(-1) >= 0 {
+		return nil, jetstream.ErrKeyNotFound
+	}
+	return f.KeyValue.Get(ctx, key)
+}
+
+// TestRestoreReadsAgain: a master that starts while the record of a job
+// its bucket lists reads "not found" reads it again, and knows the job
+// when it serves; it never answers that there is no such job.
+func TestRestoreReadsAgain(t *testing.T) {
+	c := prepare(t, nil)
+	stop := c.startMaster(t, 1, master.Config{})
+	path := filepath.Join(t.TempDir(), "a.txt")
+	text := "the cat sat on the mat\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := c.submit(t, mr.JobSpec{App: "wordcount", R: 1, Inputs: []mr.Input{{Name: "a.txt", Path: path, Size: int64(len(text))}}})
+	c.wait(t, id)
+	stop()
+
+	var fails atomic.Int32
+	fails.Store(3)
+	flaky := *c.store
+	flaky.Jobs = flakyReads{KeyValue: c.store.Jobs, fails: &fails}
+	c.store = &flaky
+	c.startMaster(t, 0, master.Config{})
+	var st master.JobStatus
+	brokertest.WaitFor(t, time.Minute, func() bool {
+		err := c.client.Call(c.ctx, "Master.Status", master.JobArgs{ID: id}, &st)
+		if errors.Is(err, &rpcq.RemoteError{Code: rpcq.CodeUnknownMethod}) {
+			t.Fatalf("the new master serves without job %s: %v", id, err)
+		}
+		return err == nil
+	}, "the new master to serve")
+	if st.State != master.JobDone {
+		t.Errorf("job %s is %s after the restart, want done", id, st.State)
+	}
+}
+
+// TestLostTaskRequeued: a map's message leaves the queue unrun while the
+// master is away, and the master that starts next publishes its first
+// attempt again, which the stream drops as a duplicate of the one gone.
+// The master finds the task missing from the queue and publishes another
+// attempt, and the job ends done.
+func TestLostTaskRequeued(t *testing.T) {
+	c := prepare(t, nil)
+	stop := c.startMaster(t, 0, master.Config{})
+	dir := t.TempDir()
+	spec := mr.JobSpec{App: "wordcount", R: 1}
+	for _, name := range []string{"a.txt", "b.txt"} {
+		text := "the cat sat on the mat in " + name + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec.Inputs = append(spec.Inputs, mr.Input{Name: name, Path: filepath.Join(dir, name), Size: int64(len(text))})
+	}
+	id := c.submit(t, spec)
+	subject := mr.TaskSubject(id, mr.PhaseMap, 1)
+	var msg *jetstream.RawStreamMsg
+	brokertest.WaitFor(t, time.Minute, func() bool {
+		var err error
+		msg, err = c.store.Tasks.GetLastMsgForSubject(c.ctx, subject)
+		return err == nil
+	}, "map 1 to be queued")
+	stop()
+	if err := c.store.Tasks.DeleteMsg(c.ctx, msg.Sequence); err != nil {
+		t.Fatal(err)
+	}
+
+	c.startMaster(t, 1, master.Config{})
+	if st := c.wait(t, id); st.State != master.JobDone {
+		t.Fatalf("job %s ended %s: %s", id, st.State, st.Error)
+	}
+	// The one attempt published after the first: map 1's, as lost.
+	raw, err := c.store.Events.GetLastMsgForSubject(c.ctx, mr.EventSubject(id, mr.EventPublished))
+	if err != nil {
+		t.Fatalf("no attempt was published again: %v", err)
+	}
+	var ev mr.Event
+	if err := json.Unmarshal(raw.Data, &ev); err != nil || ev.Phase != mr.PhaseMap || ev.Index != 1 || ev.Why != string(master.WhyLost) {
+		t.Errorf("the last attempt published again is %+v (%v), want map 1's, as lost", ev, err)
+	}
 }

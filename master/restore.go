@@ -3,8 +3,10 @@ package master
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -40,28 +42,80 @@ func (m *Master) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("master: list jobs: %w", err)
 	}
-	var aside []string
+	var listed, aside []string
 	for key := range keys.Keys() {
 		switch {
 		case key == leaderKey:
 		case strings.HasPrefix(key, quarantinePrefix):
 			aside = append(aside, key)
 		default:
-			m.restoreJob(ctx, key)
+			listed = append(listed, key)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err // the list may have been cut short
+	}
+	for _, key := range listed {
+		if err := m.restoreJob(ctx, key); err != nil {
+			return err
 		}
 	}
 	// Those set aside before, unless their job is back under its own key.
 	for _, key := range aside {
-		m.restoreQuarantined(ctx, key)
+		if err := m.restoreQuarantined(ctx, key); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
+// ErrUnread is the error of a master that could not read a job record
+// its bucket lists: it does not serve without it, as a job missing from
+// its view would be left alone, its commits ignored and its reduces never
+// published. RunLeader starts a master that failed so again.
+var ErrUnread = errors.New("master: a listed job record could not be read")
+
+// Reading a listed job record is tried again, backing off, for up to
+// readJobWait, each read bounded by readJobTimeout. Reads are direct
+// gets, which any replica of the bucket may answer: after a partition,
+// one behind its peers answers "not found" of a record stored long
+// before, and one cut off, until its peers drop their routes to it,
+// does not answer at all.
+const (
+	readJobWait    = 10 * time.Second
+	readJobTimeout = 2 * time.Second
+)
+
+// readJob reads the record under key, which was just listed.
+func (m *Master) readJob(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	start := time.Now()
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, readJobTimeout)
+		entry, err := m.store.Jobs.Get(rctx, key)
+		cancel()
+		switch {
+		case err == nil:
+			return entry, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case time.Since(start)+wait > readJobWait:
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnread, key, err)
+		case wait == 50*time.Millisecond:
+			m.log.Warn("master: job record not read; reading it again", "key", key, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
 // restoreJob loads the job under key, or quarantines its record.
-func (m *Master) restoreJob(ctx context.Context, key string) {
-	entry, err := m.store.Jobs.Get(ctx, key)
+func (m *Master) restoreJob(ctx context.Context, key string) error {
+	entry, err := m.readJob(ctx, key)
 	if err != nil {
-		return // removed since it was listed
+		return err
 	}
 	rec, splits, err := loadJob(key, entry.Value(), m.cfg.Apps)
 	switch {
@@ -73,6 +127,7 @@ func (m *Master) restoreJob(ctx context.Context, key string) {
 	if err != nil {
 		m.quarantine(ctx, key, entry, err)
 	}
+	return nil
 }
 
 // loadJob decodes a stored job record and checks it as Submit checks a new
@@ -127,10 +182,10 @@ func (m *Master) quarantine(ctx context.Context, key string, entry jetstream.Key
 }
 
 // restoreQuarantined enters the job of a record set aside before.
-func (m *Master) restoreQuarantined(ctx context.Context, aside string) {
-	entry, err := m.store.Jobs.Get(ctx, aside)
+func (m *Master) restoreQuarantined(ctx context.Context, aside string) error {
+	entry, err := m.readJob(ctx, aside)
 	if err != nil {
-		return
+		return err
 	}
 	var q quarantineRecord
 	if json.Unmarshal(entry.Value(), &q) != nil {
@@ -138,6 +193,7 @@ func (m *Master) restoreQuarantined(ctx context.Context, aside string) {
 	}
 	q.Key, q.Reason = strings.TrimPrefix(aside, quarantinePrefix), clip(q.Reason, maxErrorLen)
 	m.admitQuarantined(q, false)
+	return nil
 }
 
 // admitQuarantined enters a job whose record was set aside into the view,

@@ -42,7 +42,7 @@ func NewMaster(reg prometheus.Registerer, state MasterState) (*Master, error) {
 		handedBack: byPhase("drover_tasks_handed_back_total",
 			"Task attempts handed back to the queue, to run again as they were, because their worker was found gone, by phase."),
 		retried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drover_tasks_retried_total",
-			Help: "Task attempts published after the first, by phase and why: failed, deadline, backup, recompute."}, []string{"phase", "why"}),
+			Help: "Task attempts published after the first, by phase and why: failed, deadline, backup, recompute, lost."}, []string{"phase", "why"}),
 		backupsLaunched: counter("drover_backups_launched_total", "Backup attempts of stragglers published."),
 		backupsWon:      counter("drover_backups_won_total", "Tasks whose backup attempt committed first."),
 		backupsWasted:   counter("drover_backups_wasted_total", "Tasks with a backup whose original attempt committed first."),

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/drover-dev/drover/mr"
@@ -150,65 +149,55 @@ func (w *Worker) mapCommits(ctx context.Context, task mr.Task) ([]mr.Commit, err
 // fetchRun copies map m's output for the task's partition, as its commit
 // mc names it, to path, if the map wrote any: path is "" if not. The
 // object store checks the bytes against the object's digest as they are
-// read to the end.
+// read to the end. A read that fails midway is made again, backing off,
+// for up to mr.StaleReadWait: the chunks come through a consumer that a
+// node which rejoined its cluster after a partition may serve before it
+// has caught up, and the read times out. Only then is the output lost;
+// one not found (after mr.GetObject's own wait) or corrupt is lost at
+// once.
 func (w *Worker) fetchRun(ctx context.Context, task mr.Task, m int, mc mr.Commit, path string) (string, int64, error) {
 	name := mc.Map.Object(task.Index)
 	if name == "" {
 		return "", 0, nil // the map wrote nothing for this partition
 	}
-	obj, err := w.getObject(ctx, name)
+	start := time.Now()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		n, local, err := w.copyRun(ctx, name, path)
+		switch {
+		case err == nil:
+			return path, n, nil
+		case ctx.Err() != nil:
+			return "", 0, ctx.Err()
+		case local:
+			return "", 0, err
+		case errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrDigestMismatch) ||
+			time.Since(start)+wait > mr.StaleReadWait:
+			return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
+		}
+		os.Remove(path)
+		select {
+		case <-ctx.Done():
+			return "", 0, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// copyRun copies the object name to a new file at path; local says that
+// its error, if any, is the local file's, not the read's.
+func (w *Worker) copyRun(ctx context.Context, name, path string) (n int64, local bool, err error) {
+	obj, err := mr.GetObject(ctx, w.store.Data, name)
 	if err != nil {
-		return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
+		return 0, false, err
 	}
 	defer obj.Close()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", 0, fmt.Errorf("copy map %d's output: %w", m, err)
+		return 0, true, fmt.Errorf("copy %s: %w", name, err)
 	}
-	n, err := io.Copy(f, obj)
+	n, err = io.Copy(f, obj)
 	if cerr := f.Close(); err == nil && cerr != nil {
-		return "", 0, fmt.Errorf("copy map %d's output: %w", m, cerr)
+		return 0, true, fmt.Errorf("copy %s: %w", name, cerr)
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", 0, ctx.Err()
-		}
-		return "", 0, lose(mc, fmt.Errorf("%s: %w", name, err))
-	}
-	return path, n, nil
-}
-
-// consumerWait bounds how long a read waits for a consumer of the data
-// stream to be free.
-const consumerWait = 30 * time.Second
-
-// getObject opens an object to read. A stream at its limit of consumers
-// is busy, not a sign of a lost output: the read waits, backing off, for
-// another reader to finish, up to consumerWait.
-func (w *Worker) getObject(ctx context.Context, name string) (jetstream.ObjectResult, error) {
-	backoff := 50 * time.Millisecond
-	deadline := time.Now().Add(consumerWait)
-	for {
-		obj, err := w.store.Data.Get(ctx, name)
-		if err == nil || !consumerLimit(err) || time.Now().Add(backoff).After(deadline) {
-			return obj, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
-}
-
-// consumerLimit reports whether err says a stream has as many consumers
-// as it allows (10026), from either of nats.go's JetStream APIs.
-func consumerLimit(err error) bool {
-	const code = 10026
-	if api := (*jetstream.APIError)(nil); errors.As(err, &api) && api.ErrorCode == code {
-		return true
-	}
-	api := (*nats.APIError)(nil)
-	return errors.As(err, &api) && api.ErrorCode == code
+	return n, false, err
 }

@@ -159,7 +159,7 @@ func (w *Worker) open(ctx context.Context, in *mr.Input) (io.ReaderAt, int64, er
 	}
 	gctx, stop := w.bus.context(ctx)
 	defer stop()
-	obj, err := w.store.Inputs.Get(gctx, in.Object)
+	obj, err := mr.GetObject(gctx, w.store.Inputs, in.Object)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read input %s: %w", in.Name, err)
 	}

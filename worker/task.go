@@ -208,12 +208,56 @@ func (w *Worker) commit(task mr.Task, key string, commit mr.Commit, msg jetstrea
 		msg.Ack()
 		return metrics.OutcomeStopped
 	default:
-		// The store failed, not the task: hand the attempt back to run
-		// again, without counting a failure against it.
-		w.remove(commit.Objects())
+		// The store failed, not the task; but the create may have gone
+		// through with its answer lost (a time-out in a leader
+		// election), and then the record names this attempt's output.
+		switch w.committedBy(key, commit) {
+		case commitOurs:
+			msg.Ack()
+			w.index(ctx, task, commit)
+			w.taskLog(task).Warn("worker: commit answered late; it stands", "error", err)
+			return metrics.OutcomeCommitted
+		case commitTheirs:
+			w.remove(commit.Objects())
+			msg.Ack()
+			return metrics.OutcomeStopped
+		}
+		// Unknown: hand the attempt back to run again, without
+		// counting a failure against it, and keep its output, which a
+		// record may name: a leftover is removed with its job.
 		msg.Nak()
 		w.taskLog(task).Warn("worker: commit failed; task handed back", "error", err)
 		return metrics.OutcomeHandedBack
+	}
+}
+
+// Whose commit record a task has, as committedBy finds it.
+const (
+	commitUnknown = iota // none found, or it could not be read
+	commitOurs           // this attempt's
+	commitTheirs         // another attempt's
+)
+
+// committedBy reads the task's commit record after a create whose answer
+// was an error, and says whose it is. A record not found may be a
+// replica's that is behind, or a create still on its way: unknown.
+func (w *Worker) committedBy(key string, commit mr.Commit) int {
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		entry, err := w.store.Commits.Get(ctx, key)
+		if err == nil {
+			var c mr.Commit
+			if json.Unmarshal(entry.Value(), &c) == nil && c.Attempt == commit.Attempt && c.Worker == commit.Worker && c.At == commit.At {
+				return commitOurs
+			}
+			return commitTheirs
+		}
+		select {
+		case <-ctx.Done():
+			return commitUnknown
+		case <-time.After(wait):
+		}
 	}
 }
 
