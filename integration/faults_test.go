@@ -227,10 +227,7 @@ func TestMapOutputDeleted(t *testing.T) {
 
 	const lost = 1
 	ctx := timeout(t, 30*time.Second)
-	store, err := mr.Bind(ctx, d.nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := d.bind(ctx)
 	if _, err := store.Commits.Get(ctx, mr.CommitKey(id, mr.PhaseMap, 0)); err == nil {
 		t.Fatal("map 0, the held one, committed")
 	}

@@ -355,15 +355,26 @@ func TestBrokerRestartedMidJob(t *testing.T) {
 	d.checkOutput(id, "wordcount", inputs, 3)
 }
 
+// bind is mr.Bind on the deployment's connection, asked again while it
+// fails: on a cluster, a node just started again may answer that
+// JetStream is unavailable while its streams elect their leaders.
+func (d *deployment) bind(ctx context.Context) *mr.Store {
+	d.t.Helper()
+	var store *mr.Store
+	var last lastError
+	brokertest.WaitFor(d.t, 30*time.Second, func() bool {
+		store, last.err = mr.Bind(ctx, d.nc)
+		return last.err == nil
+	}, "mr.Bind to succeed (last: %v)", &last)
+	return store
+}
+
 // firstCommitAfter is when the job's first commit after t was stored, as
 // the server stamped it.
 func (d *deployment) firstCommitAfter(job string, t time.Time) time.Time {
 	d.t.Helper()
 	ctx := timeout(d.t, 30*time.Second)
-	store, err := mr.Bind(ctx, d.nc)
-	if err != nil {
-		d.t.Fatal(err)
-	}
+	store := d.bind(ctx)
 	keys, err := store.Commits.ListKeysFiltered(ctx, job+".>")
 	if err != nil {
 		d.t.Fatal(err)

@@ -19,10 +19,7 @@ import (
 func (d *deployment) liveWorkers() []string {
 	d.t.Helper()
 	ctx := timeout(d.t, 30*time.Second)
-	store, err := mr.Bind(ctx, d.nc)
-	if err != nil {
-		d.t.Fatal(err)
-	}
+	store := d.bind(ctx)
 	workers, _, err := mr.ListWorkers(ctx, store.Registry)
 	if err != nil {
 		d.t.Fatal(err)
