@@ -64,6 +64,16 @@ func (c *Core) workerLost(w string) []Action {
 // a known worker has started and not committed, in job, phase and index
 // order.
 func (c *Core) eachRunning(f func(t *task)) {
+	c.eachLiveTask(func(t *task) {
+		if t.started && !t.committed && t.worker != "" {
+			f(t)
+		}
+	})
+}
+
+// eachLiveTask calls f with every task of every job that has not ended,
+// in job, phase and index order.
+func (c *Core) eachLiveTask(f func(t *task)) {
 	for _, id := range slices.Sorted(maps.Keys(c.jobs)) {
 		j := c.jobs[id]
 		if j.state.Ended() {
@@ -71,9 +81,7 @@ func (c *Core) eachRunning(f func(t *task)) {
 		}
 		for _, phase := range []mr.Phase{mr.PhaseMap, mr.PhaseReduce} {
 			for _, t := range j.tasks[phase] {
-				if t.started && !t.committed && t.worker != "" {
-					f(t)
-				}
+				f(t)
 			}
 		}
 	}

@@ -153,19 +153,26 @@ func (m *Master) piece(ctx context.Context, info *jetstream.ObjectInfo, after ui
 }
 
 // output is the object and digest of job id's output r, if caller may see
-// the job and it is done.
+// the job and it is done: what Status says of it, read for each piece
+// without making the whole status.
 func (m *Master) output(caller, id string, r int) (name, digest string, err error) {
-	if !m.sees(caller, id) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v := m.jobs[id]
+	if !seesLocked(caller, v) {
 		return "", "", noJob(id)
 	}
-	st, _ := m.Status(id)
-	switch {
-	case st.State != JobDone:
-		return "", "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s is %s, not done", id, st.State)
-	case r < 0 || r >= len(st.Outputs):
-		return "", "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s has outputs 0 to %d, not %d", id, len(st.Outputs)-1, r)
+	if state, _ := m.stateLocked(id, v); state != JobDone || v.waiting != "" {
+		return "", "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s is %s, not done", id, state)
 	}
-	return st.Outputs[r], st.OutputDigests[r], nil
+	if r < 0 || r >= v.rec.Spec.R {
+		return "", "", rpcq.Errorf(rpcq.CodeBadRequest, "job %s has outputs 0 to %d, not %d", id, v.rec.Spec.R-1, r)
+	}
+	c := v.commits[TaskID{Job: id, Phase: mr.PhaseReduce, Index: r}]
+	if len(c.Outputs) > 0 {
+		name = c.Outputs[0]
+	}
+	return name, c.Digest(0), nil
 }
 
 // objectInfos caches the infos of the outputs being read: an output is

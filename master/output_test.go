@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -22,15 +21,7 @@ func TestOutputThroughMaster(t *testing.T) {
 	// A small max payload, so that a reply holds one 128 KiB chunk.
 	c := prepare(t, &broker.Config{MaxPayload: 256 << 10})
 	c.startMaster(t, 1, master.Config{})
-	as := func(name string) *rpcq.Client {
-		client, err := rpcq.NewClient(c.broker.Connect(), rpcq.ClientConfig{Caller: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return client
-	}
-	alice, bob := as("alice"), as("bob")
+	alice, bob := c.as(t, "alice"), c.as(t, "bob")
 	// Distinct words enough that each output spans several of the object
 	// store's 128 KiB chunks, and several replies.
 	var text strings.Builder
@@ -80,11 +71,7 @@ func TestOutputThroughMaster(t *testing.T) {
 
 	refused := func(what string, client *rpcq.Client, args master.OutputArgs, code int, message string) {
 		t.Helper()
-		var re *rpcq.RemoteError
-		err := client.Call(c.ctx, "Master.Output", args, &master.OutputPiece{})
-		if !errors.As(err, &re) || re.Code != code || !strings.Contains(re.Message, message) {
-			t.Errorf("%s = %v, want %d %q", what, err, code, message)
-		}
+		wantRefused(t, what, client.Call(c.ctx, "Master.Output", args, &master.OutputPiece{}), code, message)
 	}
 	refused("bob reading alice's output", bob, master.OutputArgs{ID: "alices"}, rpcq.CodeUnknownMethod, "no job alices")
 	refused("an output past R", alice, master.OutputArgs{ID: "alices", Partition: 2}, rpcq.CodeBadRequest, "not 2")

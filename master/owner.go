@@ -23,7 +23,11 @@ func callerOf(ctx context.Context) string {
 func (m *Master) sees(caller, id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v := m.jobs[id]
+	return seesLocked(caller, m.jobs[id])
+}
+
+// seesLocked reports whether caller may see the job v, nil for none.
+func seesLocked(caller string, v *jobView) bool {
 	return v != nil && (caller == "" || v.rec.Owner == caller)
 }
 

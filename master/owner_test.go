@@ -10,21 +10,35 @@ import (
 	"github.com/drover-dev/drover/rpcq"
 )
 
+// as is a client of c's master that calls as the caller name, closed
+// when t ends.
+func (c *cluster) as(t *testing.T, name string) *rpcq.Client {
+	t.Helper()
+	client, err := rpcq.NewClient(c.broker.Connect(), rpcq.ClientConfig{Caller: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+// wantRefused checks that err, what a call came to, is the master's
+// refusal with code and a message holding message.
+func wantRefused(t *testing.T, what string, err error, code int, message string) {
+	t.Helper()
+	var re *rpcq.RemoteError
+	if !errors.As(err, &re) || re.Code != code || !strings.Contains(re.Message, message) {
+		t.Errorf("%s = %v, want %d %q", what, err, code, message)
+	}
+}
+
 // TestCallersSeeTheirOwnJobs: a job submitted as a caller is that
 // caller's; another caller neither sees, lists, cancels nor deletes it,
 // and hears of it only what it hears of a job that does not exist; a
 // call without a caller sees every job with its owner.
 func TestCallersSeeTheirOwnJobs(t *testing.T) {
 	c := start(t, 1)
-	as := func(name string) *rpcq.Client {
-		client, err := rpcq.NewClient(c.broker.Connect(), rpcq.ClientConfig{Caller: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return client
-	}
-	alice, bob := as("alice"), as("bob")
+	alice, bob := c.as(t, "alice"), c.as(t, "bob")
 	submit := func(client *rpcq.Client, id string) {
 		t.Helper()
 		spec := mr.JobSpec{ID: id, App: "wordcount", R: 1, Inputs: []mr.Input{pathInput(t, "a b a\n")}}

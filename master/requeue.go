@@ -1,9 +1,6 @@
 package master
 
 import (
-	"maps"
-	"slices"
-
 	"github.com/drover-dev/drover/mr"
 )
 
@@ -44,19 +41,11 @@ type Attempt struct {
 // order.
 func (c *Core) Queued() []Attempt {
 	var queued []Attempt
-	for _, id := range slices.Sorted(maps.Keys(c.jobs)) {
-		j := c.jobs[id]
-		if j.state.Ended() {
-			continue
+	c.eachLiveTask(func(t *task) {
+		if t.attempt > 0 && !t.committed && !t.waiting {
+			queued = append(queued, Attempt{Task: t.id, Attempt: t.attempt})
 		}
-		for _, phase := range []mr.Phase{mr.PhaseMap, mr.PhaseReduce} {
-			for _, t := range j.tasks[phase] {
-				if t.attempt > 0 && !t.committed && !t.waiting {
-					queued = append(queued, Attempt{Task: t.id, Attempt: t.attempt})
-				}
-			}
-		}
-	}
+	})
 	return queued
 }
 

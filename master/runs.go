@@ -191,7 +191,7 @@ func (m *Master) commitsFrom(caller, id string, from int) (commits []mr.Commit, 
 	end := min(from+maxPageCommits, len(tasks))
 	for _, tid := range tasks[from:end] {
 		c := v.commits[tid]
-		if from := m.jobs[c.Reused]; c.Reused != "" && caller != "" && (from == nil || from.rec.Owner != caller) {
+		if c.Reused != "" && !seesLocked(caller, m.jobs[c.Reused]) {
 			c.Reused = reusedElsewhere
 		}
 		commits = append(commits, mr.Commit{Job: id, Phase: c.Phase, Index: c.Index, Attempt: c.Attempt,

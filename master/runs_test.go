@@ -2,7 +2,6 @@ package master_test
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -18,15 +17,7 @@ import (
 // job", and a hostile cursor gets a refusal or an empty page.
 func TestRunsThroughMaster(t *testing.T) {
 	c := start(t, 1)
-	as := func(name string) *rpcq.Client {
-		client, err := rpcq.NewClient(c.broker.Connect(), rpcq.ClientConfig{Caller: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return client
-	}
-	alice, bob := as("alice"), as("bob")
+	alice, bob := c.as(t, "alice"), c.as(t, "bob")
 	spec := mr.JobSpec{ID: "alices", App: "wordcount", R: 2, Inputs: []mr.Input{pathInput(t, "a b a\n")}}
 	if err := alice.Call(c.ctx, "Master.Submit", master.SubmitArgs{Spec: spec}, &master.SubmitReply{}); err != nil {
 		t.Fatal(err)
@@ -107,11 +98,7 @@ func TestRunsThroughMaster(t *testing.T) {
 
 	refused := func(what string, client *rpcq.Client, args master.RunsArgs, code int, message string) {
 		t.Helper()
-		var re *rpcq.RemoteError
-		err := client.Call(c.ctx, "Master.Runs", args, &master.RunsPage{})
-		if !errors.As(err, &re) || re.Code != code || !strings.Contains(re.Message, message) {
-			t.Errorf("%s = %v, want %d %q", what, err, code, message)
-		}
+		wantRefused(t, what, client.Call(c.ctx, "Master.Runs", args, &master.RunsPage{}), code, message)
 	}
 	refused("bob reading alice's runs", bob, master.RunsArgs{ID: "alices"}, rpcq.CodeUnknownMethod, "no job alices")
 	refused("a negative commit cursor", alice, master.RunsArgs{ID: "alices", NextCommit: -1}, rpcq.CodeBadRequest, "negative")
