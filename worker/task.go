@@ -48,14 +48,16 @@ func (w *Worker) busFailed(err error, runCtx context.Context, msg jetstream.Msg)
 // is delivered again, to another worker, it is hoped.
 const unableRetry = 500 * time.Millisecond
 
-// unable reports whether the worker cannot run task: its app is not
-// here, or runs commands and the worker does not (Config.AllowExec).
-func (w *Worker) unable(task mr.Task) bool {
+// canRun reports whether the worker can run task (its app is here, and
+// runs commands only if the worker does: Config.AllowExec), and whether
+// the task runs commands.
+func (w *Worker) canRun(task mr.Task) (can, commands bool) {
 	app, err := w.cfg.Apps.New(task.App, task.Args)
 	if errors.Is(err, mr.ErrUnknownApp) {
-		return true
+		return false, false
 	}
-	return err == nil && mr.RunsCommands(app) && !w.cfg.AllowExec
+	commands = err == nil && mr.RunsCommands(app)
+	return !commands || w.cfg.AllowExec, commands
 }
 
 // handBack hands a task this worker cannot run back to the queue, for a
@@ -96,7 +98,8 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		return
 	}
 
-	if w.unable(task) && handBack(msg) {
+	can, commands := w.canRun(task)
+	if !can && handBack(msg) {
 		return
 	}
 
@@ -109,7 +112,7 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 	defer func(end func(string)) { end(outcome) }(w.cfg.Metrics.Begin(string(task.Phase), task.App))
 	runCtx, cancel := context.WithTimeout(ctx, task.Timeout)
 	defer cancel()
-	w.reportStarted(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()})
+	w.reportStarted(task, mr.Event{Kind: mr.EventStarted, Deadline: deadline.UnixNano(), Ack: msg.Reply()}, commands)
 	done := &progress{slow: max(w.cfg.SlowFactor, 1)}
 	var ended atomic.Value // why the attempt was stopped: beaten or withdrawn
 	stop := w.heartbeat(runCtx, msg, task, done, func(why error) {
@@ -502,33 +505,44 @@ func (w *Worker) report(task mr.Task, ev mr.Event) error {
 	}
 }
 
-// event publishes ev about task without waiting for the stream's
-// acknowledgement, which the future returned (nil if the publish failed)
-// tells of: events inform the master, which does not depend on any one of
-// them (deadlines and commits carry the decisions). Events from one
+// event publishes ev about task as a plain NATS message, which the event
+// stream stores without an acknowledgement: events inform the master,
+// which does not depend on any one of them (deadlines and commits carry
+// the decisions), and nothing here would wait for one. Events from one
 // worker keep their order.
-func (w *Worker) event(task mr.Task, ev mr.Event) jetstream.PubAckFuture {
-	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
-	data, _ := json.Marshal(ev)
-	subject := mr.EventSubject(task.Job, ev.Kind)
-	if ev.Kind == mr.EventProgress {
-		subject = mr.ProgressSubject(task.Job, task.Phase, task.Index)
-	}
-	ack, err := w.store.JS.PublishAsync(subject, data)
-	if err != nil {
+func (w *Worker) event(task mr.Task, ev mr.Event) {
+	subject, data := w.eventMsg(task, ev)
+	if err := w.store.JS.Conn().Publish(subject, data); err != nil {
 		w.log.Warn("worker: event", "kind", ev.Kind, "error", err)
 	}
-	return ack
 }
 
-// reportStarted publishes that an attempt started, and waits up to
-// startedWait for the event stream to store it before the attempt runs:
-// the master finds a dead worker's attempts by their Started events, and
-// one lost with its worker, killed the moment its task began, would leave
-// the task to the lease.
-func (w *Worker) reportStarted(task mr.Task, ev mr.Event) {
-	ack := w.event(task, ev)
-	if ack == nil {
+func (w *Worker) eventMsg(task mr.Task, ev mr.Event) (subject string, data []byte) {
+	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
+	data, _ = json.Marshal(ev)
+	if ev.Kind == mr.EventProgress {
+		return mr.ProgressSubject(task.Job, task.Phase, task.Index), data
+	}
+	return mr.EventSubject(task.Job, ev.Kind), data
+}
+
+// reportStarted publishes that an attempt started. The master finds a dead
+// worker's attempts by their Started events, and one lost with its worker,
+// killed the moment its task began, leaves the task to the lease. A
+// command's work is seen outside the worker as soon as it starts, so a
+// task that runs commands waits up to startedWait for the stream to store
+// the event before it runs: it starts only once the master can know of
+// it. Any other task's work is seen only through its commit, and overlaps
+// the event's way to the stream: a worker killed before the event is
+// stored leaves its task to the lease either way.
+func (w *Worker) reportStarted(task mr.Task, ev mr.Event, commands bool) {
+	if !commands {
+		w.event(task, ev)
+		return
+	}
+	ack, err := w.store.JS.PublishAsync(w.eventMsg(task, ev))
+	if err != nil {
+		w.log.Warn("worker: event", "kind", ev.Kind, "error", err)
 		return
 	}
 	select {
