@@ -36,6 +36,7 @@ type puller struct {
 	sub     *nats.Subscription // nil until a pull needs it, and after it is dropped
 	msgs    chan *nats.Msg     // sub's messages
 	req     []byte             // the request, rebuilt by each pull
+	ahead   bool               // a pull was made ahead (pullAhead) and is not yet awaited
 }
 
 // pullerBuffer is how many messages a puller's inbox holds: a pull is
@@ -55,26 +56,50 @@ func newPuller(js jetstream.JetStream, c jetstream.Consumer) *puller {
 // when the pull expired without a task, jetstream.ErrNoHeartbeat when two
 // heartbeats were missed, ctx's error when it ended first.
 func (p *puller) pull(ctx context.Context, heartbeat time.Duration) (jetstream.Msg, error) {
+	if !p.ahead {
+		expires := pullDefaultExpiry
+		if deadline, ok := ctx.Deadline(); ok {
+			// The server ends the pull a little before the client gives
+			// up, as jetstream's FetchContext has it.
+			remaining := time.Until(deadline)
+			expires = remaining - min(remaining/10, time.Second)
+		}
+		if expires <= 2*heartbeat {
+			return nil, context.DeadlineExceeded
+		}
+		if err := p.request(expires, heartbeat); err != nil {
+			return nil, err
+		}
+	}
+	p.ahead = false
+	return p.await(ctx, heartbeat)
+}
+
+// pullAhead makes the slot's next pull now, for a pull within expires to
+// await: a slot whose task is committing has its next task on the way
+// while the commit's answer is. It holds that task for the commit's round
+// trip at most, and the lease runs from its delivery.
+func (p *puller) pullAhead(expires, heartbeat time.Duration) {
+	if p.ahead {
+		return
+	}
+	if p.request(expires, heartbeat) == nil {
+		p.ahead = true
+	}
+}
+
+// request sends a pull for one task that the server ends after expires.
+func (p *puller) request(expires, heartbeat time.Duration) error {
 	if p.sub == nil {
 		p.inbox = p.nc.NewInbox()
 		p.msgs = make(chan *nats.Msg, pullerBuffer)
 		sub, err := p.nc.ChanSubscribe(p.inbox, p.msgs)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.sub = sub
 	}
 	p.handBack() // nothing should be there; a stray task goes back to the queue
-	expires := pullDefaultExpiry
-	if deadline, ok := ctx.Deadline(); ok {
-		// The server ends the pull a little before the client gives up,
-		// as jetstream's FetchContext has it.
-		remaining := time.Until(deadline)
-		expires = remaining - min(remaining/10, time.Second)
-	}
-	if expires <= 2*heartbeat {
-		return nil, context.DeadlineExceeded
-	}
 	p.req = append(p.req[:0], `{"batch":1,"expires":`...)
 	p.req = strconv.AppendInt(p.req, int64(expires), 10)
 	p.req = append(p.req, `,"idle_heartbeat":`...)
@@ -82,8 +107,13 @@ func (p *puller) pull(ctx context.Context, heartbeat time.Duration) (jetstream.M
 	p.req = append(p.req, '}')
 	if err := p.nc.PublishRequest(p.subject, p.inbox, p.req); err != nil {
 		p.drop()
-		return nil, err
+		return err
 	}
+	return nil
+}
+
+// await waits for the answer to the pull request made last.
+func (p *puller) await(ctx context.Context, heartbeat time.Duration) (jetstream.Msg, error) {
 	missed := time.NewTimer(2 * heartbeat)
 	defer missed.Stop()
 	for {
@@ -121,6 +151,7 @@ func (p *puller) close() { p.drop() }
 // drop unsubscribes the inbox, so that the server drops a pull that may
 // still wait on it, and hands back any task that came meanwhile.
 func (p *puller) drop() {
+	p.ahead = false
 	if p.sub == nil {
 		return
 	}

@@ -197,3 +197,59 @@ func TestPulledAcks(t *testing.T) {
 		}
 	}
 }
+
+// TestPullerPullsAhead: a pull made ahead takes the task published after
+// it, and the next pull returns that task without another request; a
+// task that came to a pull made ahead of a slot that then stops goes
+// back to the queue at once, delivered again long before its lease.
+func TestPullerPullsAhead(t *testing.T) {
+	ctx, b, store := mrtest.Start(t, time.Minute)
+	p := newPuller(store.JS, store.Workers)
+	defer p.close()
+
+	var requests sync.WaitGroup
+	watch := b.Connect()
+	sub, err := watch.Subscribe(p.subject, func(*nats.Msg) { requests.Done() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	watch.Flush()
+
+	requests.Add(1)
+	p.pullAhead(5*time.Second, pullHeartbeat)
+	p.pullAhead(5*time.Second, pullHeartbeat) // one pull ahead at most
+	requests.Wait()
+	if _, err := store.JS.Publish(ctx, mr.TaskSubject("job", mr.PhaseMap, 0), []byte("task")); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := pullFor(p, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject() != mr.TaskSubject("job", mr.PhaseMap, 0) {
+		t.Errorf("pull after a pull ahead = %s, want map 0", msg.Subject())
+	}
+	msg.Ack()
+
+	// The slot stops with a task delivered to its pull ahead.
+	requests.Add(1)
+	p.pullAhead(5*time.Second, pullHeartbeat)
+	requests.Wait()
+	if _, err := store.JS.Publish(ctx, mr.TaskSubject("job", mr.PhaseMap, 1), []byte("task")); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.WaitFor(t, 10*time.Second, func() bool { return len(p.msgs) > 0 }, "the task to reach the pull ahead")
+	p.close()
+	other := newPuller(store.JS, store.Workers)
+	defer other.close()
+	requests.Add(1)
+	msg, err = pullFor(other, 5*time.Second) // well within the lease of a minute
+	if err != nil {
+		t.Fatalf("the task a stopped slot had pulled ahead: %v", err)
+	}
+	if meta, err := msg.Metadata(); err != nil || meta.NumDelivered != 2 || msg.Subject() != mr.TaskSubject("job", mr.PhaseMap, 1) {
+		t.Errorf("Metadata() = %+v, %v on %s; want the second delivery of map 1", meta, err, msg.Subject())
+	}
+	msg.Ack()
+}

@@ -85,7 +85,7 @@ const transientRetry = time.Second
 
 // handle runs one task message to its end: committed, failed, skipped, or
 // handed back because the worker is stopping.
-func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
+func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg, pullAhead func()) {
 	task, err := mr.DecodeTask(msg.Data())
 	if err != nil { // no master sends it: never run, never retried
 		w.log.Error("worker: invalid task dropped", "subject", msg.Subject(), "error", err)
@@ -172,6 +172,7 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg) {
 		outcome = metrics.OutcomeFailed
 		return
 	}
+	pullAhead()
 	outcome = w.commit(task, key, commit, msg)
 }
 

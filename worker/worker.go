@@ -215,7 +215,7 @@ func (w *Worker) slot(ctx context.Context, n int) {
 		switch {
 		case err == nil:
 			failing = false
-			w.handle(ctx, n, msg)
+			w.handle(ctx, n, msg, ahead(pullers))
 		case ctx.Err() != nil || emptyPull(err):
 			failing = false
 		case errors.Is(err, jetstream.ErrNoHeartbeat):
@@ -277,6 +277,19 @@ func next(ctx context.Context, pullers []*puller) (jetstream.Msg, error) {
 		return msg, nil
 	}
 	return nil, err
+}
+
+// ahead returns what pulls a slot's next task ahead, while its task
+// commits: with one consumer to pull from, its next pull. A slot that
+// pulls from two consumers pulls when it is free, as the first task to
+// come ends the other pull and the other consumer's task, handed back,
+// would count a delivery.
+func ahead(pullers []*puller) func() {
+	if len(pullers) != 1 {
+		return func() {}
+	}
+	heartbeat := min(pullHeartbeat, pullExpiry/4)
+	return func() { pullers[0].pullAhead(pullExpiry-min(pullExpiry/10, time.Second), heartbeat) }
 }
 
 // pullRetry is how soon a slot pulls again after a pull failed.
