@@ -1,8 +1,11 @@
 // Package worker runs MapReduce tasks.
 //
 // A Worker pulls task messages from the durable consumer every worker
-// shares, one per slot and none ahead (no prefetch), so that a task waits
-// in the queue where any worker can take it. A worker allowed to run
+// shares, one per slot, so that a task waits in the queue where any worker
+// can take it. The one exception is a slot of a worker without
+// Config.AllowExec whose task is committing: it makes its next pull
+// meanwhile, and holds the task that comes for the commit's round trip at
+// most. A worker allowed to run
 // commands (Config.AllowExec) pulls from the consumer of the tasks that
 // do as well, with the same slots; no other worker ever receives them.
 // For each task it:
