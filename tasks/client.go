@@ -69,10 +69,10 @@ func NewClient(ctx context.Context, js jetstream.JetStream, cfg ClientConfig) (*
 // let the same ID in again once a slow task outlived it.
 //
 // Then the task joins its group, if it has one, and its message is
-// published. If either fails, the claim is withdrawn and the error
-// returned, so that Enqueue may simply be called again. The message of a
-// task outside any group is published at the same time as its record is
-// created (createPublishing).
+// published, with a copy of the record as created (HeaderRecord) for the
+// worker that takes it to claim it without reading it. If either fails,
+// the claim is withdrawn and the error returned, so that Enqueue may
+// simply be called again.
 func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*TaskInfo, error) {
 	now := c.cfg.Clock()
 	r, err := newRecord(task, opts, now, c.cfg.ArchiveFor, nuid.Next)
@@ -80,21 +80,16 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 		return nil, err
 	}
 	for range 3 { // a taken ID whose record expires meanwhile is tried again
-		var rev uint64
-		if r.Group == "" {
-			rev, err = c.createPublishing(ctx, r)
-		} else {
-			rev, err = c.st.create(ctx, r)
-		}
+		rev, err := c.st.create(ctx, r)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			old, _, gerr := c.st.get(ctx, r.ID)
+			old, oldRev, gerr := c.st.get(ctx, r.ID)
 			if errors.Is(gerr, ErrTaskNotFound) {
 				continue
 			}
 			if gerr != nil {
 				return nil, gerr
 			}
-			if err := c.repair(ctx, old); err != nil {
+			if err := c.repair(ctx, old, oldRev); err != nil {
 				return nil, err
 			}
 			ti := old.info(now)
@@ -104,66 +99,17 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 		if err != nil {
 			return nil, fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
-		if r.Group == "" {
-			return r.info(now), nil
-		}
 		if err := c.st.openGroup(ctx, r); err != nil {
 			c.release(r, rev)
 			return nil, err
 		}
-		if err := c.st.publish(ctx, r); err != nil {
+		if err := c.st.publish(ctx, r, rev); err != nil {
 			c.release(r, rev)
 			return nil, err
 		}
 		return r.info(now), nil
 	}
 	return nil, fmt.Errorf("tasks: enqueue %s: its ID is being freed and taken again", r.ID)
-}
-
-// createPublishing creates r's record and publishes its message at once,
-// not one after the other: the Enqueue of a task outside any group waits
-// for one round trip to the broker, not two. The broker stores the two in
-// either order, so a worker may receive the message before the record is
-// there; it looks again before it takes the task for deleted (see
-// handle). If the record is not created (its ID is taken, or the create
-// failed), the message is deleted again before createPublishing returns;
-// if the message is not published, the record is released. A worker that
-// gets a message whose record holds another run drops it, as it drops a
-// stale run's. Only a task in a group waits for its record first: its
-// place in the group may be opened only once its ID is claimed.
-func (c *Client) createPublishing(ctx context.Context, r record) (uint64, error) {
-	type created struct {
-		rev uint64
-		err error
-	}
-	done := make(chan created, 1)
-	go func() {
-		rev, err := c.st.create(ctx, r)
-		done <- created{rev, err}
-	}()
-	seq, perr := c.st.publishSeq(ctx, r)
-	cr := <-done
-	switch {
-	case cr.err != nil:
-		if perr == nil {
-			c.unpublish(r, seq)
-		}
-		return 0, cr.err
-	case perr != nil:
-		c.release(r, cr.rev)
-		return 0, perr
-	}
-	return cr.rev, nil
-}
-
-// unpublish deletes the message at seq of a task whose record was not
-// created by this Enqueue.
-func (c *Client) unpublish(r record, seq uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
-	defer cancel()
-	if err := c.st.unpublish(ctx, seq); err != nil {
-		c.log.Warn("tasks: delete the message of a task not enqueued; a worker drops it", "task", r.ID, "error", err)
-	}
 }
 
 // repair makes sure that a task another Enqueue of its ID found, and
@@ -175,8 +121,9 @@ func (c *Client) unpublish(r record, seq uint64) {
 // its worker died, whose group must stay open: so the duplicate Enqueue
 // finishes the dead one's work. Both writes are idempotent: the place is
 // created only if it is missing, and the message has the run's own ID,
-// so that one publish of an Enqueue still under way is stored once.
-func (c *Client) repair(ctx context.Context, r record) error {
+// so that one publish of an Enqueue still under way is stored once. r is
+// the record as read, at revision rev.
+func (c *Client) repair(ctx context.Context, r record, rev uint64) error {
 	if r.State.terminal() {
 		return nil
 	}
@@ -190,7 +137,7 @@ func (c *Client) repair(ctx context.Context, r record) error {
 			return fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
 		if !has {
-			if err := c.st.publish(ctx, r); err != nil {
+			if err := c.st.publish(ctx, r, rev); err != nil {
 				return err
 			}
 		}

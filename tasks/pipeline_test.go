@@ -9,9 +9,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// A task's message may reach a worker before its record is stored, for
-// Enqueue publishes the one as it creates the other: the worker looks
-// again rather than take the task for deleted, and runs it.
+// A task's message may reach a worker before its record is stored, as
+// producers of earlier versions published the one as they created the
+// other: the worker looks again rather than take the task for deleted,
+// and runs it.
 func TestMessageBeforeItsRecordRuns(t *testing.T) {
 	b := newBus(t)
 	b.serve(Config{}, map[string]Handler{"x": func(context.Context, *TaskInfo) (any, error) { return nil, nil }})
@@ -21,7 +22,7 @@ func TestMessageBeforeItsRecordRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := ctx(t)
-	if err := b.client.st.publish(c, r); err != nil {
+	if err := b.client.st.publish(c, r, 0); err != nil {
 		t.Fatal(err)
 	}
 	cons, err := b.client.st.queue.Consumer(c, ConsumerName(DefaultQueue))
@@ -38,8 +39,8 @@ func TestMessageBeforeItsRecordRuns(t *testing.T) {
 	b.waitState("late", StateDone)
 }
 
-// A duplicate Enqueue, which published its message as it tried to create
-// the record, deletes the message again: only the first one's stays.
+// A duplicate Enqueue publishes no message: only the first one's is in
+// the queue.
 func TestDuplicateEnqueueLeavesOneMessage(t *testing.T) {
 	b := newBus(t)
 	first := b.enqueue("x", nil, TaskID("dup"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -177,33 +178,24 @@ func isWrongLastSeq(err error) bool {
 // publish puts the message of r's run in its queue. Its ID is the run's,
 // so that a publish retried within the stream's duplicate window is
 // stored once. It names r's group too (HeaderGroup), for the worker that
-// finds the record deleted to close the run's place in it.
-func (s *store) publish(ctx context.Context, r record) error {
-	_, err := s.publishSeq(ctx, r)
-	return err
-}
-
-// publishSeq is publish, returning the message's stream sequence.
-func (s *store) publishSeq(ctx context.Context, r record) (uint64, error) {
-	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run)}
+// finds the record deleted to close the run's place in it. If rev is not
+// 0, r is the record as stored at revision rev, and a copy of it goes in
+// the message (HeaderRecord, HeaderRevision) unless it is large.
+func (s *store) publish(ctx context.Context, r record, rev uint64) error {
+	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run), Header: nats.Header{}}
 	if r.Group != "" {
-		m.Header = nats.Header{HeaderGroup: []string{r.Group}}
+		m.Header.Set(HeaderGroup, r.Group)
 	}
-	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(r.ID, r.Run)))
-	if err != nil {
-		return 0, fmt.Errorf("tasks: publish %s: %w", r.ID, err)
+	if rev != 0 {
+		if data := r.encode(); len(data) <= maxRecordCopy {
+			m.Header.Set(HeaderRecord, string(data))
+			m.Header.Set(HeaderRevision, strconv.FormatUint(rev, 10))
+		}
 	}
-	return ack.Sequence, nil
-}
-
-// unpublish removes the queue message at stream sequence seq, if it is
-// still there.
-func (s *store) unpublish(ctx context.Context, seq uint64) error {
-	err := s.queue.DeleteMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
-		return nil
+	if _, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(r.ID, r.Run))); err != nil {
+		return fmt.Errorf("tasks: publish %s: %w", r.ID, err)
 	}
-	return err
+	return nil
 }
 
 // withdraw removes r's message from its queue, if it is there.
