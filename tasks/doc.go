@@ -155,14 +155,14 @@
 // limits (MaxIDLen, MaxPayloadSize, ...) before it is used: one that
 // breaks them is logged and its message dropped, and nothing a client
 // sends can stop a worker. The record keeps the stream sequence of the
-// message that claimed its run, so a copy of that message, published by
+// message that claimed its run, so a duplicate of that message, published by
 // mistake or in malice, is dropped rather than run a second time. A
 // handler's panic fails its attempt. An
 // Enqueue that fails after claiming the ID gives the claim back; a
 // producer killed between its record and its message leaves a waiting
 // task with no message, which the servers of its queue republish once it
 // is older than Config.SweepGrace (the sweep scans the bucket every
-// Config.SweepEvery), or a message with no record, which a worker drops. An Enqueue of the same ID meanwhile does not wait
+// Config.SweepEvery). An Enqueue of the same ID meanwhile does not wait
 // for the sweep: it finds the task not ended, and opens its group place
 // and publishes its message if they are missing, as a handler run again
 // after its worker died enqueues its children again. A result or failure
