@@ -72,15 +72,25 @@ func NewClient(ctx context.Context, js jetstream.JetStream, cfg ClientConfig) (*
 // published, with a copy of the record as created (HeaderRecord) for the
 // worker that takes it to claim it without reading it. If either fails,
 // the claim is withdrawn and the error returned, so that Enqueue may
-// simply be called again.
+// simply be called again. A task outside any group whose record is too
+// large to copy has its message published at the same time as its record
+// is created (createPublishing): its worker reads the record anyway, so
+// waiting for the create would gain nothing.
 func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*TaskInfo, error) {
 	now := c.cfg.Clock()
 	r, err := newRecord(task, opts, now, c.cfg.ArchiveFor, nuid.Next)
 	if err != nil {
 		return nil, err
 	}
+	cp := messageCopy(r)
+	together := r.Group == "" && cp == nil
 	for range 3 { // a taken ID whose record expires meanwhile is tried again
-		rev, err := c.st.create(ctx, r)
+		var rev uint64
+		if together {
+			rev, err = c.createPublishing(ctx, r)
+		} else {
+			rev, err = c.st.create(ctx, r)
+		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			old, oldRev, gerr := c.st.get(ctx, r.ID)
 			if errors.Is(gerr, ErrTaskNotFound) {
@@ -99,17 +109,65 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 		if err != nil {
 			return nil, fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
+		if together {
+			return r.info(now), nil
+		}
 		if err := c.st.openGroup(ctx, r); err != nil {
 			c.release(r, rev)
 			return nil, err
 		}
-		if err := c.st.publish(ctx, r, rev); err != nil {
+		if _, err := c.st.publish(ctx, r, cp, rev); err != nil {
 			c.release(r, rev)
 			return nil, err
 		}
 		return r.info(now), nil
 	}
 	return nil, fmt.Errorf("tasks: enqueue %s: its ID is being freed and taken again", r.ID)
+}
+
+// createPublishing creates r's record and publishes its message, with no
+// copy of the record, at once, not one after the other: the Enqueue waits
+// for one round trip to the broker, not two. The broker stores the two in
+// either order, so a worker may receive the message before the record is
+// there; it looks again before it takes the task for deleted (see
+// handle). If the record is not created (its ID is taken, or the create
+// failed), the message is deleted again before createPublishing returns;
+// if the message is not published, the record is released. A worker that
+// gets a message whose record holds another run drops it, as it drops a
+// stale run's.
+func (c *Client) createPublishing(ctx context.Context, r record) (uint64, error) {
+	type created struct {
+		rev uint64
+		err error
+	}
+	done := make(chan created, 1)
+	go func() {
+		rev, err := c.st.create(ctx, r)
+		done <- created{rev, err}
+	}()
+	seq, perr := c.st.publish(ctx, r, nil, 0)
+	cr := <-done
+	switch {
+	case cr.err != nil:
+		if perr == nil {
+			c.unpublish(r, seq)
+		}
+		return 0, cr.err
+	case perr != nil:
+		c.release(r, cr.rev)
+		return 0, perr
+	}
+	return cr.rev, nil
+}
+
+// unpublish deletes the message at seq of a task whose record was not
+// created by this Enqueue.
+func (c *Client) unpublish(r record, seq uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	if err := c.st.unpublish(ctx, seq); err != nil {
+		c.log.Warn("tasks: delete the message of a task not enqueued; a worker drops it", "task", r.ID, "error", err)
+	}
 }
 
 // repair makes sure that a task another Enqueue of its ID found, and
@@ -137,7 +195,7 @@ func (c *Client) repair(ctx context.Context, r record, rev uint64) error {
 			return fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
 		if !has {
-			if err := c.st.publish(ctx, r, rev); err != nil {
+			if _, err := c.st.publish(ctx, r, messageCopy(r), rev); err != nil {
 				return err
 			}
 		}

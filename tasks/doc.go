@@ -42,8 +42,10 @@
 //
 // Enqueue claims the task's ID by creating its record (a KV create: the
 // first writer wins). Another Enqueue of the ID returns the existing task
-// with TaskInfo.Duplicate set and enqueues nothing, for as long as the
-// record exists: while the task is pending, scheduled, running or
+// with TaskInfo.Duplicate set and enqueues nothing (a message it
+// published meanwhile, see Running, is deleted before it returns, and a
+// worker that got it first finds it of another run and drops it), for as
+// long as the record exists: while the task is pending, scheduled, running or
 // retrying, then for its Retention once done (at least a second) or for
 // ClientConfig.ArchiveFor once archived (default 30 days), until Delete.
 // JetStream's duplicate window (two minutes by default, Nats-Msg-Id) is
@@ -60,11 +62,14 @@
 // with no read: the claim is a compare-and-set at the copy's revision, so
 // a copy that is stale (the task was cancelled, retried, taken over since)
 // loses, and the worker reads the record and decides again. Every other
-// decision (wait, drop, archive) is taken on the record read. A message
-// delivered the first time with no record is read again a few times over
-// 20 ms (producers of earlier versions published it as they created the
-// record), then handed back for a second; on a later delivery a message
-// with no record is a deleted task's and is dropped.
+// decision (wait, drop, archive) is taken on the record read. The
+// message of a task outside any group whose record is too large to copy
+// is published as the record is created, not after: its worker reads
+// the record anyway, so the Enqueue waits for one round trip, not two.
+// The broker may store that message first, so a worker that finds no
+// record for a message delivered the first time reads again a few times
+// over 20 ms, then hands it back for a second; on a later delivery a
+// message with no record is a deleted task's and is dropped.
 //
 // Each queue of a Server has its own durable pull consumer (ConsumerName)
 // and as many slots as its concurrency; a slot pulls one message at a

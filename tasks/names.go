@@ -69,7 +69,8 @@ const (
 )
 
 // maxRecordCopy bounds the record copied into a message: a task with a
-// larger payload is read by its worker rather than stored twice.
+// larger payload is read by its worker rather than stored twice (and its
+// message published as its record is created, see Client.Enqueue).
 const maxRecordCopy = 4 << 10
 
 // msgID is the deduplication ID of the message of a task's run. Each run

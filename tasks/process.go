@@ -179,12 +179,13 @@ func copied(msg jetstream.Msg, id, queue, run string) (r record, rev uint64, ok 
 }
 
 // unbornWaits are the pauses before each new read of the record of a
-// message delivered for the first time and found with none. Enqueue
-// publishes the message once the record is stored, but producers of
-// earlier versions published it as they created the record, and the
-// broker could store the message first, by microseconds, as it did for
-// about one task in ten in an idle pool on a loaded machine. The first
-// read again is at once: its round trip is usually wait enough.
+// message delivered for the first time and found with none: the
+// producer of a task whose record is too large to copy into its message
+// publishes the message as it creates the record (createPublishing), as
+// producers of earlier versions did for every task, and the broker may
+// store the message first, by microseconds, as it did for about one task
+// in ten in an idle pool on a loaded machine. The first read again is at
+// once: its round trip is usually wait enough.
 var unbornWaits = []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond}
 
 // getUnborn reads task id's record again after each of unbornWaits,
