@@ -69,32 +69,37 @@ func NewClient(ctx context.Context, js jetstream.JetStream, cfg ClientConfig) (*
 // let the same ID in again once a slow task outlived it.
 //
 // Then the task joins its group, if it has one, and its message is
-// published. If either fails, the claim is withdrawn and the error
-// returned, so that Enqueue may simply be called again. The message of a
-// task outside any group is published at the same time as its record is
-// created (createPublishing).
+// published, with a copy of the record as created (HeaderRecord) for the
+// worker that takes it to claim it without reading it. If either fails,
+// the claim is withdrawn and the error returned, so that Enqueue may
+// simply be called again. A task outside any group whose record is too
+// large to copy has its message published at the same time as its record
+// is created (createPublishing): its worker reads the record anyway, so
+// waiting for the create would gain nothing.
 func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*TaskInfo, error) {
 	now := c.cfg.Clock()
 	r, err := newRecord(task, opts, now, c.cfg.ArchiveFor, nuid.Next)
 	if err != nil {
 		return nil, err
 	}
+	cp := messageCopy(r)
+	together := r.Group == "" && cp == nil
 	for range 3 { // a taken ID whose record expires meanwhile is tried again
 		var rev uint64
-		if r.Group == "" {
+		if together {
 			rev, err = c.createPublishing(ctx, r)
 		} else {
 			rev, err = c.st.create(ctx, r)
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			old, _, gerr := c.st.get(ctx, r.ID)
+			old, oldRev, gerr := c.st.get(ctx, r.ID)
 			if errors.Is(gerr, ErrTaskNotFound) {
 				continue
 			}
 			if gerr != nil {
 				return nil, gerr
 			}
-			if err := c.repair(ctx, old); err != nil {
+			if err := c.repair(ctx, old, oldRev); err != nil {
 				return nil, err
 			}
 			ti := old.info(now)
@@ -104,14 +109,14 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 		if err != nil {
 			return nil, fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
-		if r.Group == "" {
+		if together {
 			return r.info(now), nil
 		}
 		if err := c.st.openGroup(ctx, r); err != nil {
 			c.release(r, rev)
 			return nil, err
 		}
-		if err := c.st.publish(ctx, r); err != nil {
+		if _, err := c.st.publish(ctx, r, cp, rev); err != nil {
 			c.release(r, rev)
 			return nil, err
 		}
@@ -120,8 +125,8 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 	return nil, fmt.Errorf("tasks: enqueue %s: its ID is being freed and taken again", r.ID)
 }
 
-// createPublishing creates r's record and publishes its message at once,
-// not one after the other: the Enqueue of a task outside any group waits
+// createPublishing creates r's record and publishes its message, with no
+// copy of the record, at once, not one after the other: the Enqueue waits
 // for one round trip to the broker, not two. The broker stores the two in
 // either order, so a worker may receive the message before the record is
 // there; it looks again before it takes the task for deleted (see
@@ -129,8 +134,7 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 // failed), the message is deleted again before createPublishing returns;
 // if the message is not published, the record is released. A worker that
 // gets a message whose record holds another run drops it, as it drops a
-// stale run's. Only a task in a group waits for its record first: its
-// place in the group may be opened only once its ID is claimed.
+// stale run's.
 func (c *Client) createPublishing(ctx context.Context, r record) (uint64, error) {
 	type created struct {
 		rev uint64
@@ -141,7 +145,7 @@ func (c *Client) createPublishing(ctx context.Context, r record) (uint64, error)
 		rev, err := c.st.create(ctx, r)
 		done <- created{rev, err}
 	}()
-	seq, perr := c.st.publishSeq(ctx, r)
+	seq, perr := c.st.publish(ctx, r, nil, 0)
 	cr := <-done
 	switch {
 	case cr.err != nil:
@@ -175,8 +179,9 @@ func (c *Client) unpublish(r record, seq uint64) {
 // its worker died, whose group must stay open: so the duplicate Enqueue
 // finishes the dead one's work. Both writes are idempotent: the place is
 // created only if it is missing, and the message has the run's own ID,
-// so that one publish of an Enqueue still under way is stored once.
-func (c *Client) repair(ctx context.Context, r record) error {
+// so that one publish of an Enqueue still under way is stored once. r is
+// the record as read, at revision rev.
+func (c *Client) repair(ctx context.Context, r record, rev uint64) error {
 	if r.State.terminal() {
 		return nil
 	}
@@ -190,7 +195,7 @@ func (c *Client) repair(ctx context.Context, r record) error {
 			return fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
 		if !has {
-			if err := c.st.publish(ctx, r); err != nil {
+			if _, err := c.st.publish(ctx, r, messageCopy(r), rev); err != nil {
 				return err
 			}
 		}

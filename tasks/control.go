@@ -145,7 +145,7 @@ func (c *Client) Rerun(ctx context.Context, id string) (*TaskInfo, error) {
 	if err := c.st.openGroup(ctx, after); err != nil {
 		return nil, err
 	}
-	if err := c.st.publish(ctx, after); err != nil {
+	if _, err := c.st.publish(ctx, after, nil, 0); err != nil {
 		return nil, err
 	}
 	return after.info(c.cfg.Clock()), nil

@@ -30,8 +30,9 @@
 // Every task has a record in the KV bucket BucketTasks under its ID: the
 // one source of truth of its state, options, attempts, last error and
 // result. The work queue stream StreamQueue holds one message per run of a
-// task, on QueueSubject(queue, id), whose body only names the run; a
-// worker that takes it reads the record and decides from it. Every change
+// task, on QueueSubject(queue, id), whose body names the run; the one
+// an Enqueue publishes carries a copy of the record as created too (see
+// Running). The record decides what a worker does. Every change
 // of a record is a compare-and-set on its revision, so that of a worker
 // and a client (or two workers) changing one task at once, one wins and
 // the other reads again. Names are in names.go; the state transitions are
@@ -41,7 +42,7 @@
 //
 // Enqueue claims the task's ID by creating its record (a KV create: the
 // first writer wins). Another Enqueue of the ID returns the existing task
-// with TaskInfo.Duplicate set and enqueues nothing (the message it
+// with TaskInfo.Duplicate set and enqueues nothing (a message it
 // published meanwhile, see Running, is deleted before it returns, and a
 // worker that got it first finds it of another run and drops it), for as
 // long as the record exists: while the task is pending, scheduled, running or
@@ -54,17 +55,26 @@
 //
 // # Running
 //
-// Enqueue publishes the message of a task outside any group as it creates
-// the record, not after: one round trip, not two. The broker may store the
-// message first, so a worker that finds no record for a message delivered
-// the first time reads again a few times over 20 ms, then hands it back
-// for a second; on a later delivery a message with no record is a deleted
-// task's and is dropped. A task in a group waits for its record before
-// its group place and its message.
+// Enqueue publishes the message once the record is created (and the
+// task's group place opened), with a copy of the record as created and
+// its revision (HeaderRecord, HeaderRevision; none for a record over 4
+// KiB). A worker that takes the message claims the task from the copy,
+// with no read: the claim is a compare-and-set at the copy's revision, so
+// a copy that is stale (the task was cancelled, retried, taken over since)
+// loses, and the worker reads the record and decides again. Every other
+// decision (wait, drop, archive) is taken on the record read. The
+// message of a task outside any group whose record is too large to copy
+// is published as the record is created, not after: its worker reads
+// the record anyway, so the Enqueue waits for one round trip, not two.
+// The broker may store that message first, so a worker that finds no
+// record for a message delivered the first time reads again a few times
+// over 20 ms, then hands it back for a second; on a later delivery a
+// message with no record is a deleted task's and is dropped.
 //
 // Each queue of a Server has its own durable pull consumer (ConsumerName)
 // and as many slots as its concurrency; a slot pulls one message at a
-// time, with no prefetch. For a message it reads the record and:
+// time, with no prefetch. For a message it takes the record (the copy, or
+// read) and:
 //
 //   - runs the task if it is due: it records the attempt (state running,
 //     this worker, the attempt's number) and calls the handler under a
@@ -150,14 +160,14 @@
 // limits (MaxIDLen, MaxPayloadSize, ...) before it is used: one that
 // breaks them is logged and its message dropped, and nothing a client
 // sends can stop a worker. The record keeps the stream sequence of the
-// message that claimed its run, so a copy of that message, published by
+// message that claimed its run, so a duplicate of that message, published by
 // mistake or in malice, is dropped rather than run a second time. A
 // handler's panic fails its attempt. An
 // Enqueue that fails after claiming the ID gives the claim back; a
 // producer killed between its record and its message leaves a waiting
 // task with no message, which the servers of its queue republish once it
 // is older than Config.SweepGrace (the sweep scans the bucket every
-// Config.SweepEvery), or a message with no record, which a worker drops. An Enqueue of the same ID meanwhile does not wait
+// Config.SweepEvery). An Enqueue of the same ID meanwhile does not wait
 // for the sweep: it finds the task not ended, and opens its group place
 // and publishes its message if they are missing, as a handler run again
 // after its worker died enqueues its children again. A result or failure

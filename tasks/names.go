@@ -54,6 +54,25 @@ func GroupKeys(group string) string { return group + ".*" }
 // worker that takes the message, which has nothing else to learn it from.
 const HeaderGroup = "Drover-Task-Group"
 
+// HeaderRecord and HeaderRevision carry, in the message of a run an
+// Enqueue publishes, a copy of the task's record as it created it and the
+// revision it was created at, so that a worker can claim the task (a
+// compare-and-set at that revision) without reading the record first.
+// A copy that is stale (the record changed since) loses that
+// compare-and-set, and the worker then reads the record, as it does for
+// a message without a copy. A copy is trusted as the record is: whoever
+// may publish to a queue may write its records too (package auth grants
+// them together).
+const (
+	HeaderRecord   = "Drover-Task-Record"
+	HeaderRevision = "Drover-Task-Revision"
+)
+
+// maxRecordCopy bounds the record copied into a message: a task with a
+// larger payload is read by its worker rather than stored twice (and its
+// message published as its record is created, see Client.Enqueue).
+const maxRecordCopy = 4 << 10
+
 // msgID is the deduplication ID of the message of a task's run. Each run
 // has a name of its own: a task re-run from the archive, or an ID
 // enqueued again after Delete, is a new run, and JetStream remembers IDs

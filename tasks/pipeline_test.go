@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -10,8 +11,9 @@ import (
 )
 
 // A task's message may reach a worker before its record is stored, for
-// Enqueue publishes the one as it creates the other: the worker looks
-// again rather than take the task for deleted, and runs it.
+// Enqueue publishes the one as it creates the other when the record is
+// too large to copy into the message: the worker looks again rather than
+// take the task for deleted, and runs it.
 func TestMessageBeforeItsRecordRuns(t *testing.T) {
 	b := newBus(t)
 	b.serve(Config{}, map[string]Handler{"x": func(context.Context, *TaskInfo) (any, error) { return nil, nil }})
@@ -21,7 +23,7 @@ func TestMessageBeforeItsRecordRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := ctx(t)
-	if err := b.client.st.publish(c, r); err != nil {
+	if _, err := b.client.st.publish(c, r, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	cons, err := b.client.st.queue.Consumer(c, ConsumerName(DefaultQueue))
@@ -38,29 +40,38 @@ func TestMessageBeforeItsRecordRuns(t *testing.T) {
 	b.waitState("late", StateDone)
 }
 
-// A duplicate Enqueue, which published its message as it tried to create
-// the record, deletes the message again: only the first one's stays.
+// A duplicate Enqueue leaves only the first one's message in the queue:
+// it publishes none, or, for a record too large to copy, deletes again
+// the message it published as it tried to create the record.
 func TestDuplicateEnqueueLeavesOneMessage(t *testing.T) {
 	b := newBus(t)
-	first := b.enqueue("x", nil, TaskID("dup"))
-	for range 3 {
-		if ti := b.enqueue("x", nil, TaskID("dup")); !ti.Duplicate {
-			t.Fatal("Enqueue of a taken ID: Duplicate false")
+	for _, tc := range []struct {
+		id      string
+		payload []byte
+	}{
+		{"dup", nil},
+		{"dup-large", bytes.Repeat([]byte("p"), maxRecordCopy)},
+	} {
+		first := b.enqueue("x", tc.payload, TaskID(tc.id))
+		for range 3 {
+			if ti := b.enqueue("x", tc.payload, TaskID(tc.id)); !ti.Duplicate {
+				t.Fatalf("Enqueue of a taken ID %s: Duplicate false", tc.id)
+			}
+		}
+		m, err := b.client.st.queue.GetLastMsgForSubject(ctx(t), QueueSubject(DefaultQueue, tc.id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _, err := b.client.st.get(ctx(t), first.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Data) != r.Run {
+			t.Fatalf("the message left of %s is of run %q, want the first Enqueue's %q", tc.id, m.Data, r.Run)
 		}
 	}
-	if n := b.queueMessages(); n != 1 {
-		t.Fatalf("%d messages in the queue after a duplicate Enqueue, want 1", n)
-	}
-	m, err := b.client.st.queue.GetLastMsgForSubject(ctx(t), QueueSubject(DefaultQueue, "dup"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _, err := b.client.st.get(ctx(t), first.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(m.Data) != r.Run {
-		t.Fatalf("the message left is of run %q, want the first Enqueue's %q", m.Data, r.Run)
+	if n := b.queueMessages(); n != 2 {
+		t.Fatalf("%d messages in the queue after duplicate Enqueues of two tasks, want 2", n)
 	}
 }
 

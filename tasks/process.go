@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,7 +34,12 @@ type attempt struct {
 
 // handle takes one message to its end: run, handed back to wait, or
 // dropped. Whatever the message says, it is only a pointer to a record:
-// the record, read and checked, decides.
+// the record decides. A message an Enqueue published carries a copy of
+// the record as created (copied), from which a worker claims the task
+// without reading the record: the claim is a compare-and-set on the
+// copy's revision, which fails if the record changed since, and the
+// record is then read. Any other step (wait, drop, archive) reads the
+// record first.
 //
 // A task it runs is recorded done (or failed) after handle returns: the
 // returned channel closes once it is, or is nil when nothing is left to
@@ -61,8 +67,17 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 	ioCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
 	log := s.log.With("task", id)
+	fromCopy := false
 	for try := range maxCASTries {
-		r, rev, err := st.get(ioCtx, id)
+		var r record
+		var rev uint64
+		var err error
+		if try == 0 {
+			r, rev, fromCopy = copied(msg, id, queue, run)
+		}
+		if !fromCopy {
+			r, rev, err = st.get(ioCtx, id)
+		}
 		if errors.Is(err, ErrTaskNotFound) && try == 0 && first {
 			if r, rev, err = s.getUnborn(ioCtx, st, id); errors.Is(err, ErrTaskNotFound) {
 				msg.NakWithDelay(transientRetry) // deleted, or its producer is slow: look again later
@@ -97,6 +112,10 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 		}
 		now := s.cfg.Clock()
 		v, wait, why := admit(r, run, now)
+		if fromCopy && v != verdictRun {
+			fromCopy = false // only a claim, a compare-and-set, may rest on the copy
+			continue
+		}
 		switch v {
 		case verdictDrop:
 			s.close(ioCtx, st, r, msg)
@@ -122,6 +141,7 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 			next := started(r, s.cfg.ID, seq, now)
 			rev, err := st.update(ioCtx, next, rev)
 			if errors.Is(err, errConflict) {
+				fromCopy = false
 				continue
 			} else if err != nil {
 				log.Warn("tasks: claim; message handed back", "error", err)
@@ -136,12 +156,36 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 	return nil
 }
 
+// copied is the copy of its record that msg carries (HeaderRecord) and the
+// revision it was stored at, if msg has one and it is a valid record of
+// task id, of queue and run; ok is false otherwise. The copy can be stale,
+// so only the claim may use it: the claim's compare-and-set at rev fails
+// if the record changed since.
+func copied(msg jetstream.Msg, id, queue, run string) (r record, rev uint64, ok bool) {
+	h := msg.Headers()
+	data, revText := h.Get(HeaderRecord), h.Get(HeaderRevision)
+	if data == "" || len(data) > maxRecordCopy || len(revText) > 20 {
+		return record{}, 0, false
+	}
+	rev, err := strconv.ParseUint(revText, 10, 64)
+	if err != nil || rev == 0 {
+		return record{}, 0, false
+	}
+	r, err = decodeRecord([]byte(data))
+	if err != nil || r.ID != id || r.Queue != queue || r.Run != run {
+		return record{}, 0, false
+	}
+	return r, rev, true
+}
+
 // unbornWaits are the pauses before each new read of the record of a
-// message delivered for the first time and found with none: its producer
-// publishes the message as it creates the record (createPublishing), and
-// the broker may store the message first, by microseconds, as it did for
-// about one task in ten in an idle pool on a loaded machine. The first
-// read again is at once: its round trip is usually wait enough.
+// message delivered for the first time and found with none: the
+// producer of a task whose record is too large to copy into its message
+// publishes the message as it creates the record (createPublishing), as
+// producers of earlier versions did for every task, and the broker may
+// store the message first, by microseconds, as it did for about one task
+// in ten in an idle pool on a loaded machine. The first read again is at
+// once: its round trip is usually wait enough.
 var unbornWaits = []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond}
 
 // getUnborn reads task id's record again after each of unbornWaits,

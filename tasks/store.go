@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -174,26 +175,36 @@ func isWrongLastSeq(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// publish puts the message of r's run in its queue. Its ID is the run's,
-// so that a publish retried within the stream's duplicate window is
-// stored once. It names r's group too (HeaderGroup), for the worker that
-// finds the record deleted to close the run's place in it.
-func (s *store) publish(ctx context.Context, r record) error {
-	_, err := s.publishSeq(ctx, r)
-	return err
-}
-
-// publishSeq is publish, returning the message's stream sequence.
-func (s *store) publishSeq(ctx context.Context, r record) (uint64, error) {
-	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run)}
+// publish puts the message of r's run in its queue and returns its stream
+// sequence. Its ID is the run's, so that a publish retried within the
+// stream's duplicate window is stored once. It names r's group too
+// (HeaderGroup), for the worker that finds the record deleted to close
+// the run's place in it. If cp is not nil, it is r as stored at revision
+// rev (messageCopy), and goes in the message (HeaderRecord,
+// HeaderRevision).
+func (s *store) publish(ctx context.Context, r record, cp []byte, rev uint64) (uint64, error) {
+	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run), Header: nats.Header{}}
 	if r.Group != "" {
-		m.Header = nats.Header{HeaderGroup: []string{r.Group}}
+		m.Header.Set(HeaderGroup, r.Group)
+	}
+	if cp != nil && rev != 0 {
+		m.Header.Set(HeaderRecord, string(cp))
+		m.Header.Set(HeaderRevision, strconv.FormatUint(rev, 10))
 	}
 	ack, err := s.js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID(r.ID, r.Run)))
 	if err != nil {
 		return 0, fmt.Errorf("tasks: publish %s: %w", r.ID, err)
 	}
 	return ack.Sequence, nil
+}
+
+// messageCopy is r encoded for its message (HeaderRecord), or nil if it
+// is larger than maxRecordCopy.
+func messageCopy(r record) []byte {
+	if data := r.encode(); len(data) <= maxRecordCopy {
+		return data
+	}
+	return nil
 }
 
 // unpublish removes the queue message at stream sequence seq, if it is

@@ -66,7 +66,7 @@ func (s *Server) sweepOnce(ctx context.Context, st *store) (int, error) {
 		if err := st.openGroup(ctx, r); err != nil {
 			return n, err
 		}
-		if err := st.publish(ctx, r); err != nil {
+		if _, err := st.publish(ctx, r, nil, 0); err != nil {
 			return n, err
 		}
 		n++
