@@ -518,6 +518,8 @@ func (w *Worker) event(task mr.Task, ev mr.Event) {
 	}
 }
 
+// eventMsg is ev about task as the worker publishes it: its subject and
+// its body.
 func (w *Worker) eventMsg(task mr.Task, ev mr.Event) (subject string, data []byte) {
 	ev.Job, ev.Phase, ev.Index, ev.Attempt, ev.Worker = task.Job, task.Phase, task.Index, task.Attempt, w.cfg.ID
 	data, _ = json.Marshal(ev)

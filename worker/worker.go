@@ -209,13 +209,14 @@ func (w *Worker) slot(ctx context.Context, n int) {
 			p.close()
 		}
 	}()
+	pullAhead := ahead(pullers)
 	failing := false // since the last pull that did not fail
 	for ctx.Err() == nil {
 		msg, err := next(ctx, pullers)
 		switch {
 		case err == nil:
 			failing = false
-			w.handle(ctx, n, msg, ahead(pullers))
+			w.handle(ctx, n, msg, pullAhead)
 		case ctx.Err() != nil || emptyPull(err):
 			failing = false
 		case errors.Is(err, jetstream.ErrNoHeartbeat):
