@@ -536,8 +536,10 @@ func (w *Worker) eventMsg(task mr.Task, ev mr.Event) (subject string, data []byt
 // task that runs commands waits up to startedWait for the stream to store
 // the event before it runs: it starts only once the master can know of
 // it. Any other task's work is seen only through its commit, and overlaps
-// the event's way to the stream: a worker killed before the event is
-// stored leaves its task to the lease either way.
+// the event's way to the stream: a worker killed from outside before the
+// event is stored leaves its task to the lease either way. Only a Go app
+// that ends its own process the moment it starts (os.Exit) could take the
+// unsent event with it, where a command that kills its worker cannot.
 func (w *Worker) reportStarted(task mr.Task, ev mr.Event, commands bool) {
 	if !commands {
 		w.event(task, ev)
