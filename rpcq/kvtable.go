@@ -72,6 +72,12 @@ type KVTableConfig struct {
 // its birth, as MemoryTable judges one it does not know. Claim and save
 // times are by the writing replica's clock; replicas' clocks are assumed
 // to agree to well within the lease.
+//
+// Replicas sharing a bucket must all save replies in the clients' records:
+// a replica of a version that kept every reply under a key of its own
+// drops the replies a record holds when it rewrites it, and reads none
+// there. No call runs twice for it, but their duplicates get
+// CodeDuplicateRunning, then CodeOutcomeUnknown, instead of the reply.
 type KVTable struct {
 	kv      jetstream.KeyValue
 	service string
@@ -82,7 +88,9 @@ type KVTable struct {
 	mu      sync.Mutex
 	clients map[clientID]knownClient // this replica's copy of each client's record
 	writers map[clientID]*clientWriter
-	stats   TableStats
+
+	background sync.WaitGroup // goroutines writing batches (see join)
+	stats      TableStats
 }
 
 // knownClient is a client's record as this replica last read or wrote it.
@@ -386,6 +394,7 @@ func (t *KVTable) count(f func(*TableStats)) {
 
 func (t *KVTable) waitsOnIO() {}
 
-// Close releases nothing now that the table writes in the foreground; it
-// is kept so that callers close what they open, and is idempotent.
-func (t *KVTable) Close() {}
+// Close waits for the goroutines writing clients' records, which end once
+// no call waits on a write; call it after the server's Shutdown. It is
+// idempotent.
+func (t *KVTable) Close() { t.background.Wait() }

@@ -121,7 +121,7 @@ func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, add fun
 		t.writeBatch(ctx, cid, b, now)
 		close(b.done)
 		if next := t.nextBatch(w); next != nil {
-			go t.writeBatches(cid, w, next)
+			t.background.Go(func() { t.writeBatches(cid, w, next) })
 		}
 	}
 	<-b.done
