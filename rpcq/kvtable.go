@@ -311,12 +311,9 @@ func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time, fresh
 	if err != nil {
 		return knownClient{}, false, fmt.Errorf("read client %s: %w", cid, err)
 	}
-	var rec clientRecord
-	if err := Msgpack.Unmarshal(entry.Value(), &rec); err != nil {
+	rec, err := decodeClientRecord(entry.Value())
+	if err != nil {
 		return knownClient{}, false, fmt.Errorf("decode client %s: %w", cid, err)
-	}
-	if err := rec.check(); err != nil {
-		return knownClient{}, false, fmt.Errorf("client %s: %w", cid, err)
 	}
 	// The record's age by the bucket's clock, carried over to ours.
 	c = knownClient{rec: rec, rev: entry.Revision(), written: now.Add(-time.Since(entry.Created())), used: now}
