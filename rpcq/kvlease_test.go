@@ -106,7 +106,9 @@ func TestKVTableResendAfterIdleLease(t *testing.T) {
 			return errors.Is(err, jetstream.ErrKeyNotFound)
 		}
 	}
-	brokertest.WaitFor(t, 10*lease, gone("KV."+c.ID()+".1"), "the call's record to expire")
+	// The reply is in the client's record or in one of its own: both expire.
+	callGone, clientGone := gone("KV."+c.ID()+".1"), gone("KV."+c.ID())
+	brokertest.WaitFor(t, 10*lease, func() bool { return callGone() && clientGone() }, "the call's records to expire")
 	rec := relay.Recorded()[0]
 	raw := b.Connect()
 	for range 10 {
@@ -174,8 +176,11 @@ func TestKVTableForgottenReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	saved := time.Now() // call 1's reply was saved before it came back
 	// Calls 2, 3, ... of the same client, which never acknowledges call 1,
-	// keep the client known until call 1's record has expired.
+	// keep the client known until call 1's reply has expired: a lease
+	// after it was saved, whether in the client's record or in one of
+	// its own.
 	raw := b.Connect()
 	seq := 1
 	brokertest.WaitFor(t, 10*lease, func() bool {
@@ -190,8 +195,8 @@ func TestKVTableForgottenReply(t *testing.T) {
 			t.Fatalf("call %d = %s", seq, reply.Header.Get(rpcq.HeaderError))
 		}
 		_, err := kv.Get(ctx, "KV."+c.ID()+".1")
-		return errors.Is(err, jetstream.ErrKeyNotFound)
-	}, "call 1's record to expire")
+		return errors.Is(err, jetstream.ErrKeyNotFound) && time.Since(saved) > lease
+	}, "call 1's reply to expire")
 	ran := s.appends.Load()
 	reply := resend(t, raw, first)
 	if code := reply.Header.Get(rpcq.HeaderErrorCode); code != strconv.Itoa(rpcq.CodeOutcomeUnknown) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,8 +43,11 @@ type KVTableConfig struct {
 // that adds the call's number, and the time of the claim, to the calls
 // the client has claimed: the first replica whose write lists the call
 // runs it, and a duplicate elsewhere is answered CodeDuplicateRunning and
-// retried. The claims of one client that arrive together share one write.
-// A call's reply is written, under a key of its own, before it is sent.
+// retried. A call's reply is saved before it is sent: in its client's
+// record too, unless it is large (over sharedReplyMax) or the record is
+// full (clientRecordMax), when it has a record of its own. The claims and
+// replies of one client's calls that arrive or finish while its record is
+// being written share the next write of it (see kvwriter.go).
 //
 // What it guarantees: a call never runs twice, on any replica, across
 // crashes. What it cannot: a replica killed after the call's effect and
@@ -56,16 +58,26 @@ type KVTableConfig struct {
 // across such a crash, a handler stores its effect and its completion
 // record atomically in its own storage (see examples/kv).
 //
-// Records expire a lease after their last write. The client's record, not
-// the call's, is what proves a call was claimed: it holds the client's
-// watermark and every claimed call above it, so a duplicate whose reply
-// has expired is answered CodeOutcomeUnknown (it ran, or may have) and
-// never run again, and one at or below the watermark gets CodeGone. A
-// duplicate rewrites a client record or a saved reply older than a
-// quarter lease, so a client that keeps resending keeps both. A client
-// whose record has expired is judged by its birth, as MemoryTable judges
-// one it does not know. Claim times are by the claiming replica's clock;
-// replicas' clocks are assumed to agree to well within the lease.
+// Records expire a lease after their last write, and a saved reply a
+// lease after it was saved, wherever it is: one in its client's record
+// carries the time it was saved, and is dropped a lease later. The
+// client's record, not the call's, is what proves a call was claimed: it
+// holds the client's watermark and every claimed call above it, so a
+// duplicate whose reply has expired is answered CodeOutcomeUnknown (it
+// ran, or may have) and never run again, and one at or below the
+// watermark gets CodeGone; a rising watermark drops the claims and the
+// saved replies it passes. A duplicate rewrites a client record or a
+// saved reply older than a quarter lease, so a client that keeps
+// resending keeps both. A client whose record has expired is judged by
+// its birth, as MemoryTable judges one it does not know. Claim and save
+// times are by the writing replica's clock; replicas' clocks are assumed
+// to agree to well within the lease.
+//
+// Replicas sharing a bucket must all save replies in the clients' records:
+// a replica of a version that kept every reply under a key of its own
+// drops the replies a record holds when it rewrites it, and reads none
+// there. No call runs twice for it, but their duplicates get
+// CodeDuplicateRunning, then CodeOutcomeUnknown, instead of the reply.
 type KVTable struct {
 	kv      jetstream.KeyValue
 	service string
@@ -76,7 +88,9 @@ type KVTable struct {
 	mu      sync.Mutex
 	clients map[clientID]knownClient // this replica's copy of each client's record
 	writers map[clientID]*clientWriter
-	stats   TableStats
+
+	background sync.WaitGroup // goroutines writing batches (see join)
+	stats      TableStats
 }
 
 // knownClient is a client's record as this replica last read or wrote it.
@@ -126,65 +140,6 @@ func NewKVTable(ctx context.Context, js jetstream.JetStream, service string, cfg
 	}, nil
 }
 
-// callRecord is a call's entry in the bucket, written when it finishes.
-type callRecord struct {
-	Done  bool  `json:"d"`
-	Reply Reply `json:"r"`
-}
-
-// clientRecord is a client's entry in the bucket: its watermark, and the
-// calls above it that were claimed, in increasing order, each with when
-// it was claimed (Unix milliseconds by the claiming replica's clock).
-type clientRecord struct {
-	Ack     uint64   `json:"a"`
-	Claimed []uint64 `json:"c,omitempty"`
-	At      []int64  `json:"t,omitempty"`
-}
-
-// claimed reports whether call seq was claimed: at or below the
-// watermark, or listed.
-func (r clientRecord) claimed(seq uint64) bool {
-	_, found := slices.BinarySearch(r.Claimed, seq)
-	return seq <= r.Ack || found
-}
-
-// claimedAt is when listed call seq was claimed, or 0 if the record does
-// not say.
-func (r clientRecord) claimedAt(seq uint64) int64 {
-	i, found := slices.BinarySearch(r.Claimed, seq)
-	if !found || i >= len(r.At) {
-		return 0
-	}
-	return r.At[i]
-}
-
-// with is r with the watermark raised to ack and seqs, none of them
-// listed yet, claimed at at.
-func (r clientRecord) with(ack uint64, seqs []uint64, at int64) clientRecord {
-	out := clientRecord{Ack: max(r.Ack, ack)}
-	for i, s := range r.Claimed {
-		if s > out.Ack {
-			out.Claimed = append(out.Claimed, s)
-			out.At = append(out.At, r.claimedAtIndex(i))
-		}
-	}
-	for _, seq := range seqs {
-		if seq > out.Ack {
-			i, _ := slices.BinarySearch(out.Claimed, seq)
-			out.Claimed = slices.Insert(out.Claimed, i, seq)
-			out.At = slices.Insert(out.At, i, at)
-		}
-	}
-	return out
-}
-
-func (r clientRecord) claimedAtIndex(i int) int64 {
-	if i < len(r.At) {
-		return r.At[i]
-	}
-	return 0
-}
-
 func (t *KVTable) clientKey(c clientID) string { return t.service + "." + c.String() }
 
 func (t *KVTable) callKey(c clientID, seq uint64) string {
@@ -214,7 +169,6 @@ func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.
 	if id.Seq <= max(ack, c.rec.Ack) {
 		return t.stale()
 	}
-	key := t.callKey(cid, id.Seq)
 	if c.rec.claimed(id.Seq) {
 		if now.Sub(c.written) > t.lease/4 {
 			// The client is active: keep its record, and so its claims, alive.
@@ -224,7 +178,7 @@ func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.
 				return 0, Reply{}, nil, err
 			}
 		}
-		return t.duplicate(ctx, key, c.rec.claimedAt(id.Seq), now)
+		return t.duplicate(ctx, cid, id.Seq, c.rec, now)
 	}
 	switch err := t.claim(ctx, cid, ack, id.Seq, now); {
 	case errors.Is(err, errAcknowledged):
@@ -234,7 +188,7 @@ func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.
 		if err != nil {
 			return 0, Reply{}, nil, err
 		}
-		return t.duplicate(ctx, key, c.rec.claimedAt(id.Seq), now)
+		return t.duplicate(ctx, cid, id.Seq, c.rec, now)
 	case err != nil:
 		return 0, Reply{}, nil, err
 	}
@@ -261,16 +215,32 @@ func (t *KVTable) stale() (Verdict, Reply, <-chan struct{}, error) {
 	return Stale, Reply{}, nil, nil
 }
 
-// duplicate answers a call that was claimed at claimedAt (Unix
-// milliseconds; 0 if unknown): from its record, else Running while the
-// claim is younger than a lease, else Forgotten. A call's record is
-// written when it finishes and expires a lease later, so a claim younger
-// than a lease without one is a call still running, or one whose replica
-// died while it ran.
-func (t *KVTable) duplicate(ctx context.Context, key string, claimedAt int64, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
+// duplicate answers call seq, which rec, a copy of its client's record,
+// says was claimed: with its saved reply, from the client's record or
+// its own, else Running while the claim is younger than a lease, else
+// Forgotten. A reply is saved when its call finishes and expires a lease
+// later, so a claim younger than a lease without one is a call still
+// running, or one whose replica died while it ran.
+func (t *KVTable) duplicate(ctx context.Context, cid clientID, seq uint64, rec clientRecord, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
+	if r, ok := t.savedInRecord(ctx, cid, seq, rec, now); ok {
+		return Answered, r, nil, nil
+	}
+	key := t.callKey(cid, seq)
 	entry, err := t.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		if claimedAt == 0 || now.Sub(time.UnixMilli(claimedAt)) < t.lease {
+		// Another replica may have saved the reply in the client's
+		// record since this one read it.
+		c, known, err := t.client(ctx, cid, now, true)
+		if err != nil {
+			return 0, Reply{}, nil, err
+		}
+		if known {
+			rec = c.rec
+		}
+		if r, ok := t.savedInRecord(ctx, cid, seq, rec, now); ok {
+			return Answered, r, nil, nil
+		}
+		if claimedAt := rec.claimedAt(seq); claimedAt == 0 || now.Sub(time.UnixMilli(claimedAt)) < t.lease {
 			return Running, Reply{}, nil, nil // on another replica, maybe: retry
 		}
 		t.count(func(s *TableStats) { s.Forgotten++ })
@@ -279,11 +249,11 @@ func (t *KVTable) duplicate(ctx context.Context, key string, claimedAt int64, no
 	if err != nil {
 		return 0, Reply{}, nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	var rec callRecord
-	if err := Msgpack.Unmarshal(entry.Value(), &rec); err != nil {
+	var call callRecord
+	if err := Msgpack.Unmarshal(entry.Value(), &call); err != nil {
 		return 0, Reply{}, nil, fmt.Errorf("decode %s: %w", key, err)
 	}
-	if !rec.Done {
+	if !call.Done {
 		return Running, Reply{}, nil, nil
 	}
 	if now.Sub(entry.Created()) > t.lease/4 {
@@ -294,137 +264,28 @@ func (t *KVTable) duplicate(ctx context.Context, key string, claimedAt int64, no
 		}
 	}
 	t.count(func(s *TableStats) { s.Duplicates++ })
-	return Answered, rec.Reply, nil, nil
+	return Answered, call.Reply, nil, nil
 }
 
-// claimBatch is the claims of one client that arrived while its record
-// was being written: the next write claims them all at once.
-type claimBatch struct {
-	ack     uint64
-	seqs    []uint64
-	results []error // for each of seqs: nil (claimed), errClaimed or errAcknowledged
-	err     error   // the write failed: none was claimed
-	done    chan struct{}
-}
-
-// clientWriter orders this replica's writes of one client's record: one
-// at a time, each with every claim that arrived meanwhile, so that calls
-// in flight share writes instead of failing each other's compare-and-swap.
-type clientWriter struct {
-	turn chan struct{} // holds a token while a write is under way
-	open *claimBatch   // the batch the next write takes; guarded by KVTable.mu
-}
-
-// claim raises the client's watermark to ack and claims call seq (seq 0
-// claims nothing), in a write of the client's record shared with the
-// other claims of the client that arrive meanwhile.
-func (t *KVTable) claim(ctx context.Context, cid clientID, ack, seq uint64, now time.Time) error {
-	t.mu.Lock()
-	w := t.writers[cid]
-	if w == nil {
-		w = &clientWriter{turn: make(chan struct{}, 1)}
-		t.writers[cid] = w
+// savedInRecord returns the reply of call seq saved in rec, its client's
+// record, unless it has expired. One a quarter lease old is rewritten:
+// its client still asks for it.
+func (t *KVTable) savedInRecord(ctx context.Context, cid clientID, seq uint64, rec clientRecord, now time.Time) (Reply, bool) {
+	s, ok := rec.saved(seq)
+	if !ok {
+		return Reply{}, false
 	}
-	b := w.open
-	if b == nil {
-		b = &claimBatch{done: make(chan struct{})}
-		w.open = b
+	switch age := now.Sub(time.UnixMilli(s.At)); {
+	case age >= t.lease:
+		return Reply{}, false // as if the bucket had expired it
+	case age > t.lease/4:
+		// A failure costs nothing now: the reply is being sent.
+		if err := t.touch(ctx, cid, seq, now); err != nil {
+			t.log.Debug("rpcq: rewriting a saved reply failed", "client", cid, "seq", seq, "error", err)
+		}
 	}
-	b.ack = max(b.ack, ack)
-	i := slices.Index(b.seqs, seq)
-	again := i >= 0 // the same call arrived twice: only the first may run it
-	if seq != 0 && !again {
-		i = len(b.seqs)
-		b.seqs = append(b.seqs, seq)
-	}
-	t.mu.Unlock()
-
-	select {
-	case <-b.done: // another arrival wrote the batch
-	case w.turn <- struct{}{}:
-		select {
-		case <-b.done: // written while this one waited
-		default:
-			t.mu.Lock()
-			if w.open == b {
-				w.open = nil // arrivals from now on go in the next batch
-			}
-			t.mu.Unlock()
-			t.writeBatch(ctx, cid, b, now)
-			close(b.done)
-		}
-		<-w.turn
-	}
-	switch {
-	case b.err != nil:
-		return b.err
-	case seq == 0:
-		return nil
-	case again && b.results[i] == nil:
-		return errClaimed
-	default:
-		return b.results[i]
-	}
-}
-
-// writeBatch writes the client's record with b's claims by
-// compare-and-swap, rereading the record when another replica wrote it
-// meanwhile, and sets b's outcomes.
-func (t *KVTable) writeBatch(ctx context.Context, cid clientID, b *claimBatch, now time.Time) {
-	// Bounded on its own: the batch is every arrival's, not only this
-	// one's, whose caller may give up first.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	key := t.clientKey(cid)
-	b.results = make([]error, len(b.seqs))
-	for fresh := false; ; fresh = true {
-		c, known, err := t.client(ctx, cid, now, fresh)
-		if err != nil {
-			b.err = err
-			return
-		}
-		if !known && !mayBeNew(cid.born, t.since, now, t.lease) {
-			b.err = errAcknowledged // expired meanwhile: refuse the calls
-			return
-		}
-		ack := max(c.rec.Ack, b.ack)
-		var seqs []uint64
-		for i, seq := range b.seqs {
-			switch {
-			case seq <= ack:
-				b.results[i] = errAcknowledged
-			case c.rec.claimed(seq):
-				b.results[i] = errClaimed
-			default:
-				b.results[i] = nil
-				seqs = append(seqs, seq)
-			}
-		}
-		// Rounded up, so that a claim never looks older than it is.
-		rec := c.rec.with(ack, seqs, (now.UnixNano()+int64(time.Millisecond)-1)/int64(time.Millisecond))
-		data, err := Msgpack.Marshal(rec)
-		if err != nil {
-			b.err = err
-			return
-		}
-		var rev uint64
-		if known {
-			rev, err = t.kv.Update(ctx, key, data, c.rev)
-		} else {
-			rev, err = t.kv.Create(ctx, key, data)
-		}
-		if conflict(err) {
-			continue // written by another replica, or expired: reread it
-		}
-		if err != nil {
-			b.err = fmt.Errorf("write client %s: %w", cid, err)
-			return
-		}
-		t.mu.Lock()
-		t.clients[cid] = knownClient{rec: rec, rev: rev, written: now, used: now}
-		t.mu.Unlock()
-		return
-	}
+	t.count(func(s *TableStats) { s.Duplicates++ })
+	return s.reply(), true
 }
 
 // client returns the client's record and whether it has one: this
@@ -450,8 +311,8 @@ func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time, fresh
 	if err != nil {
 		return knownClient{}, false, fmt.Errorf("read client %s: %w", cid, err)
 	}
-	var rec clientRecord
-	if err := Msgpack.Unmarshal(entry.Value(), &rec); err != nil {
+	rec, err := decodeClientRecord(entry.Value())
+	if err != nil {
 		return knownClient{}, false, fmt.Errorf("decode client %s: %w", cid, err)
 	}
 	// The record's age by the bucket's clock, carried over to ours.
@@ -462,18 +323,30 @@ func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time, fresh
 	return c, true, nil
 }
 
-// Finish implements Table.
+// Finish implements Table. A reply of up to sharedReplyMax bytes is
+// saved in its client's record, in the next write of it, with the other
+// replies and claims of the client's calls that wait for that write; a
+// larger one, or one the record has no room for, in a call record of its
+// own. Either way, Finish returns once it is stored.
 func (t *KVTable) Finish(ctx context.Context, id RequestID, reply Reply) error {
 	cid, err := parseClientID(id.Client)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if len(reply.Body)+len(reply.Message) <= sharedReplyMax {
+		switch err := t.save(ctx, cid, id.Seq, reply); {
+		case err == nil, errors.Is(err, errAcknowledged): // nobody can ask for it
+			return nil
+		case !errors.Is(err, errSpilled):
+			return fmt.Errorf("rpcq: save reply: %w", err)
+		}
+	}
 	rec, err := Msgpack.Marshal(callRecord{Done: true, Reply: reply})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
 	if _, err := t.kv.Put(ctx, t.callKey(cid, id.Seq), rec); err != nil {
 		return fmt.Errorf("rpcq: save reply: %w", err)
 	}
@@ -493,7 +366,7 @@ func (t *KVTable) Expire(now time.Time) int {
 		}
 	}
 	for cid, w := range t.writers {
-		if _, ok := t.clients[cid]; !ok && w.open == nil {
+		if _, ok := t.clients[cid]; !ok && w.open == nil && !w.writing {
 			delete(t.writers, cid)
 		}
 	}
@@ -518,6 +391,7 @@ func (t *KVTable) count(f func(*TableStats)) {
 
 func (t *KVTable) waitsOnIO() {}
 
-// Close releases nothing now that the table writes in the foreground; it
-// is kept so that callers close what they open, and is idempotent.
-func (t *KVTable) Close() {}
+// Close waits for the goroutines writing clients' records, which end once
+// no call waits on a write; call it after the server's Shutdown. It is
+// idempotent.
+func (t *KVTable) Close() { t.background.Wait() }
