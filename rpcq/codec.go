@@ -59,6 +59,9 @@ type pooledDecoder struct {
 }
 
 func (msgpackCodec) Unmarshal(data []byte, v any) error {
+	if err := checkMsgpack(data); err != nil {
+		return err
+	}
 	d := decoderPool.Get().(*pooledDecoder)
 	d.r.Reset(data)
 	if d.dec == nil {

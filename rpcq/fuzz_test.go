@@ -1,6 +1,7 @@
 package rpcq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -15,6 +16,7 @@ type fuzzArgs struct {
 	Tags  []string
 	Attrs map[string]float64
 	Next  *fuzzArgs
+	Items []fuzzArgs
 }
 
 // FuzzDecodeRequest feeds arbitrary request bodies, with and without a
@@ -29,6 +31,10 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Add([]byte{}, "")
 	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff}, "") // a map claiming 4G entries
 	f.Add([]byte{0xdd, 0x7f, 0xff, 0xff, 0xff}, ContentTypeMsgpack)
+	// A list of structs claiming 2G of them: msgpack alone would allocate
+	// them all, hundreds of gigabytes, and the process would die.
+	f.Add([]byte{0x81, 0xa5, 'I', 't', 'e', 'm', 's', 0xdd, 0x7f, 0xff, 0xff, 0xff}, ContentTypeMsgpack)
+	f.Add(bytes.Repeat([]byte{0x91}, 100000), "") // nested a hundred thousand deep
 	invoke := funcMethod(func(ctx context.Context, a fuzzArgs) (fuzzArgs, error) { return a, nil })
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		h := nats.Header{}

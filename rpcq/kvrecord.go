@@ -1,12 +1,8 @@
 package rpcq
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"slices"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // The records of a KVTable's bucket. A client's record holds its
@@ -206,98 +202,13 @@ func (r clientRecord) size() int {
 func savedSize(reply Reply) int { return 40 + len(reply.Body) + len(reply.Message) }
 
 // decodeClientRecord reads a client's record from the bucket, and checks
-// it. It uses a decoder of its own: a pooled one keeps the buffer that a
-// long string's header made it grow, and grows it by as much again at
-// the next, so values claiming long strings would each cost more than
-// the last.
+// it: the bucket is shared, and a record is read as a message from
+// anywhere. Msgpack refuses a value whose lists claim more than it holds
+// (checkMsgpack).
 func decodeClientRecord(data []byte) (clientRecord, error) {
 	var rec clientRecord
-	if err := rec.DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(data))); err != nil {
+	if err := Msgpack.Unmarshal(data, &rec); err != nil {
 		return clientRecord{}, err
 	}
 	return rec, rec.check()
-}
-
-// DecodeMsgpack reads a record as msgpack's reflection would, except
-// that its lists grow with what the value holds: the reflection
-// allocates a list as long as its header says before reading it, so a
-// value of a few bytes from the shared bucket could claim gigabytes.
-func (r *clientRecord) DecodeMsgpack(dec *msgpack.Decoder) error {
-	n, err := dec.DecodeMapLen()
-	if err != nil {
-		return err
-	}
-	*r = clientRecord{}
-	for range max(n, 0) {
-		key, err := dec.DecodeString()
-		if err != nil {
-			return err
-		}
-		switch key {
-		case "a":
-			r.Ack, err = dec.DecodeUint64()
-		case "c":
-			r.Claimed, err = decodeList(dec, dec.DecodeUint64)
-		case "t":
-			r.At, err = decodeList(dec, dec.DecodeInt64)
-		case "r":
-			r.Saved, err = decodeList(dec, func() (savedReply, error) { return decodeSavedReply(dec) })
-		default:
-			err = dec.Skip()
-		}
-		if err != nil {
-			return fmt.Errorf("record field %q: %w", key, err)
-		}
-	}
-	return nil
-}
-
-// decodeList reads a list of what next reads, or nil.
-func decodeList[T any](dec *msgpack.Decoder, next func() (T, error)) ([]T, error) {
-	n, err := dec.DecodeArrayLen()
-	if err != nil || n <= 0 {
-		return nil, err
-	}
-	var out []T
-	for range n {
-		v, err := next()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// decodeSavedReply reads the array a savedReply is encoded as; fields
-// past those it knows are skipped.
-func decodeSavedReply(dec *msgpack.Decoder) (savedReply, error) {
-	var s savedReply
-	n, err := dec.DecodeArrayLen()
-	if err != nil {
-		return s, err
-	}
-	if n < 6 {
-		return s, fmt.Errorf("saved reply of %d fields, want 6", n)
-	}
-	var code int64
-	for _, field := range []func() error{
-		func() (err error) { s.Seq, err = dec.DecodeUint64(); return err },
-		func() (err error) { s.At, err = dec.DecodeInt64(); return err },
-		func() (err error) { code, err = dec.DecodeInt64(); return err },
-		func() (err error) { s.Message, err = dec.DecodeString(); return err },
-		func() (err error) { s.Body, err = dec.DecodeBytes(); return err },
-		func() (err error) { s.JSON, err = dec.DecodeBool(); return err },
-	} {
-		if err := field(); err != nil {
-			return s, err
-		}
-	}
-	s.Code = int(code)
-	for range n - 6 {
-		if err := dec.Skip(); err != nil {
-			return s, err
-		}
-	}
-	return s, nil
 }
