@@ -254,8 +254,9 @@ var (
 		Publish: []string{mr.TaskSubjects(), mr.EventSubjects()},
 	}
 	serve = Grant{
-		What:      "serve rpcq.Master.* (from anyone and as its callers) and rpcq.Time.Now, with their $SRV discovery, and answer them",
-		Subscribe: append(append([]string{rpcqService(mr.MasterService), rpcqCallers(mr.MasterService), rpcqService(timesvc.Service)}, serviceSubjects(mr.MasterService)...), serviceSubjects(timesvc.Service)...),
+		What: "serve rpcq.Master.* (from anyone and as its callers) and rpcq.Time.Now, with their $SRV discovery, stand by as MasterStandby, and answer them",
+		Subscribe: append(append(append([]string{rpcqService(mr.MasterService), rpcqCallers(mr.MasterService), rpcqService(timesvc.Service)},
+			serviceSubjects(mr.MasterService)...), serviceSubjects(timesvc.Service)...), serviceSubjects(mr.MasterStandbyService)...),
 		Responses: true,
 	}
 	everything = Grant{

@@ -128,7 +128,8 @@ func (l *lease) release(ctx context.Context) {
 // and waits as a standby when another does, until ctx ends. Several
 // masters may run it on one deployment: one leads, and when it dies (its
 // lease expires) a standby takes over, rebuilding the state from the
-// buckets and streams. newMaster makes a fresh Master for each term.
+// buckets and streams. While it stands by, it answers as
+// mr.MasterStandbyService. newMaster makes a fresh Master for each term.
 func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Duration, log *slog.Logger, newMaster func() (*Master, error)) error {
 	if ttl <= 0 {
 		ttl = DefaultLeaderTTL
@@ -136,6 +137,8 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 	l := &lease{kv: store.Jobs, holder: holder, ttl: ttl}
 	tick := time.NewTicker(ttl / 3)
 	defer tick.Stop()
+	sb := &standby{nc: store.JS.Conn(), log: log}
+	defer sb.off()
 	for {
 		sent := time.Now() // before the lease's write
 		ok, err := l.acquire(ctx, sent)
@@ -143,6 +146,7 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 			log.Warn("master: leader lease", "error", err)
 		}
 		if ok {
+			sb.off()
 			log.Info("master: leading", "holder", holder)
 			if err := lead(ctx, l, sent, tick, log, newMaster); err != nil {
 				return err
@@ -155,6 +159,7 @@ func RunLeader(ctx context.Context, store *mr.Store, holder string, ttl time.Dur
 			}
 			log.Warn("master: no longer leading; standing by")
 		}
+		sb.on()
 		select {
 		case <-ctx.Done():
 			return nil

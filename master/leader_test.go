@@ -8,10 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/internal/testutil"
+	"github.com/drover-dev/drover/mr"
 	"github.com/drover-dev/drover/mr/mrtest"
 )
 
@@ -206,4 +209,50 @@ func TestLeaderStopsAtExpiry(t *testing.T) {
 	if late := at.Sub(last) - ttl; late > ttl/4 {
 		t.Errorf("the leader stopped %v after the TTL from its last renewal that passed, want within %v", late, ttl/4)
 	}
+}
+
+// TestStandbyAnswers: a master process that stands by answers
+// mr.MasterStandbyService's ping, and stops answering once it leads,
+// when the leader before it has gone.
+func TestStandbyAnswers(t *testing.T) {
+	ctx, b, store := mrtest.Start(t, time.Second)
+	log := slog.New(slog.DiscardHandler)
+	nc := b.Connect()
+	ping, _ := micro.ControlSubject(micro.PingVerb, mr.MasterStandbyService, "")
+	answers := func() bool {
+		_, err := nc.Request(ping, nil, 200*time.Millisecond)
+		return err == nil
+	}
+	run := func(ctx context.Context, holder string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- RunLeader(ctx, store, holder, time.Second, log, func() (*Master, error) {
+				return New(b.Connect(), store, Config{Apps: mrtest.Registry(), Logger: log})
+			})
+		}()
+		return done
+	}
+	aCtx, stopA := context.WithCancel(ctx)
+	defer stopA()
+	aDone := run(aCtx, "a")
+	brokertest.WaitFor(t, time.Minute, func() bool { return pingsMaster(nc) }, "master a to lead")
+	if answers() {
+		t.Fatal("a leader with no standby beside it answers as a standby")
+	}
+	bCtx, stopB := context.WithCancel(ctx)
+	defer stopB()
+	bDone := run(bCtx, "b")
+	brokertest.WaitFor(t, time.Minute, answers, "master b to answer as a standby")
+	stopA()
+	<-aDone
+	brokertest.WaitFor(t, time.Minute, func() bool { return !answers() && pingsMaster(nc) }, "master b to lead, no longer a standby")
+	stopB()
+	<-bDone
+}
+
+// pingsMaster reports whether a master's control API answers its ping.
+func pingsMaster(nc *nats.Conn) bool {
+	subject, _ := micro.ControlSubject(micro.PingVerb, mr.MasterService, "")
+	_, err := nc.Request(subject, nil, 200*time.Millisecond)
+	return err == nil
 }

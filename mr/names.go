@@ -39,6 +39,12 @@ const (
 	// MasterService is the rpcq service of the master's control API; its
 	// methods are the Method constants, on MasterSubject.
 	MasterService = "Master"
+	// MasterStandbyService is the micro service, with no endpoints, that
+	// a master process registers while it stands by, not leading: a
+	// command that finds no MasterService answering learns from it that
+	// a master is about to lead (the leader's lease runs out a TTL after
+	// it died), not that none runs.
+	MasterStandbyService = "MasterStandby"
 
 	taskPrefix     = "drover.task"
 	eventPrefix    = "drover.event"

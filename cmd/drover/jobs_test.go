@@ -11,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/micro"
+
 	"github.com/drover-dev/drover/broker/brokertest"
 	"github.com/drover-dev/drover/internal/local"
+	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
+	"github.com/drover-dev/drover/rpcq"
 )
 
 // drover runs the CLI and returns its exit code and output.
@@ -167,6 +171,40 @@ func TestNoMaster(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("drover %v took %v to say no master runs", args, d)
 		}
+	}
+}
+
+// TestMasterTakingOver: with no master answering but a standby, as while
+// a standby takes a dead leader's lease, a command waits for the master
+// that then leads, past findMasterWait, rather than say none runs.
+func TestMasterTakingOver(t *testing.T) {
+	b := brokertest.Start(t)
+	standby, err := micro.AddService(b.Connect(), micro.Config{Name: mr.MasterStandbyService, Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Stop()
+	leads := findMasterWait + time.Second
+	go func() {
+		time.Sleep(leads) // the standby's takeover, as the test stages it
+		srv, err := rpcq.NewServer(b.Connect(), rpcq.ServerConfig{Name: mr.MasterService})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		rpcq.HandleFunc(srv, mr.MethodListPage, func(context.Context, master.ListArgs) (master.ListPage, error) {
+			return master.ListPage{}, nil
+		})
+		if err := srv.Start(); err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	}()
+	start := time.Now()
+	code, _, errOut := drover(t, "jobs", "--nats", b.ClientURL())
+	if took := time.Since(start); code != 0 || took < leads {
+		t.Errorf("drover jobs while a standby takes over: exit %d after %v, %q; want 0 once the master answers, after %v", code, took, errOut, leads)
 	}
 }
 

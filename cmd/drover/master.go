@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -17,6 +18,12 @@ import (
 // none is running: long enough for a master that is starting, short
 // enough that a user is not left waiting for a retry loop.
 const findMasterWait = 2 * time.Second
+
+// takeoverWait is how much longer a command looks for a master when a
+// standby answers (mr.MasterStandbyService): the leader has gone, and the
+// standby takes over once the leader's lease has run out (a TTL and a
+// quarter, 5 s and 1.25 s by default) and its master has started.
+const takeoverWait = 30 * time.Second
 
 // masterClient calls the master's control API, speaking to the user in
 // the master's words: no master running is said as such, and a refusal
@@ -46,19 +53,40 @@ type masterRefusal struct{ message string }
 func (e *masterRefusal) Error() string { return e.message }
 
 // ready waits up to findMasterWait for a master to answer micro's ping,
-// the first time it is called.
+// the first time it is called, and up to takeoverWait more while a
+// standby is taking over.
 func (m *masterClient) ready(ctx context.Context) error {
 	if m.found {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, findMasterWait)
-	defer cancel()
-	err := waitService(ctx, m.nc, mr.MasterService)
+	err := m.await(ctx, findMasterWait)
+	if errors.Is(err, errNoService) && m.standby(ctx) {
+		err = m.await(ctx, takeoverWait)
+	}
 	if errors.Is(err, errNoService) {
 		return fmt.Errorf("no master is running (%v)", err)
 	}
 	m.found = err == nil
 	return err
+}
+
+// await waits up to d for a master to answer micro's ping.
+func (m *masterClient) await(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return waitService(ctx, m.nc, mr.MasterService)
+}
+
+// standby reports whether a master process stands by to lead.
+func (m *masterClient) standby(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	subject, err := micro.ControlSubject(micro.PingVerb, mr.MasterStandbyService, "")
+	if err != nil {
+		return false
+	}
+	_, err = m.nc.RequestWithContext(ctx, subject, nil)
+	return err == nil
 }
 
 // refusal reports whether code is the master refusing what was asked,
