@@ -59,10 +59,7 @@ func (p *puller) pull(ctx context.Context, heartbeat time.Duration) (jetstream.M
 	if !p.ahead {
 		expires := pullDefaultExpiry
 		if deadline, ok := ctx.Deadline(); ok {
-			// The server ends the pull a little before the client gives
-			// up, as jetstream's FetchContext has it.
-			remaining := time.Until(deadline)
-			expires = remaining - min(remaining/10, time.Second)
+			expires = serverExpiry(time.Until(deadline))
 		}
 		if expires <= 2*heartbeat {
 			return nil, context.DeadlineExceeded
@@ -73,6 +70,13 @@ func (p *puller) pull(ctx context.Context, heartbeat time.Duration) (jetstream.M
 	}
 	p.ahead = false
 	return p.await(ctx, heartbeat)
+}
+
+// serverExpiry is the expiry of a pull the client waits remaining for:
+// the server ends the pull a little before the client gives up, as
+// jetstream's FetchContext has it.
+func serverExpiry(remaining time.Duration) time.Duration {
+	return remaining - min(remaining/10, time.Second)
 }
 
 // pullAhead makes the slot's next pull now, for a pull within expires to

@@ -243,7 +243,7 @@ func (w *Worker) slot(ctx context.Context, n int) {
 func next(ctx context.Context, pullers []*puller) (jetstream.Msg, error) {
 	pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
 	defer cancel()
-	heartbeat := min(pullHeartbeat, pullExpiry/4)
+	heartbeat := pullHeartbeatOf()
 	if len(pullers) == 1 {
 		return pullers[0].pull(pullCtx, heartbeat)
 	}
@@ -289,9 +289,12 @@ func ahead(pullers []*puller) func() {
 	if len(pullers) != 1 {
 		return func() {}
 	}
-	heartbeat := min(pullHeartbeat, pullExpiry/4)
-	return func() { pullers[0].pullAhead(pullExpiry-min(pullExpiry/10, time.Second), heartbeat) }
+	return func() { pullers[0].pullAhead(serverExpiry(pullExpiry), pullHeartbeatOf()) }
 }
+
+// pullHeartbeatOf is the heartbeat of a slot's pulls: pullHeartbeat, or
+// less for a short pullExpiry (in tests).
+func pullHeartbeatOf() time.Duration { return min(pullHeartbeat, pullExpiry/4) }
 
 // pullRetry is how soon a slot pulls again after a pull failed.
 const pullRetry = 250 * time.Millisecond
