@@ -26,9 +26,9 @@
 // N calls at once (and `nats micro ls` shows N instances). Replicas in other
 // processes join the same queue group: NATS spreads calls among them.
 // A call through a duplicate table that waits on I/O (a KVTable) leaves
-// its endpoint while the table writes its claim and its reply, so that
-// up to ServerConfig.TableWaits calls wait on those writes together; its
-// handler still runs in one of the N slots.
+// its endpoint while the table writes its claim, and, once it is
+// answered, its reply, so that up to ServerConfig.TableWaits calls wait
+// on those writes together; its handler still runs in one of the N slots.
 //
 // A handler's ctx ends at the caller's deadline; a request whose deadline
 // passed before it ran is refused with CodeDeadline. A handler that panics

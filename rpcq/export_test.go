@@ -2,6 +2,7 @@ package rpcq
 
 import (
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -34,3 +35,7 @@ func WaitsOnIO(t Table) Table { return ioWrapped{t} }
 type ioWrapped struct{ Table }
 
 func (ioWrapped) waitsOnIO() {}
+
+// SetReplyDelay sets how long t's replies wait for a claim to share a
+// write with; set it before the table is used.
+func SetReplyDelay(t *KVTable, d time.Duration) { t.replyDelay = d }

@@ -43,11 +43,15 @@ type KVTableConfig struct {
 // that adds the call's number, and the time of the claim, to the calls
 // the client has claimed: the first replica whose write lists the call
 // runs it, and a duplicate elsewhere is answered CodeDuplicateRunning and
-// retried. A call's reply is saved before it is sent: in its client's
-// record too, unless it is large (over sharedReplyMax) or the record is
-// full (clientRecordMax), when it has a record of its own. The claims and
+// retried. A call's reply is sent, then saved: in its client's record
+// too, unless it is large (over sharedReplyMax) or the record is full
+// (clientRecordMax), when it has a record of its own. The claims and
 // replies of one client's calls that arrive or finish while its record is
-// being written share the next write of it (see kvwriter.go).
+// being written share the next write of it, and a reply waits briefly for
+// a claim to share one with (see kvwriter.go). A duplicate that arrives
+// before the reply is written is answered CodeDuplicateRunning and asks
+// again; a client resends no sooner than its RetryInterval, so only one
+// whose reply was lost in the few milliseconds before it was written does.
 //
 // What it guarantees: a call never runs twice, on any replica, across
 // crashes. What it cannot: a replica killed after the call's effect and
@@ -79,11 +83,12 @@ type KVTableConfig struct {
 // there. No call runs twice for it, but their duplicates get
 // CodeDuplicateRunning, then CodeOutcomeUnknown, instead of the reply.
 type KVTable struct {
-	kv      jetstream.KeyValue
-	service string
-	since   time.Time
-	lease   time.Duration
-	log     *slog.Logger
+	kv         jetstream.KeyValue
+	service    string
+	since      time.Time
+	lease      time.Duration
+	replyDelay time.Duration // see replyWriteDelay
+	log        *slog.Logger
 
 	mu      sync.Mutex
 	clients map[clientID]knownClient // this replica's copy of each client's record
@@ -130,13 +135,14 @@ func NewKVTable(ctx context.Context, js jetstream.JetStream, service string, cfg
 		return nil, fmt.Errorf("rpcq: duplicate table bucket %s: %w", bucket, err)
 	}
 	return &KVTable{
-		kv:      kv,
-		service: service,
-		since:   stream.CachedInfo().Created, // the table began with its bucket
-		lease:   lease,
-		log:     cmp.Or(cfg.Logger, slog.Default()),
-		clients: map[clientID]knownClient{},
-		writers: map[clientID]*clientWriter{},
+		kv:         kv,
+		service:    service,
+		since:      stream.CachedInfo().Created, // the table began with its bucket
+		lease:      lease,
+		replyDelay: replyWriteDelay,
+		log:        cmp.Or(cfg.Logger, slog.Default()),
+		clients:    map[clientID]knownClient{},
+		writers:    map[clientID]*clientWriter{},
 	}, nil
 }
 
@@ -153,8 +159,6 @@ func (t *KVTable) callKey(c clientID, seq uint64) string {
 // the call is refused as not run (CodeUnavailable) and its client sends
 // it again.
 func (t *KVTable) Begin(ctx context.Context, id RequestID, ack uint64, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
-	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
-	defer cancel()
 	cid, err := parseClientID(id.Client)
 	if err != nil {
 		return 0, Reply{}, nil, Errorf(CodeBadRequest, "%v", err)
@@ -222,6 +226,8 @@ func (t *KVTable) stale() (Verdict, Reply, <-chan struct{}, error) {
 // later, so a claim younger than a lease without one is a call still
 // running, or one whose replica died while it ran.
 func (t *KVTable) duplicate(ctx context.Context, cid clientID, seq uint64, rec clientRecord, now time.Time) (Verdict, Reply, <-chan struct{}, error) {
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
 	if r, ok := t.savedInRecord(ctx, cid, seq, rec, now); ok {
 		return Answered, r, nil, nil
 	}
@@ -301,6 +307,8 @@ func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time, fresh
 		return c, true, nil
 	}
 	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, finishTimeout)
+	defer cancel()
 	entry, err := t.kv.Get(ctx, t.clientKey(cid))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.mu.Lock()
@@ -327,14 +335,13 @@ func (t *KVTable) client(ctx context.Context, cid clientID, now time.Time, fresh
 // saved in its client's record, in the next write of it, with the other
 // replies and claims of the client's calls that wait for that write; a
 // larger one, or one the record has no room for, in a call record of its
-// own. Either way, Finish returns once it is stored.
+// own. Either way, Finish returns once it is stored, or found not needed
+// as the client's watermark passed it.
 func (t *KVTable) Finish(ctx context.Context, id RequestID, reply Reply) error {
 	cid, err := parseClientID(id.Client)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
 	if len(reply.Body)+len(reply.Message) <= sharedReplyMax {
 		switch err := t.save(ctx, cid, id.Seq, reply); {
 		case err == nil, errors.Is(err, errAcknowledged): // nobody can ask for it
@@ -347,6 +354,8 @@ func (t *KVTable) Finish(ctx context.Context, id RequestID, reply Reply) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if _, err := t.kv.Put(ctx, t.callKey(cid, id.Seq), rec); err != nil {
 		return fmt.Errorf("rpcq: save reply: %w", err)
 	}

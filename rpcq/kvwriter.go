@@ -13,8 +13,13 @@ import (
 // record while the one before it was under way: the claims of calls that
 // arrived, the replies of calls that finished, and the saved replies that
 // duplicates asked for again. Calls in flight together so share writes
-// (group commit) instead of failing each other's compare-and-swap, and a
-// reply is sent only once the write that holds it is stored.
+// (group commit) instead of failing each other's compare-and-swap.
+//
+// A claim is written at once, as its call waits for it. A reply, sent
+// before it is saved, waits up to replyWriteDelay for a claim to share a
+// write with: a client making one call at a time sends its next one in
+// less, and its watermark then says it has the reply, so that the write
+// claims the next call and saves nothing.
 
 // recordBatch is what the next write of a client's record carries.
 type recordBatch struct {
@@ -34,6 +39,12 @@ type pendingReply struct {
 	result error // nil (saved in the record), errSpilled or errAcknowledged
 }
 
+// replyWriteDelay is how long a reply waits for a claim to share a write
+// with before it is written alone. It is far below a client's first
+// resend (DefaultRetryInterval), which is the soonest a client that lost
+// the reply asks for it.
+const replyWriteDelay = 2 * time.Millisecond
+
 // errSpilled means a reply did not fit in its client's record, and must
 // be saved under a key of its own.
 var errSpilled = errors.New("rpcq: reply does not fit in its client's record")
@@ -50,7 +61,7 @@ type clientWriter struct {
 // claims nothing).
 func (t *KVTable) claim(ctx context.Context, cid clientID, ack, seq uint64, now time.Time) error {
 	i, again := -1, false
-	b := t.join(ctx, cid, now, func(b *recordBatch) {
+	b := t.join(ctx, cid, now, false, func(b *recordBatch) {
 		b.ack = max(b.ack, ack)
 		i = slices.Index(b.seqs, seq)
 		again = i >= 0 // the same call arrived twice: only the first may run it
@@ -76,7 +87,7 @@ func (t *KVTable) claim(ctx context.Context, cid clientID, ack, seq uint64, now 
 // nobody can ask for it any more.
 func (t *KVTable) save(ctx context.Context, cid clientID, seq uint64, reply Reply) error {
 	i := 0
-	b := t.join(ctx, cid, time.Now(), func(b *recordBatch) {
+	b := t.join(ctx, cid, time.Now(), true, func(b *recordBatch) {
 		i = len(b.replies)
 		b.replies = append(b.replies, pendingReply{seq: seq, reply: reply})
 	})
@@ -89,16 +100,17 @@ func (t *KVTable) save(ctx context.Context, cid clientID, seq uint64, reply Repl
 // touch rewrites the saved reply of call seq in the client's record, so
 // that it lasts another lease.
 func (t *KVTable) touch(ctx context.Context, cid clientID, seq uint64, now time.Time) error {
-	return t.join(ctx, cid, now, func(b *recordBatch) { b.touched = append(b.touched, seq) }).err
+	return t.join(ctx, cid, now, false, func(b *recordBatch) { b.touched = append(b.touched, seq) }).err
 }
 
 // join adds to the client's next batch with add, and returns the batch
 // once a write has carried it. An arrival that finds no write under way
-// writes its batch itself; if others opened one meanwhile, a goroutine
-// goes on writing batches while there are any, so that a write follows
-// the one before it without waiting for one of the waiting callers to be
-// woken.
-func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, add func(*recordBatch)) *recordBatch {
+// writes its batch itself, unless it is lazy, when it first waits up to
+// the table's replyDelay for another to; if others opened a batch
+// meanwhile, a goroutine goes on writing batches while there are any, so
+// that a write follows the one before it without waiting for one of the
+// waiting callers to be woken.
+func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, lazy bool, add func(*recordBatch)) *recordBatch {
 	t.mu.Lock()
 	w := t.writers[cid]
 	if w == nil {
@@ -111,12 +123,16 @@ func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, add fun
 		w.open = b
 	}
 	add(b)
-	write := !w.writing
+	write := !w.writing && !lazy
 	if write {
 		w.writing, w.open = true, nil
 	}
+	idle := !w.writing
 	t.mu.Unlock()
 
+	if idle && lazy {
+		write = t.awaitWriter(w, b)
+	}
 	if write {
 		t.writeBatch(ctx, cid, b, now)
 		close(b.done)
@@ -126,6 +142,25 @@ func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, add fun
 	}
 	<-b.done
 	return b
+}
+
+// awaitWriter waits up to the table's replyDelay for a write to take b,
+// and reports whether none has, in which case the caller is to write it.
+func (t *KVTable) awaitWriter(w *clientWriter, b *recordBatch) bool {
+	timer := time.NewTimer(t.replyDelay)
+	defer timer.Stop()
+	select {
+	case <-b.done:
+		return false
+	case <-timer.C:
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w.writing || w.open != b {
+		return false // a write under way took it, or will take it next
+	}
+	w.writing, w.open = true, nil
+	return true
 }
 
 // nextBatch takes the batch that opened while a write was under way, or,

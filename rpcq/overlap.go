@@ -56,9 +56,10 @@ func (s *Server) runner(c waitingCall) {
 // runCall runs and answers a call off its endpoint's subscription.
 func (s *Server) runCall(c waitingCall) {
 	defer s.inflight.Done()
-	r := s.runOnce(c.ctx, c.m, c.codec, c.req.Data(), c.id, c.ack, time.Now()) // it may have waited
+	s.runOnce(c.ctx, c.m, c.codec, c.req.Data(), c.id, c.ack, time.Now(), func(r Reply) { // it may have waited
+		s.answer(detached{c.req, s.nc}, r)
+		s.metrics.observe(s.cfg.Name, c.m, r.Code, c.start)
+	})
 	release(c.ctx)
-	s.answer(detached{c.req, s.nc}, r)
-	s.metrics.observe(s.cfg.Name, c.m, r.Code, c.start)
 	<-s.overlap
 }

@@ -62,7 +62,7 @@ func (s *Server) serve(m *method, req micro.Request, methodSubject string) {
 	}
 	id := RequestID{Client: rh.client, Seq: rh.seq}
 	if s.overlap == nil {
-		answer(s.runOnce(ctx, m, codec, req.Data(), id, rh.ack, start))
+		s.runOnce(ctx, m, codec, req.Data(), id, rh.ack, start, answer)
 		release(ctx)
 		return
 	}
@@ -125,9 +125,19 @@ func (s *Server) fits(n int) error {
 }
 
 // runOnce runs the call, which arrived at now, unless the duplicate table
-// has seen it: a duplicate gets the saved reply, or waits for the run
-// still under way.
-func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64, now time.Time) Reply {
+// has seen it, and answers it: a duplicate gets the saved reply, or waits
+// for the run still under way. A call that ran is answered before its
+// reply is saved (see finish).
+func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64, now time.Time, answer func(Reply)) {
+	r, ran := s.replyOnce(ctx, m, codec, body, id, ack, now)
+	answer(r)
+	if ran {
+		s.finish(ctx, id, r)
+	}
+}
+
+// replyOnce is the reply to the call, and whether it ran to make it.
+func (s *Server) replyOnce(ctx context.Context, m *method, codec Codec, body []byte, id RequestID, ack uint64, now time.Time) (Reply, bool) {
 	for ; ; now = time.Now() {
 		verdict, saved, wait, err := s.table.Begin(ctx, id, ack, now)
 		if err != nil {
@@ -135,7 +145,7 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 			if !errors.As(err, &re) { // the table is unreachable: nothing ran
 				err = Errorf(CodeUnavailable, "duplicate table: %v", err)
 			}
-			return errorReply(codec, err)
+			return errorReply(codec, err), false
 		}
 		switch verdict {
 		case Run:
@@ -145,31 +155,33 @@ func (s *Server) runOnce(ctx context.Context, m *method, codec Codec, body []byt
 			} else {
 				ctx = context.WithValue(ctx, callInfoKey{}, info)
 			}
-			r := s.runHeld(ctx, m, codec, body)
-			s.finish(ctx, id, r)
-			return r
+			return s.runHeld(ctx, m, codec, body), true
 		case Answered:
 			s.metrics.duplicate(s.cfg.Name, m)
-			return saved
+			return saved, false
 		case Stale:
-			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged the call; not run now, and the outcome of any earlier send is unknown", id.Seq, id.Client))
+			return errorReply(codec, Errorf(CodeGone, "call %d of client %s is stale: the client expired, predates this table, or acknowledged the call; not run now, and the outcome of any earlier send is unknown", id.Seq, id.Client)), false
 		case Forgotten:
-			return errorReply(codec, Errorf(CodeOutcomeUnknown, "call %d of client %s was run before, or may have been, and its saved reply has expired: the outcome is unknown; not run again", id.Seq, id.Client))
+			return errorReply(codec, Errorf(CodeOutcomeUnknown, "call %d of client %s was run before, or may have been, and its saved reply has expired: the outcome is unknown; not run again", id.Seq, id.Client)), false
 		case Running:
 			if wait == nil { // running elsewhere: the client asks again later
-				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client))
+				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client)), false
 			}
 			select {
 			case <-wait: // ask again: answered now, or forgotten
 			case <-ctx.Done():
-				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client))
+				return errorReply(codec, Errorf(CodeDuplicateRunning, "call %d of client %s is still running", id.Seq, id.Client)), false
 			}
 		}
 	}
 }
 
-// finish saves a reply before it is sent. The call's context may have
-// ended, and the record must be written all the same (see Table.Finish).
+// finish saves the reply of a call that ran, once it is sent: a caller
+// that has its reply never asks for the saved one, and one that lost it
+// asks again no sooner than its first resend, by when the reply is saved
+// (unless the server died first, as it might have before sending). The
+// call's context may have ended, and the record must be written all the
+// same (see Table.Finish).
 func (s *Server) finish(ctx context.Context, id RequestID, r Reply) {
 	if err := s.table.Finish(ctx, id, r); err != nil {
 		s.cfg.Logger.Error("rpcq: saving a reply failed; a duplicate would run again", "service", s.cfg.Name,
