@@ -83,10 +83,10 @@ type Table interface {
 	// every reply up to seq ack, at time now. With Answered it returns the
 	// saved reply; with Running, a channel closed when the call finishes.
 	Begin(ctx context.Context, id RequestID, ack uint64, now time.Time) (Verdict, Reply, <-chan struct{}, error)
-	// Finish saves the reply of a call that Begin let run. ctx may have
-	// ended, as the call's deadline passed while it ran: the reply must be
-	// saved all the same, and a table that waits on I/O bounds the wait
-	// itself.
+	// Finish saves the reply of a call that Begin let run, once the
+	// reply has been sent. ctx may have ended, as the call's deadline
+	// passed while it ran: the reply must be saved all the same, and a
+	// table that waits on I/O bounds the wait itself.
 	Finish(ctx context.Context, id RequestID, reply Reply) error
 }
 
