@@ -48,11 +48,11 @@ func (w *Worker) busFailed(err error, runCtx context.Context, msg jetstream.Msg)
 // is delivered again, to another worker, it is hoped.
 const unableRetry = 500 * time.Millisecond
 
-// canRun reports whether the worker can run task (its app is here, and
-// runs commands only if the worker does: Config.AllowExec), and whether
-// the task runs commands.
-func (w *Worker) canRun(task mr.Task) (can, commands bool) {
-	app, err := w.cfg.Apps.New(task.App, task.Args)
+// canRun reports whether the worker can run a task whose app New made
+// as app, or failed to with err (its app is here, and runs commands only
+// if the worker does: Config.AllowExec), and whether the task runs
+// commands.
+func (w *Worker) canRun(app mr.App, err error) (can, commands bool) {
 	if errors.Is(err, mr.ErrUnknownApp) {
 		return false, false
 	}
@@ -98,7 +98,8 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg, pullAh
 		return
 	}
 
-	can, commands := w.canRun(task)
+	app, appErr := w.cfg.Apps.New(task.App, task.Args)
+	can, commands := w.canRun(app, appErr)
 	if !can && handBack(msg) {
 		return
 	}
@@ -120,7 +121,10 @@ func (w *Worker) handle(ctx context.Context, slot int, msg jetstream.Msg, pullAh
 		cancel()
 	})
 	began := time.Now()
-	commit, err := w.run(runCtx, task, done)
+	commit, err := mr.Commit{}, appErr // a task whose app cannot be made fails
+	if err == nil {
+		commit, err = w.run(runCtx, task, app, done)
+	}
 	if err == nil && w.cfg.SlowFactor > 1 {
 		err = w.dawdle(runCtx, time.Since(began), done)
 	}
@@ -285,12 +289,9 @@ func (w *Worker) index(ctx context.Context, task mr.Task, commit mr.Commit) {
 }
 
 // run computes the task's output and writes it under names of its own.
-func (w *Worker) run(ctx context.Context, task mr.Task, done *progress) (mr.Commit, error) {
+func (w *Worker) run(ctx context.Context, task mr.Task, app mr.App, done *progress) (mr.Commit, error) {
 	commit := mr.Commit{Job: task.Job, Phase: task.Phase, Index: task.Index, Attempt: task.Attempt, Worker: w.cfg.ID}
-	app, err := w.cfg.Apps.New(task.App, task.Args)
-	if err != nil {
-		return commit, err
-	}
+	var err error
 	info := mr.TaskInfo{Job: task.Job, Phase: task.Phase, Index: task.Index, Attempt: task.Attempt, Worker: w.cfg.ID, Partition: task.Index}
 	if task.Input != nil {
 		info.Input = task.Input.Name
