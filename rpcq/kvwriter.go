@@ -131,7 +131,7 @@ func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, lazy bo
 	t.mu.Unlock()
 
 	if idle && lazy {
-		write = t.awaitWriter(w, b)
+		write, now = t.awaitWriter(w, b), time.Now()
 	}
 	if write {
 		t.writeBatch(ctx, cid, b, now)
