@@ -63,7 +63,8 @@ func TestKVTableOneWritePerCall(t *testing.T) {
 	rpcq.SetReplyDelay(table, time.Second) // the next call always comes first
 	writes, _ := bucketWrites(t, b)
 	serveStore(t, b, &store{}, rpcq.ServerConfig{Table: table})
-	c := storeClient(t, b, nil)
+	// A resend would cost a write: none comes before a call's reply.
+	c := client(t, b.Connect(), rpcq.ClientConfig{RetryInterval: time.Minute, Modes: map[string]rpcq.Mode{"KV.Append": rpcq.ExactlyOnce}})
 	ctx := timeout(t, 20*time.Second)
 	for i := range calls {
 		var old string

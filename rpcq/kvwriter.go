@@ -28,6 +28,7 @@ type recordBatch struct {
 	results []error  // for each of seqs: nil (claimed), errClaimed or errAcknowledged
 	replies []pendingReply
 	touched []uint64 // calls whose saved replies a duplicate asked for
+	renew   bool     // write the record even if nothing changes, to keep it
 	err     error    // the write failed: none of it was written
 	done    chan struct{}
 }
@@ -63,6 +64,7 @@ func (t *KVTable) claim(ctx context.Context, cid clientID, ack, seq uint64, now 
 	i, again := -1, false
 	b := t.join(ctx, cid, now, false, func(b *recordBatch) {
 		b.ack = max(b.ack, ack)
+		b.renew = b.renew || seq == 0
 		i = slices.Index(b.seqs, seq)
 		again = i >= 0 // the same call arrived twice: only the first may run it
 		if seq != 0 && !again {
@@ -216,7 +218,13 @@ func (t *KVTable) writeBatch(ctx context.Context, cid clientID, b *recordBatch, 
 			}
 		}
 		rec := c.rec.with(ack, seqs, unixMilliUp(now))
-		t.addReplies(&rec, b, ack)
+		saved := t.addReplies(&rec, b, ack)
+		if known && !b.renew && len(seqs) == 0 && ack == c.rec.Ack && !saved {
+			// Nothing to write: the calls were claimed already, or the
+			// replies are acknowledged (the client's next call, claimed
+			// before its last reply joined a batch, says it has it).
+			return
+		}
 		data, err := Msgpack.Marshal(rec)
 		if err != nil {
 			b.err = err
@@ -244,10 +252,12 @@ func (t *KVTable) writeBatch(ctx context.Context, cid clientID, b *recordBatch, 
 
 // addReplies puts in rec, whose watermark is ack, the replies of b that
 // fit, and the times of the saved replies b asked for; it drops the
-// saved replies that have expired.
-func (t *KVTable) addReplies(rec *clientRecord, b *recordBatch, ack uint64) {
+// saved replies that have expired. It reports whether it saved or
+// touched any.
+func (t *KVTable) addReplies(rec *clientRecord, b *recordBatch, ack uint64) (saved bool) {
+	saved = len(b.touched) > 0
 	if len(rec.Saved) == 0 && len(b.replies) == 0 {
-		return
+		return saved
 	}
 	at := unixMilliUp(time.Now()) // read here: a write may have waited for its turn
 	rec.expire(at - t.lease.Milliseconds())
@@ -264,8 +274,10 @@ func (t *KVTable) addReplies(rec *clientRecord, b *recordBatch, ack uint64) {
 			rec.save(p.seq, p.reply, at)
 			size += n
 			p.result = nil
+			saved = true
 		}
 	}
+	return saved
 }
 
 // unixMilliUp is t in Unix milliseconds, rounded up, so that a claim or a
