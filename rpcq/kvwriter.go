@@ -31,6 +31,16 @@ type recordBatch struct {
 	renew   bool     // write the record even if nothing changes, to keep it
 	err     error    // the write failed: none of it was written
 	done    chan struct{}
+
+	// lazyUntil is when a batch of replies alone is written, if no claim
+	// takes it first (see replyWriteDelay).
+	lazyUntil time.Time
+}
+
+// ready reports whether b is to be written at now: it asks for more
+// than saving replies, or its replies have waited long enough.
+func (b *recordBatch) ready(now time.Time) bool {
+	return len(b.seqs) > 0 || len(b.touched) > 0 || b.renew || !now.Before(b.lazyUntil)
 }
 
 // pendingReply is a finished call's reply waiting for a write.
@@ -89,9 +99,13 @@ func (t *KVTable) claim(ctx context.Context, cid clientID, ack, seq uint64, now 
 // nobody can ask for it any more.
 func (t *KVTable) save(ctx context.Context, cid clientID, seq uint64, reply Reply) error {
 	i := 0
-	b := t.join(ctx, cid, time.Now(), true, func(b *recordBatch) {
+	now := time.Now()
+	b := t.join(ctx, cid, now, true, func(b *recordBatch) {
 		i = len(b.replies)
 		b.replies = append(b.replies, pendingReply{seq: seq, reply: reply})
+		if b.lazyUntil.IsZero() {
+			b.lazyUntil = now.Add(t.replyDelay)
+		}
 	})
 	if b.err != nil {
 		return b.err
@@ -107,11 +121,12 @@ func (t *KVTable) touch(ctx context.Context, cid clientID, seq uint64, now time.
 
 // join adds to the client's next batch with add, and returns the batch
 // once a write has carried it. An arrival that finds no write under way
-// writes its batch itself, unless it is lazy, when it first waits up to
-// the table's replyDelay for another to; if others opened a batch
-// meanwhile, a goroutine goes on writing batches while there are any, so
-// that a write follows the one before it without waiting for one of the
-// waiting callers to be woken.
+// writes its batch itself, unless it is lazy: a reply waits for a claim
+// to take its batch, or until the batch's lazyUntil (see awaitWriter).
+// If others opened a batch while a write was under way, a goroutine goes
+// on writing batches while there are any ready, so that a write follows
+// the one before it without waiting for one of the waiting callers to be
+// woken.
 func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, lazy bool, add func(*recordBatch)) *recordBatch {
 	t.mu.Lock()
 	w := t.writers[cid]
@@ -129,10 +144,9 @@ func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, lazy bo
 	if write {
 		w.writing, w.open = true, nil
 	}
-	idle := !w.writing
 	t.mu.Unlock()
 
-	if idle && lazy {
+	if lazy {
 		write, now = t.awaitWriter(w, b), time.Now()
 	}
 	if write {
@@ -146,10 +160,15 @@ func (t *KVTable) join(ctx context.Context, cid clientID, now time.Time, lazy bo
 	return b
 }
 
-// awaitWriter waits up to the table's replyDelay for a write to take b,
-// and reports whether none has, in which case the caller is to write it.
+// awaitWriter waits until a write takes b, a batch of replies, or until
+// b's lazyUntil, and reports whether it is then for the caller to write b:
+// no write has taken it and none is under way. A write under way when b's
+// wait ends takes b next (see nextBatch).
 func (t *KVTable) awaitWriter(w *clientWriter, b *recordBatch) bool {
-	timer := time.NewTimer(t.replyDelay)
+	t.mu.Lock()
+	until := b.lazyUntil
+	t.mu.Unlock()
+	timer := time.NewTimer(time.Until(until))
 	defer timer.Stop()
 	select {
 	case <-b.done:
@@ -158,20 +177,25 @@ func (t *KVTable) awaitWriter(w *clientWriter, b *recordBatch) bool {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if w.writing || w.open != b {
-		return false // a write under way took it, or will take it next
+	if w.open != b || w.writing {
+		return false
 	}
 	w.writing, w.open = true, nil
 	return true
 }
 
-// nextBatch takes the batch that opened while a write was under way, or,
-// if none did, ends the writes.
+// nextBatch takes the batch that opened while a write was under way if it
+// is ready, or else ends the writes, leaving a batch of replies that is
+// not ready open for a claim or its own waiters to write.
 func (t *KVTable) nextBatch(w *clientWriter) *recordBatch {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := w.open
-	w.open = nil
+	if b != nil && !b.ready(time.Now()) {
+		b = nil
+	} else {
+		w.open = nil
+	}
 	w.writing = b != nil
 	return b
 }
