@@ -82,14 +82,15 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 	if err != nil {
 		return nil, err
 	}
-	cp := messageCopy(r)
+	data := r.encode()
+	cp := copyOf(data)
 	together := r.Group == "" && cp == nil
 	for range 3 { // a taken ID whose record expires meanwhile is tried again
 		var rev uint64
 		if together {
-			rev, err = c.createPublishing(ctx, r)
+			rev, err = c.createPublishing(ctx, r, data)
 		} else {
-			rev, err = c.st.create(ctx, r)
+			rev, err = c.st.create(ctx, r, data)
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			old, oldRev, gerr := c.st.get(ctx, r.ID)
@@ -125,24 +126,24 @@ func (c *Client) Enqueue(ctx context.Context, task *Task, opts ...Option) (*Task
 	return nil, fmt.Errorf("tasks: enqueue %s: its ID is being freed and taken again", r.ID)
 }
 
-// createPublishing creates r's record and publishes its message, with no
-// copy of the record, at once, not one after the other: the Enqueue waits
-// for one round trip to the broker, not two. The broker stores the two in
-// either order, so a worker may receive the message before the record is
-// there; it looks again before it takes the task for deleted (see
-// handle). If the record is not created (its ID is taken, or the create
-// failed), the message is deleted again before createPublishing returns;
-// if the message is not published, the record is released. A worker that
-// gets a message whose record holds another run drops it, as it drops a
-// stale run's.
-func (c *Client) createPublishing(ctx context.Context, r record) (uint64, error) {
+// createPublishing creates r's record (data, r encoded) and publishes its
+// message, with no copy of the record, at once, not one after the other:
+// the Enqueue waits for one round trip to the broker, not two. The broker
+// stores the two in either order, so a worker may receive the message
+// before the record is there; it looks again before it takes the task for
+// deleted (see handle). If the record is not created (its ID is taken,
+// or the create failed), the message is deleted again before
+// createPublishing returns; if the message is not published, the record
+// is released. A worker that gets a message whose record holds another
+// run drops it, as it drops a stale run's.
+func (c *Client) createPublishing(ctx context.Context, r record, data []byte) (uint64, error) {
 	type created struct {
 		rev uint64
 		err error
 	}
 	done := make(chan created, 1)
 	go func() {
-		rev, err := c.st.create(ctx, r)
+		rev, err := c.st.create(ctx, r, data)
 		done <- created{rev, err}
 	}()
 	seq, perr := c.st.publish(ctx, r, nil, 0)

@@ -112,7 +112,7 @@ func TestInvalidCopyIsIgnored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.client.st.create(ctx(t), r); err != nil {
+		if _, err := b.client.st.create(ctx(t), r, r.encode()); err != nil {
 			t.Fatal(err)
 		}
 		m := &nats.Msg{Subject: QueueSubject(DefaultQueue, id), Data: []byte(r.Run), Header: h}

@@ -34,7 +34,7 @@ func TestMessageBeforeItsRecordRuns(t *testing.T) {
 		info, err := cons.Info(c)
 		return err == nil && info.Delivered.Consumer >= 1
 	}, "the message delivered")
-	if _, err := b.client.st.create(c, r); err != nil {
+	if _, err := b.client.st.create(c, r, r.encode()); err != nil {
 		t.Fatal(err)
 	}
 	b.waitState("late", StateDone)

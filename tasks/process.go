@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -66,7 +67,7 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 	}
 	ioCtx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 	defer cancel()
-	log := s.log.With("task", id)
+	log := func() *slog.Logger { return s.log.With("task", id) } // made only if something is said
 	fromCopy := false
 	for try := range maxCASTries {
 		var r record
@@ -93,20 +94,20 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 			msg.Ack()
 			return nil
 		case errors.Is(err, ErrInvalidTask):
-			log.Error("tasks: invalid record; its message dropped", "error", err)
+			log().Error("tasks: invalid record; its message dropped", "error", err)
 			msg.TermWithReason("invalid task record")
 			return nil
 		case err != nil:
-			log.Warn("tasks: read record; message handed back", "error", err)
+			log().Warn("tasks: read record; message handed back", "error", err)
 			msg.NakWithDelay(transientRetry)
 			return nil
 		case r.Queue != queue:
-			log.Error("tasks: message in a queue not its task's dropped", "queue", queue)
+			log().Error("tasks: message in a queue not its task's dropped", "queue", queue)
 			msg.TermWithReason("task of another queue")
 			return nil
 		}
 		if s.isCopy(ioCtx, st, r, run, seq) {
-			log.Warn("tasks: a copy of the message of a claimed run dropped")
+			log().Warn("tasks: a copy of the message of a claimed run dropped")
 			msg.Ack()
 			return nil
 		}
@@ -128,11 +129,11 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 			if _, err := st.update(ioCtx, next, rev); errors.Is(err, errConflict) {
 				continue
 			} else if err != nil {
-				log.Warn("tasks: archive; message handed back", "error", err)
+				log().Warn("tasks: archive; message handed back", "error", err)
 				msg.NakWithDelay(transientRetry)
 				return nil
 			}
-			log.Warn("tasks: task archived", "why", why)
+			log().Warn("tasks: task archived", "why", why)
 			s.close(ioCtx, st, next, msg)
 			return nil
 		case verdictRun:
@@ -144,7 +145,7 @@ func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev 
 				fromCopy = false
 				continue
 			} else if err != nil {
-				log.Warn("tasks: claim; message handed back", "error", err)
+				log().Warn("tasks: claim; message handed back", "error", err)
 				msg.NakWithDelay(transientRetry)
 				return nil
 			}

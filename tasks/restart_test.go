@@ -132,7 +132,7 @@ func TestSweepRepublishesATaskWhoseProducerDied(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := time.Now()
-	if _, err := b.client.st.create(ctx(t), r); err != nil { // the producer dies here
+	if _, err := b.client.st.create(ctx(t), r, r.encode()); err != nil { // the producer dies here
 		t.Fatal(err)
 	}
 	b.waitState("orphan", StateDone)
@@ -162,7 +162,7 @@ func TestDuplicateEnqueueFinishesADeadProducersTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.client.st.create(ctx(t), r); err != nil { // the producer dies here
+	if _, err := b.client.st.create(ctx(t), r, r.encode()); err != nil { // the producer dies here
 		t.Fatal(err)
 	}
 	ti := b.enqueue("x", nil, TaskID("half"), Group("hg"))

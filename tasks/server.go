@@ -17,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/drover-dev/drover/internal/pull"
 )
 
 // Defaults of a Server.
@@ -221,7 +223,9 @@ func (s *Server) Run(ctx context.Context) error {
 // slot takes one task at a time: no prefetch, so that a task waits in the
 // queue, where any server can take it, rather than behind this one. Its
 // next pull starts once the handler of its last task has returned, while
-// that task's outcome is being recorded (see handle).
+// that task's outcome is being recorded (see handle). Its pulls are made
+// on an inbox it keeps (pull.Puller), so that a task comes from the
+// connection's reader straight to the slot.
 //
 // A pull is never abandoned: one given up while the broker still holds
 // it (a pull whose context ends) can be handed a message that nobody then
@@ -231,8 +235,10 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
 	var recorded <-chan struct{}
 	defer func() { waitRecorded(recorded) }()
+	p := pull.New(st.js, c)
+	defer p.Close()
 	for ctx.Err() == nil {
-		msg, err := c.Next(jetstream.FetchMaxWait(pullExpiry))
+		msg, err := next(p)
 		if err == nil && ctx.Err() != nil {
 			msg.Nak()
 			return
@@ -249,6 +255,15 @@ func (s *Server) slot(ctx context.Context, st *store, c jetstream.Consumer) {
 		}
 		recorded = s.handle(ctx, st, msg, recorded)
 	}
+}
+
+// next waits for a slot's next task, for up to pullExpiry, with a pull
+// that asks for no heartbeats: one a restarted broker forgot is replaced
+// when it expires. Its context is its own, not the server's (see slot).
+func next(p *pull.Puller) (jetstream.Msg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pullExpiry)
+	defer cancel()
+	return p.Pull(ctx, 0)
 }
 
 // waitRecorded waits until the outcome of a slot's last task is recorded;

@@ -136,9 +136,10 @@ func (s *store) get(ctx context.Context, id string) (record, uint64, error) {
 	return r, e.Revision(), err
 }
 
-// create stores a new record; jetstream.ErrKeyExists if its ID is taken.
-func (s *store) create(ctx context.Context, r record) (uint64, error) {
-	return s.tasks.Create(ctx, r.ID, r.encode())
+// create stores a new record, r encoded (data); jetstream.ErrKeyExists if
+// its ID is taken.
+func (s *store) create(ctx context.Context, r record, data []byte) (uint64, error) {
+	return s.tasks.Create(ctx, r.ID, data)
 }
 
 // update replaces the record at revision rev with r, and sets how long the
@@ -200,8 +201,12 @@ func (s *store) publish(ctx context.Context, r record, cp []byte, rev uint64) (u
 
 // messageCopy is r encoded for its message (HeaderRecord), or nil if it
 // is larger than maxRecordCopy.
-func messageCopy(r record) []byte {
-	if data := r.encode(); len(data) <= maxRecordCopy {
+func messageCopy(r record) []byte { return copyOf(r.encode()) }
+
+// copyOf is a record's encoding data as its message's copy, or nil if it
+// is larger than maxRecordCopy.
+func copyOf(data []byte) []byte {
+	if len(data) <= maxRecordCopy {
 		return data
 	}
 	return nil

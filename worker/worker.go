@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
+	"github.com/drover-dev/drover/internal/pull"
 	"github.com/drover-dev/drover/metrics"
 	"github.com/drover-dev/drover/mr"
 )
@@ -200,13 +201,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // slot pulls one task at a time: no prefetch, so that a task waits in the
 // queue, where any worker can take it, rather than behind this one.
 func (w *Worker) slot(ctx context.Context, n int) {
-	pullers := []*puller{newPuller(w.store.JS, w.store.Workers)}
+	pullers := []*pull.Puller{pull.New(w.store.JS, w.store.Workers)}
 	if w.cfg.AllowExec {
-		pullers = append(pullers, newPuller(w.store.JS, w.store.ExecWorkers))
+		pullers = append(pullers, pull.New(w.store.JS, w.store.ExecWorkers))
 	}
 	defer func() {
 		for _, p := range pullers {
-			p.close()
+			p.Close()
 		}
 	}()
 	pullAhead := ahead(pullers)
@@ -240,12 +241,12 @@ func (w *Worker) slot(ctx context.Context, n int) {
 // missed heartbeats. The first pull to end ends the others; a task that a
 // second pull delivered before its end reached the server goes back to
 // the queue at once. Without a task, the error is the first pull's.
-func next(ctx context.Context, pullers []*puller) (jetstream.Msg, error) {
+func next(ctx context.Context, pullers []*pull.Puller) (jetstream.Msg, error) {
 	pullCtx, cancel := context.WithTimeout(ctx, pullExpiry)
 	defer cancel()
 	heartbeat := pullHeartbeatOf()
 	if len(pullers) == 1 {
-		return pullers[0].pull(pullCtx, heartbeat)
+		return pullers[0].Pull(pullCtx, heartbeat)
 	}
 	type result struct {
 		msg jetstream.Msg
@@ -254,7 +255,7 @@ func next(ctx context.Context, pullers []*puller) (jetstream.Msg, error) {
 	results := make(chan result, len(pullers))
 	for _, p := range pullers {
 		go func() {
-			msg, err := p.pull(pullCtx, heartbeat)
+			msg, err := p.Pull(pullCtx, heartbeat)
 			results <- result{msg, err}
 		}()
 	}
@@ -285,11 +286,11 @@ func next(ctx context.Context, pullers []*puller) (jetstream.Msg, error) {
 // pulls from two consumers pulls when it is free, as the first task to
 // come ends the other pull and the other consumer's task, handed back,
 // would count a delivery.
-func ahead(pullers []*puller) func() {
+func ahead(pullers []*pull.Puller) func() {
 	if len(pullers) != 1 {
 		return func() {}
 	}
-	return func() { pullers[0].pullAhead(serverExpiry(pullExpiry), pullHeartbeatOf()) }
+	return func() { pullers[0].Ahead(pull.ServerExpiry(pullExpiry), pullHeartbeatOf()) }
 }
 
 // pullHeartbeatOf is the heartbeat of a slot's pulls: pullHeartbeat, or

@@ -1,4 +1,10 @@
-package worker
+// Package pull makes pulls from a JetStream pull consumer one message at
+// a time, as a slot of a worker takes one task at a time: New makes a
+// Puller on a consumer, Pull waits for the next message, Ahead makes the
+// next pull early, Close drops what the Puller holds. A Puller is used by
+// one goroutine at a time; the messages it returns are safe for
+// concurrent use.
+package pull
 
 import (
 	"cmp"
@@ -13,53 +19,57 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// puller makes a slot's pulls from one consumer, one task at a time, on
+// Puller makes a slot's pulls from one consumer, one task at a time, on
 // an inbox subscription it keeps from one pull to the next: a pull is a
 // single request, where jetstream's Next subscribes an inbox and
 // unsubscribes it again around each, two more protocol operations and two
-// changes to the server's subscriptions for every task.
+// changes to the server's subscriptions for every task; and the message
+// comes from the connection's reader straight to the goroutine that
+// pulls, where Next passes it through a goroutine of its own.
 //
 // A pull that ends with its task, or with the server's word that none
 // came before it expired, has left nothing on the server, and the next
 // pull takes the same inbox. A pull that ends any other way (its context
 // ended, its heartbeats stopped, an error) may still be waiting on the
-// server: the puller drops its inbox, and the server, finding no interest
+// server: the Puller drops its inbox, and the server, finding no interest
 // in the pull's reply subject, drops the pull rather than hand it a task
 // that nobody waits for, as it did when Next unsubscribed. The next pull
 // takes a new inbox.
 //
-// A puller is used by one goroutine at a time.
-type puller struct {
+// A Puller is used by one goroutine at a time.
+type Puller struct {
 	nc      *nats.Conn
 	subject string // the consumer's MSG.NEXT request subject
 	inbox   string
 	sub     *nats.Subscription // nil until a pull needs it, and after it is dropped
 	msgs    chan *nats.Msg     // sub's messages
 	req     []byte             // the request, rebuilt by each pull
-	ahead   bool               // a pull was made ahead (pullAhead) and is not yet awaited
+	ahead   bool               // a pull was made ahead (Ahead) and is not yet awaited
 }
 
-// pullerBuffer is how many messages a puller's inbox holds: a pull is
+// pullerBuffer is how many messages a Puller's inbox holds: a pull is
 // answered by one task or one status, after heartbeats.
 const pullerBuffer = 16
 
-// newPuller returns a puller on consumer c, whose stream js reaches.
-func newPuller(js jetstream.JetStream, c jetstream.Consumer) *puller {
+// New returns a Puller on consumer c, whose stream js reaches.
+func New(js jetstream.JetStream, c jetstream.Consumer) *Puller {
 	info := c.CachedInfo()
 	prefix := cmp.Or(js.Options().APIPrefix, jetstream.DefaultAPIPrefix)
-	return &puller{nc: js.Conn(), subject: prefix + "CONSUMER.MSG.NEXT." + info.Stream + "." + info.Name}
+	return &Puller{nc: js.Conn(), subject: prefix + "CONSUMER.MSG.NEXT." + info.Stream + "." + info.Name}
 }
 
-// pull waits for one task, for at most as long as ctx allows (which must
+// Pull waits for one task, for at most as long as ctx allows (which must
 // have a deadline), with the server saying every heartbeat that the pull
-// still waits. The errors are those of jetstream's Next: nats.ErrTimeout
-// when the pull expired without a task, jetstream.ErrNoHeartbeat when two
-// heartbeats were missed, ctx's error when it ended first.
-func (p *puller) pull(ctx context.Context, heartbeat time.Duration) (jetstream.Msg, error) {
+// still waits; a heartbeat of 0 asks for none, and the pull then waits
+// until the server ends it or ctx ends. The errors are those of
+// jetstream's Next: nats.ErrTimeout when the pull expired without a task,
+// jetstream.ErrNoHeartbeat when two heartbeats were missed, ctx's error
+// when it ended first.
+func (p *Puller) Pull(ctx context.Context, heartbeat time.Duration) (jetstream.Msg, error) {
 	if !p.ahead {
 		expires := pullDefaultExpiry
 		if deadline, ok := ctx.Deadline(); ok {
-			expires = serverExpiry(time.Until(deadline))
+			expires = ServerExpiry(time.Until(deadline))
 		}
 		if expires <= 2*heartbeat {
 			return nil, context.DeadlineExceeded
@@ -72,18 +82,18 @@ func (p *puller) pull(ctx context.Context, heartbeat time.Duration) (jetstream.M
 	return p.await(ctx, heartbeat)
 }
 
-// serverExpiry is the expiry of a pull the client waits remaining for:
+// ServerExpiry is the expiry of a pull the client waits remaining for:
 // the server ends the pull a little before the client gives up, as
 // jetstream's FetchContext has it.
-func serverExpiry(remaining time.Duration) time.Duration {
+func ServerExpiry(remaining time.Duration) time.Duration {
 	return remaining - min(remaining/10, time.Second)
 }
 
-// pullAhead makes the slot's next pull now, for a pull within expires to
+// Ahead makes the slot's next pull now, for a Pull within expires to
 // await: a slot whose task is committing has its next task on the way
 // while the commit's answer is. It holds that task for the commit's round
 // trip at most, and the lease runs from its delivery.
-func (p *puller) pullAhead(expires, heartbeat time.Duration) {
+func (p *Puller) Ahead(expires, heartbeat time.Duration) {
 	if p.ahead {
 		return
 	}
@@ -93,7 +103,7 @@ func (p *puller) pullAhead(expires, heartbeat time.Duration) {
 }
 
 // request sends a pull for one task that the server ends after expires.
-func (p *puller) request(expires, heartbeat time.Duration) error {
+func (p *Puller) request(expires, heartbeat time.Duration) error {
 	if p.sub == nil {
 		p.inbox = p.nc.NewInbox()
 		p.msgs = make(chan *nats.Msg, pullerBuffer)
@@ -117,9 +127,14 @@ func (p *puller) request(expires, heartbeat time.Duration) error {
 }
 
 // await waits for the answer to the pull request made last.
-func (p *puller) await(ctx context.Context, heartbeat time.Duration) (jetstream.Msg, error) {
-	missed := time.NewTimer(2 * heartbeat)
-	defer missed.Stop()
+func (p *Puller) await(ctx context.Context, heartbeat time.Duration) (jetstream.Msg, error) {
+	var missedC <-chan time.Time // none without heartbeats
+	var missed *time.Timer
+	if heartbeat > 0 {
+		missed = time.NewTimer(2 * heartbeat)
+		defer missed.Stop()
+		missedC = missed.C
+	}
 	for {
 		select {
 		case msg := <-p.msgs:
@@ -128,14 +143,16 @@ func (p *puller) await(ctx context.Context, heartbeat time.Duration) (jetstream.
 			case status == "":
 				return &pulled{msg: msg, nc: p.nc}, nil
 			case status == statusHeartbeat:
-				missed.Reset(2 * heartbeat)
+				if missed != nil {
+					missed.Reset(2 * heartbeat)
+				}
 				continue
 			case errors.Is(err, nats.ErrTimeout):
 				return nil, err // the pull is over on the server too
 			}
 			p.drop()
 			return nil, err
-		case <-missed.C:
+		case <-missedC:
 			p.drop()
 			return nil, jetstream.ErrNoHeartbeat
 		case <-ctx.Done():
@@ -148,13 +165,13 @@ func (p *puller) await(ctx context.Context, heartbeat time.Duration) (jetstream.
 // pullDefaultExpiry is a pull's expiry when its context has no deadline.
 const pullDefaultExpiry = 30 * time.Second
 
-// close drops the puller's inbox; a task that came to it goes back to
+// Close drops the Puller's inbox; a task that came to it goes back to
 // the queue at once.
-func (p *puller) close() { p.drop() }
+func (p *Puller) Close() { p.drop() }
 
 // drop unsubscribes the inbox, so that the server drops a pull that may
 // still wait on it, and hands back any task that came meanwhile.
-func (p *puller) drop() {
+func (p *Puller) drop() {
 	p.ahead = false
 	if p.sub == nil {
 		return
@@ -165,7 +182,7 @@ func (p *puller) drop() {
 }
 
 // handBack hands back the tasks waiting in the inbox and drops the rest.
-func (p *puller) handBack() {
+func (p *Puller) handBack() {
 	for {
 		select {
 		case msg := <-p.msgs:
@@ -205,7 +222,7 @@ func pullStatus(msg *nats.Msg) (string, error) {
 	return status, fmt.Errorf("nats: %s %s", status, msg.Header.Get("Description"))
 }
 
-// pulled is a task a puller received: a jetstream.Msg over the
+// pulled is a task a Puller received: a jetstream.Msg over the
 // *nats.Msg. Acknowledgements are as jetstream's: once one other than
 // InProgress has been sent, the others fail with
 // jetstream.ErrMsgAlreadyAckd. Safe for concurrent use.
