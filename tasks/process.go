@@ -44,13 +44,14 @@ type attempt struct {
 //
 // A task it runs is recorded done (or failed) after handle returns: the
 // returned channel closes once it is, or is nil when nothing is left to
-// record. The slot pulls its next task meanwhile, and handle reads that
-// task's record, overlapping these round trips with the last task's
-// write (prev); handle waits for prev before it claims the task, and in
-// any case before it returns, so that a slot never runs a handler before
-// its last task is recorded, nor has more than one outcome being
-// recorded. The early read is no risk: a record read is always possibly
-// stale, and the claim is a compare-and-set on the read's revision.
+// record. The slot pulls its next task meanwhile, and, for a message
+// without a copy, handle reads that task's record, overlapping these
+// round trips with the last task's write (prev); handle waits for prev
+// before it claims the task, and in any case before it returns, so that
+// a slot never runs a handler before its last task is recorded, nor has
+// more than one outcome being recorded. The early read is no risk: a
+// record read is always possibly stale, and the claim is a
+// compare-and-set on the read's revision.
 func (s *Server) handle(ctx context.Context, st *store, msg jetstream.Msg, prev <-chan struct{}) (recorded <-chan struct{}) {
 	defer waitRecorded(prev)
 	queue, id, ok := parseQueueSubject(msg.Subject())
