@@ -149,8 +149,9 @@ func kvPuts(b *testing.B, env *benchEnv, goroutines int) {
 
 // BenchmarkModes is one synchronous call at a time in each delivery mode:
 // what exactly-once costs over at-most-once, with the duplicate table in
-// memory and in a JetStream KV bucket (two KV writes per call), and one
-// such write alone.
+// memory and in a JetStream KV bucket (a compare-and-swap of the client's
+// record per call), and such writes alone: a Put of a new key, and a
+// compare-and-swap of one key, which replaces its last value.
 func BenchmarkModes(b *testing.B) {
 	env := setupBench(b)
 	for _, m := range []struct{ name, method string }{
@@ -173,6 +174,32 @@ func BenchmarkModes(b *testing.B) {
 		})
 	}
 	b.Run("kv-put-only", func(b *testing.B) { kvPuts(b, env, 1) })
+	b.Run("kv-update-only", func(b *testing.B) { kvUpdates(b, env) })
+}
+
+// kvUpdates makes b.N compare-and-swaps of one key of the KV table's
+// bucket, one at a time, each at the revision the one before it made:
+// what a KVTable's write of a client's record costs the broker, which
+// replaces the record's last value.
+func kvUpdates(b *testing.B, env *benchEnv) {
+	js, err := jetstream.New(env.b.Connect())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	kv, err := js.KeyValue(ctx, rpcq.DefaultKVTableBucket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rev, err := kv.Put(ctx, "BenchUpdate", payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if rev, err = kv.Update(ctx, "BenchUpdate", payload, rev); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkInFlight64 is 64 goroutines each making blocking calls; ns/op
