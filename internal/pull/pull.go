@@ -35,8 +35,6 @@ import (
 // in the pull's reply subject, drops the pull rather than hand it a task
 // that nobody waits for, as it did when Next unsubscribed. The next pull
 // takes a new inbox.
-//
-// A Puller is used by one goroutine at a time.
 type Puller struct {
 	nc      *nats.Conn
 	subject string // the consumer's MSG.NEXT request subject
