@@ -60,7 +60,7 @@ func TestKVTableOneWritePerCall(t *testing.T) {
 	const calls = 20
 	b := brokertest.Start(t)
 	table := kvTable(t, b)
-	rpcq.SetReplyDelay(table, time.Second) // the next call always comes first
+	rpcq.SetReplyDelay(table, 3*time.Second) // the next call always comes first
 	writes, _ := bucketWrites(t, b)
 	serveStore(t, b, &store{}, rpcq.ServerConfig{Table: table})
 	// A resend would cost a write: none comes before a call's reply.
