@@ -50,8 +50,8 @@ type KVTableConfig struct {
 // being written share the next write of it, and a reply waits briefly for
 // a claim to share one with (see kvwriter.go). A duplicate that arrives
 // before the reply is written is answered CodeDuplicateRunning and asks
-// again; a client resends no sooner than its RetryInterval, so only one
-// whose reply was lost in the few milliseconds before it was written does.
+// again: a client resends only when no reply came within its
+// RetryInterval, and the write takes milliseconds, so that is rare.
 //
 // What it guarantees: a call never runs twice, on any replica, across
 // crashes. What it cannot: a replica killed after the call's effect and
