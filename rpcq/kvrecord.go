@@ -1,6 +1,7 @@
 package rpcq
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 )
@@ -93,10 +94,10 @@ func (r clientRecord) claimed(seq uint64) bool {
 // not say.
 func (r clientRecord) claimedAt(seq uint64) int64 {
 	i, found := slices.BinarySearch(r.Claimed, seq)
-	if !found || i >= len(r.At) {
+	if !found {
 		return 0
 	}
-	return r.At[i]
+	return r.claimedAtIndex(i)
 }
 
 // saved returns the saved reply of call seq, if the record holds one.
@@ -108,15 +109,7 @@ func (r clientRecord) saved(seq uint64) (savedReply, bool) {
 	return r.Saved[i], true
 }
 
-func bySeq(s savedReply, seq uint64) int {
-	switch {
-	case s.Seq < seq:
-		return -1
-	case s.Seq > seq:
-		return 1
-	}
-	return 0
-}
+func bySeq(s savedReply, seq uint64) int { return cmp.Compare(s.Seq, seq) }
 
 // with is r with the watermark raised to ack and seqs, none of them
 // listed yet, claimed at at. The saved replies above the watermark are

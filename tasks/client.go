@@ -196,7 +196,7 @@ func (c *Client) repair(ctx context.Context, r record, rev uint64) error {
 			return fmt.Errorf("tasks: enqueue %s: %w", r.ID, err)
 		}
 		if !has {
-			if _, err := c.st.publish(ctx, r, messageCopy(r), rev); err != nil {
+			if _, err := c.st.publish(ctx, r, copyOf(r.encode()), rev); err != nil {
 				return err
 			}
 		}

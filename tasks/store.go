@@ -181,7 +181,7 @@ func isWrongLastSeq(err error) bool {
 // stream's duplicate window is stored once. It names r's group too
 // (HeaderGroup), for the worker that finds the record deleted to close
 // the run's place in it. If cp is not nil, it is r as stored at revision
-// rev (messageCopy), and goes in the message (HeaderRecord,
+// rev (copyOf), and goes in the message (HeaderRecord,
 // HeaderRevision).
 func (s *store) publish(ctx context.Context, r record, cp []byte, rev uint64) (uint64, error) {
 	m := &nats.Msg{Subject: QueueSubject(r.Queue, r.ID), Data: []byte(r.Run), Header: nats.Header{}}
@@ -199,12 +199,8 @@ func (s *store) publish(ctx context.Context, r record, cp []byte, rev uint64) (u
 	return ack.Sequence, nil
 }
 
-// messageCopy is r encoded for its message (HeaderRecord), or nil if it
-// is larger than maxRecordCopy.
-func messageCopy(r record) []byte { return copyOf(r.encode()) }
-
-// copyOf is a record's encoding data as its message's copy, or nil if it
-// is larger than maxRecordCopy.
+// copyOf is a record's encoding data as its message's copy
+// (HeaderRecord), or nil if it is larger than maxRecordCopy.
 func copyOf(data []byte) []byte {
 	if len(data) <= maxRecordCopy {
 		return data

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/drover-dev/drover/master"
 	"github.com/drover-dev/drover/mr"
@@ -59,9 +58,9 @@ func (m *masterClient) ready(ctx context.Context) error {
 	if m.found {
 		return nil
 	}
-	err := m.await(ctx, findMasterWait)
-	if errors.Is(err, errNoService) && m.standby(ctx) {
-		err = m.await(ctx, takeoverWait)
+	err := m.await(ctx, mr.MasterService, findMasterWait)
+	if errors.Is(err, errNoService) && m.await(ctx, mr.MasterStandbyService, time.Second) == nil {
+		err = m.await(ctx, mr.MasterService, takeoverWait)
 	}
 	if errors.Is(err, errNoService) {
 		return fmt.Errorf("no master is running (%v)", err)
@@ -70,23 +69,12 @@ func (m *masterClient) ready(ctx context.Context) error {
 	return err
 }
 
-// await waits up to d for a master to answer micro's ping.
-func (m *masterClient) await(ctx context.Context, d time.Duration) error {
+// await waits up to d for service name (the master, or a master standing
+// by) to answer micro's ping.
+func (m *masterClient) await(ctx context.Context, name string, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	return waitService(ctx, m.nc, mr.MasterService)
-}
-
-// standby reports whether a master process stands by to lead.
-func (m *masterClient) standby(ctx context.Context) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	subject, err := micro.ControlSubject(micro.PingVerb, mr.MasterStandbyService, "")
-	if err != nil {
-		return false
-	}
-	_, err = m.nc.RequestWithContext(ctx, subject, nil)
-	return err == nil
+	return waitService(ctx, m.nc, name)
 }
 
 // refusal reports whether code is the master refusing what was asked,
